@@ -1,0 +1,4 @@
+package procself
+
+// supported reports whether this system has a /proc filesystem to read.
+const supported = true
