@@ -1,0 +1,238 @@
+package procself
+
+// stat has its own parser rather than procfs's Proc.Stat(): procfs slices data[r+2:] after the last
+// ')' without checking the length, so a file cut right after the command name panics; it reads the
+// fields with fmt.Fscan (slow, allocating, and it accepts signs and spaces the kernel never prints);
+// and it drops the fields after cguest_time (start_data, end_data, start_brk) that locate the brk heap.
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"os"
+	"time"
+)
+
+// clockTicksPerSecond converts the tick counts in stat to time. The kernel reports them in USER_HZ,
+// which is what sysconf(_SC_CLK_TCK) and the auxv entry AT_CLKTCK return; it is part of the ABI and is
+// 100 on every architecture Go supports (procfs assumes the same). It is not the kernel's internal HZ.
+const clockTicksPerSecond = 100
+
+// Stat is /proc/<pid>/stat: the kernel's machine-readable process counters, with sizes in bytes and
+// times both as raw ticks and as durations. Addresses (StartCode and the rest) read as 0 for a process
+// the reader may not ptrace.
+type Stat struct {
+	PID   int    // process ID
+	Comm  string // command name, as in Status.Name but unescaped (it may contain spaces and parentheses)
+	State string // one letter, as in Status.State
+	PPID  int    // parent process ID
+	PGRP  int    // process group ID
+	// Session is the session ID.
+	Session int
+	TTY     int  // controlling terminal device number, 0 if none
+	TPGID   int  // foreground process group of the terminal, -1 if none
+	Flags   uint // kernel PF_* flags
+
+	MinorFaults uint64 // page faults served without I/O: first touch of anonymous memory, page cache hits
+	// MinorFaultsChildren is minor faults of waited-for children.
+	MinorFaultsChildren uint64
+	// MajorFaults is page faults that read from disk or swap: each one is a stall.
+	MajorFaults         uint64
+	MajorFaultsChildren uint64 // major faults of waited-for children
+
+	UTimeTicks  uint64 // user CPU time in clock ticks (1/100 s)
+	STimeTicks  uint64 // system CPU time in clock ticks
+	CUTimeTicks uint64 // user CPU time of waited-for children, in ticks
+	CSTimeTicks uint64 // system CPU time of waited-for children, in ticks
+	UTime       time.Duration
+	STime       time.Duration
+	CUTime      time.Duration
+	CSTime      time.Duration
+
+	Priority   int // scheduling priority as the kernel stores it (20 + nice for normal processes)
+	Nice       int // nice value, -20 to 19
+	NumThreads int // number of threads
+
+	// StartTimeTicks is when the process started, in clock ticks after system boot.
+	StartTimeTicks uint64
+	// StartTime is StartTimeTicks as a duration after boot (add the boot time from /proc/stat for a
+	// wall-clock time).
+	StartTime time.Duration
+
+	VSizeBytes uint64 // virtual size, as statm size
+	// RSSBytes is resident pages × page size, as statm resident.
+	RSSBytes uint64
+	// RSSLimitBytes is the soft RLIMIT_RSS, which Linux does not enforce; valid unless
+	// RSSLimitUnlimited.
+	RSSLimitBytes     uint64
+	RSSLimitUnlimited bool
+
+	StartCode  uint64 // address above which program text can run
+	EndCode    uint64 // address below which program text can run
+	StartStack uint64 // address of the start (bottom) of the main thread's stack
+	StartData  uint64 // address above which initialized and BSS data are placed (Linux 3.3+)
+	EndData    uint64 // address below which initialized and BSS data are placed (Linux 3.3+)
+	// StartBrk is where the brk heap (C malloc's main arena) begins; the current break is not in
+	// stat (Linux 3.3+).
+	StartBrk uint64
+
+	Processor  int  // CPU the process last ran on
+	RTPriority uint // real-time priority, 0 for normal processes
+	Policy     uint // scheduling policy (SCHED_OTHER 0, SCHED_FIFO 1, SCHED_RR 2, SCHED_BATCH 3, SCHED_IDLE 5)
+	// DelayAcctBlkIOTicks is time spent waiting for block I/O (including major faults), in clock
+	// ticks; 0 unless delay accounting is enabled (delayacct boot option or sysctl).
+	DelayAcctBlkIOTicks uint64
+	DelayAcctBlkIO      time.Duration
+	GuestTimeTicks      uint64 // time spent running a virtual CPU for a guest OS, in ticks
+}
+
+// Stat reads /proc/<pid>/stat.
+func (fs FS) Stat() (Stat, error) {
+	path := fs.ProcPath("stat")
+	b, err := fs.readFile(path)
+	if err != nil {
+		return Stat{}, err
+	}
+	s, err := parseStat(b, uint64(os.Getpagesize()))
+	return s, withFile(err, path)
+}
+
+// statMinFields is the number of fields after the command name that every supported kernel prints:
+// state (field 3) through cguest_time (field 44), present since Linux 2.6.24.
+const statMinFields = 44 - 2
+
+// parseStat parses the single line of stat: "pid (comm) state ppid ...", numbered as in proc_pid_stat(5).
+func parseStat(b []byte, pageSize uint64) (Stat, error) {
+	if len(b) == 0 {
+		return Stat{}, &ParseError{Msg: "empty file"}
+	}
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	bad := func(format string, a ...any) error { return &ParseError{Line: 1, Msg: fmt.Sprintf(format, a...)} }
+
+	// The command name may contain spaces and parentheses, so it runs from the first '(' to the last ')'.
+	l, r := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if l < 1 || r < l {
+		return Stat{}, bad("no command name in parentheses")
+	}
+	var s Stat
+	pid, ok := parseDecimalBytes(bytes.TrimSuffix(b[:l], []byte(" ")))
+	if !ok || pid > math.MaxInt32 {
+		return Stat{}, bad("pid: not a decimal number: %q", truncateForError(b[:l]))
+	}
+	s.PID, s.Comm = int(pid), string(b[l+1:r])
+	rest, ok := bytes.CutPrefix(b[r+1:], []byte(" "))
+	if !ok {
+		return Stat{}, bad("truncated after the command name")
+	}
+	fields := bytes.Split(rest, []byte(" "))
+	if len(fields) < statMinFields {
+		return Stat{}, bad("truncated: %d fields, want at least %d", len(fields)+2, statMinFields+2)
+	}
+
+	// field returns proc_pid_stat(5) field n (1-based; 3 is state) as an unsigned number.
+	var err error
+	field := func(n int) uint64 {
+		if err != nil || n-3 >= len(fields) {
+			return 0
+		}
+		v, ok := parseDecimalBytes(fields[n-3])
+		if !ok {
+			err = bad("field %d: not a decimal number: %q", n, truncateForError(fields[n-3]))
+		}
+		return v
+	}
+	// signed returns field n as a signed number (the kernel prints ppid 0, tty, tpgid -1 and nice so).
+	signed := func(n int) int {
+		if err != nil {
+			return 0
+		}
+		f := fields[n-3]
+		neg := len(f) > 0 && f[0] == '-'
+		if neg {
+			f = f[1:]
+		}
+		v, ok := parseDecimalBytes(f)
+		if !ok || v > math.MaxInt32 {
+			err = bad("field %d: not a 32-bit decimal number: %q", n, truncateForError(fields[n-3]))
+			return 0
+		}
+		if neg {
+			return -int(v)
+		}
+		return int(v)
+	}
+	small := func(n int) int {
+		v := field(n)
+		if v > math.MaxInt32 && err == nil {
+			err = bad("field %d: %d does not fit 32 bits", n, v)
+		}
+		return int(v)
+	}
+
+	if len(fields[0]) != 1 {
+		return Stat{}, bad("field 3 (state): want one letter, have %q", truncateForError(fields[0]))
+	}
+	s.State = string(fields[0])
+	s.PPID = small(4)
+	s.PGRP = small(5)
+	s.Session = small(6)
+	s.TTY = signed(7)
+	s.TPGID = signed(8)
+	s.Flags = uint(field(9))
+	s.MinorFaults = field(10)
+	s.MinorFaultsChildren = field(11)
+	s.MajorFaults = field(12)
+	s.MajorFaultsChildren = field(13)
+	s.UTimeTicks = field(14)
+	s.STimeTicks = field(15)
+	s.CUTimeTicks = field(16)
+	s.CSTimeTicks = field(17)
+	s.Priority = signed(18)
+	s.Nice = signed(19)
+	s.NumThreads = small(20)
+	s.StartTimeTicks = field(22)
+	s.VSizeBytes = field(23)
+	rssPages := field(24)
+	rsslim := field(25)
+	s.StartCode = field(26)
+	s.EndCode = field(27)
+	s.StartStack = field(28)
+	s.Processor = small(39)
+	s.RTPriority = uint(field(40))
+	s.Policy = uint(field(41))
+	s.DelayAcctBlkIOTicks = field(42)
+	s.GuestTimeTicks = field(43)
+	s.StartData = field(45)
+	s.EndData = field(46)
+	s.StartBrk = field(47)
+	if err != nil {
+		return Stat{}, err
+	}
+	if rssPages > math.MaxUint64/pageSize {
+		return Stat{}, bad("field 24 (rss): %d pages overflow 64 bits of bytes", rssPages)
+	}
+	s.RSSBytes = rssPages * pageSize
+	// RLIM_INFINITY prints as the largest unsigned long; report it as a flag, not as a number.
+	if rsslim == math.MaxUint64 {
+		s.RSSLimitUnlimited = true
+	} else {
+		s.RSSLimitBytes = rsslim
+	}
+	s.UTime = ticksToDuration(s.UTimeTicks)
+	s.STime = ticksToDuration(s.STimeTicks)
+	s.CUTime = ticksToDuration(s.CUTimeTicks)
+	s.CSTime = ticksToDuration(s.CSTimeTicks)
+	s.StartTime = ticksToDuration(s.StartTimeTicks)
+	s.DelayAcctBlkIO = ticksToDuration(s.DelayAcctBlkIOTicks)
+	return s, nil
+}
+
+// ticksToDuration converts USER_HZ ticks to a duration, saturating instead of wrapping (2^63 ns is
+// 292 years, so saturation means a corrupt file, not a long-lived process).
+func ticksToDuration(ticks uint64) time.Duration {
+	const tick = time.Second / clockTicksPerSecond
+	if ticks > uint64(math.MaxInt64/tick) {
+		return math.MaxInt64
+	}
+	return time.Duration(ticks) * tick
+}

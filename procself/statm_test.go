@@ -1,0 +1,425 @@
+package procself
+
+import (
+	"errors"
+	iofs "io/fs"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/procfs"
+)
+
+const testPageSize = 4096
+
+// smallStatm is testdata/proc-small/proc/4242/statm ("306792 8819 386 159 0 18411 0") in bytes; the
+// status recorded with it agrees: VmSize 1227168 kB, VmRSS 35276 kB, RssFile 1544 kB, VmExe 636 kB,
+// VmData + VmStk 73644 kB.
+var smallStatm = Statm{
+	SizeBytes:     306792 * testPageSize,
+	ResidentBytes: 8819 * testPageSize,
+	SharedBytes:   386 * testPageSize,
+	TextBytes:     159 * testPageSize,
+	DataBytes:     18411 * testPageSize,
+}
+
+func TestParseStatm(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		in      string
+		want    Statm
+		wantErr string // substring of the error; "" for success
+	}{
+		{name: "recorded", in: "306792 8819 386 159 0 18411 0\n", want: smallStatm},
+		{name: "no newline", in: "306792 8819 386 159 0 18411 0", want: smallStatm},
+		{name: "lib and dt ignored", in: "1 1 1 1 7 1 9\n", want: Statm{4096, 4096, 4096, 4096, 4096}},
+		{name: "empty", in: "", wantErr: "empty file"},
+		{name: "only newline", in: "\n", wantErr: "field size: empty"},
+		{name: "truncated", in: "306792 8819 38", wantErr: "truncated: 3 of 7 fields"},
+		{name: "hex", in: "306792 8819 0x386 159 0 18411 0\n", wantErr: `field shared: not a decimal number: "0x386"`},
+		{name: "negative", in: "-1 8819 386 159 0 18411 0\n", wantErr: "field size"},
+		{name: "double space", in: "306792  8819 386 159 0 18411 0\n", wantErr: "field resident: empty"},
+		{name: "extra field", in: "1 2 3 4 5 6 7 8\n", wantErr: "unexpected text after 7 fields"},
+		{name: "two newlines", in: "1 2 3 4 5 6 7\n\n", wantErr: `field dt: not a decimal number: "7\n"`},
+		{name: "number overflow", in: "18446744073709551616 1 1 1 0 1 0\n", wantErr: "field size: not a decimal number"},
+		{name: "bytes overflow", in: "18446744073709551615 1 1 1 0 1 0\n", wantErr: "overflow 64 bits"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseStatm([]byte(tc.in), testPageSize)
+			if tc.wantErr != "" {
+				var pe *ParseError
+				if !errors.As(err, &pe) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("parseStatm(%q) error = %v, want a *ParseError containing %q", tc.in, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("parseStatm(%q) mismatch (-want +got):\n%s", tc.in, diff)
+			}
+		})
+	}
+}
+
+func TestStatmFixtures(t *testing.T) {
+	if !supported {
+		t.Skip("no /proc on " + runtime.GOOS)
+	}
+	if os.Getpagesize() != testPageSize {
+		t.Skipf("fixtures were recorded with %d-byte pages; this system has %d", testPageSize, os.Getpagesize())
+	}
+	for _, tc := range []struct {
+		root    string
+		want    Statm
+		wantErr string // the whole error text, with the root prefix removed
+	}{
+		{root: "testdata/proc-small", want: smallStatm},
+		{root: "testdata/proc-garbled", wantErr: `/proc/self/statm:1: field shared: not a decimal number: "0x386"`},
+		{root: "testdata/proc-truncated", wantErr: "/proc/self/statm:1: truncated: 3 of 7 fields"},
+		{root: "testdata/proc-empty-files", wantErr: "/proc/self/statm: empty file"},
+	} {
+		t.Run(tc.root, func(t *testing.T) {
+			fs := New(tc.root)
+			oneShot, err := fs.Statm()
+			r, oerr := fs.OpenStatm()
+			if oerr != nil {
+				t.Fatal(oerr)
+			}
+			defer r.Close()
+			kept, kerr := r.Read()
+			for _, e := range []error{err, kerr} {
+				if tc.wantErr == "" {
+					if e != nil {
+						t.Fatal(e)
+					}
+					continue
+				}
+				var pe *ParseError
+				if !errors.As(e, &pe) {
+					t.Fatalf("error %v is not a *ParseError", e)
+				}
+				if got := strings.TrimPrefix(e.Error(), tc.root); got != tc.wantErr {
+					t.Errorf("error = %q, want %q", got, tc.wantErr)
+				}
+			}
+			if diff := cmp.Diff(tc.want, oneShot); diff != "" {
+				t.Errorf("Statm() mismatch (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.want, kept); diff != "" {
+				t.Errorf("StatmReader.Read() mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestStatmReaderClose(t *testing.T) {
+	if !supported {
+		t.Skip("no /proc on " + runtime.GOOS)
+	}
+	r, err := New("testdata/proc-small").OpenStatm()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Errorf("second Close = %v, want nil", err)
+	}
+	if _, err := r.Read(); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("Read after Close = %v, want os.ErrClosed", err)
+	}
+}
+
+// TestStatmReaderConcurrent is for -race: Read from several goroutines and a Close racing them.
+func TestStatmReaderConcurrent(t *testing.T) {
+	if !supported {
+		t.Skip("no /proc on " + runtime.GOOS)
+	}
+	r, err := New("").OpenStatm()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 100 {
+				if _, err := r.Read(); err != nil && !errors.Is(err, os.ErrClosed) {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Go(func() { r.Close() })
+	wg.Wait()
+}
+
+func TestStatmReaderAllocs(t *testing.T) {
+	if !supported {
+		t.Skip("no /proc on " + runtime.GOOS)
+	}
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	r, err := New("").OpenStatm()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := r.Read(); err != nil { // warm up
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		if _, err := r.Read(); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("StatmReader.Read allocates %v times per call, want 0", n)
+	}
+	b := []byte("306792 8819 386 159 0 18411 0\n")
+	if n := testing.AllocsPerRun(100, func() { _, _ = parseStatm(b, testPageSize) }); n != 0 {
+		t.Errorf("parseStatm allocates %v times per call, want 0", n)
+	}
+}
+
+// TestMissingRoot: a root with no /proc gives, from every reader, an error that names the missing path
+// and wraps fs.ErrNotExist.
+func TestMissingRoot(t *testing.T) {
+	if !supported {
+		t.Skip("no /proc on " + runtime.GOOS)
+	}
+	fs := New("testdata/proc-missing")
+	for name, read := range map[string]func() error{
+		"Statm":       func() error { _, err := fs.Statm(); return err },
+		"OpenStatm":   func() error { _, err := fs.OpenStatm(); return err },
+		"Status":      func() error { _, err := fs.Status(); return err },
+		"Stat":        func() error { _, err := fs.Stat(); return err },
+		"Limits":      func() error { _, err := fs.Limits(); return err },
+		"SmapsRollup": func() error { _, err := fs.SmapsRollup(); return err },
+		"FDs":         func() error { _, err := fs.FDs(0); return err },
+		"Identity":    func() error { _, err := fs.Identity(); return err },
+		"Cmdline":     func() error { _, err := fs.Cmdline(); return err },
+		"Comm":        func() error { _, err := fs.Comm(); return err },
+		"Cwd":         func() error { _, err := fs.Cwd(); return err },
+		"Exe":         func() error { _, _, err := fs.Exe(); return err },
+		"RootDir":     func() error { _, err := fs.RootDir(); return err },
+		"Wchan":       func() error { _, err := fs.Wchan(); return err },
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := read()
+			if !errors.Is(err, iofs.ErrNotExist) {
+				t.Fatalf("error = %v, want one wrapping fs.ErrNotExist", err)
+			}
+			if !strings.Contains(err.Error(), "testdata/proc-missing/proc") {
+				t.Errorf("error %q does not name the missing path", err)
+			}
+		})
+	}
+}
+
+// TestUnsupported: off Linux every reader fails with ErrUnsupported.
+func TestUnsupported(t *testing.T) {
+	if supported {
+		t.Skip("/proc is supported here")
+	}
+	fs := New("")
+	for name, read := range map[string]func() error{
+		"Statm":       func() error { _, err := fs.Statm(); return err },
+		"Status":      func() error { _, err := fs.Status(); return err },
+		"Stat":        func() error { _, err := fs.Stat(); return err },
+		"Limits":      func() error { _, err := fs.Limits(); return err },
+		"SmapsRollup": func() error { _, err := fs.SmapsRollup(); return err },
+		"FDs":         func() error { _, err := fs.FDs(0); return err },
+		"Identity":    func() error { _, err := fs.Identity(); return err },
+	} {
+		if err := read(); !errors.Is(err, errors.ErrUnsupported) {
+			t.Errorf("%s error = %v, want errors.ErrUnsupported", name, err)
+		}
+	}
+}
+
+// TestRealProcSelf checks the readers against each other and the runtime on the live /proc/self.
+func TestRealProcSelf(t *testing.T) {
+	if !supported {
+		t.Skip("no /proc on " + runtime.GOOS)
+	}
+	fs := New("")
+	statm, err := fs.Statm()
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, err := fs.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if statm.ResidentBytes == 0 {
+		t.Error("statm resident is 0")
+	}
+	if d := float64(statm.ResidentBytes) - float64(status.VmRSSBytes); d > 0.1*float64(status.VmRSSBytes) || -d > 0.1*float64(status.VmRSSBytes) {
+		t.Errorf("statm resident %d and status VmRSS %d differ by more than 10%%", statm.ResidentBytes, status.VmRSSBytes)
+	}
+	if status.PID != os.Getpid() || status.Threads < 1 {
+		t.Errorf("status PID %d Threads %d, want PID %d and at least one thread", status.PID, status.Threads, os.Getpid())
+	}
+
+	stat, err := fs.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stat.PID != os.Getpid() || stat.PPID != os.Getppid() || stat.RSSBytes == 0 || stat.VSizeBytes < stat.RSSBytes {
+		t.Errorf("stat = %+v, want this process with nonzero RSS within its virtual size", stat)
+	}
+
+	exe, deleted, err := fs.Exe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := os.Executable(); exe != want || deleted {
+		t.Errorf("Exe() = %q, deleted %v; want %q", exe, deleted, want)
+	}
+	if cwd, _ := os.Getwd(); mustString(t)(fs.Cwd()) != cwd {
+		t.Errorf("Cwd() differs from os.Getwd() %q", cwd)
+	}
+	id, err := fs.Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(id.Cmdline) != len(os.Args) || id.Cmdline[0] != os.Args[0] {
+		t.Errorf("Cmdline has %d arguments starting %q, want os.Args (%d starting %q)", len(id.Cmdline), id.Cmdline[0], len(os.Args), os.Args[0])
+	}
+
+	fds, err := fs.FDs(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fds.Count < 3 || len(fds.Targets) < 3 {
+		t.Errorf("FDs count %d with %d targets, want at least stdin, stdout and stderr", fds.Count, len(fds.Targets))
+	}
+
+	limits, err := fs.Limits()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nofile := limits.OpenFiles
+	if nofile.SoftUnlimited || (!nofile.HardUnlimited && nofile.Soft > nofile.Hard) || nofile.Unit != "files" {
+		t.Errorf("NOFILE limit %+v, want soft <= hard in files", nofile)
+	}
+
+	rollup, err := fs.SmapsRollup()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rollup.RssBytes == 0 || rollup.PssBytes > rollup.RssBytes {
+		t.Errorf("smaps_rollup Rss %d Pss %d, want 0 < Pss <= Rss", rollup.RssBytes, rollup.PssBytes)
+	}
+}
+
+func mustString(t *testing.T) func(string, error) string {
+	return func(s string, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+}
+
+func FuzzParseStatm(f *testing.F) {
+	for _, s := range []string{
+		"306792 8819 386 159 0 18411 0\n",
+		"306792 8819 38",
+		"",
+		"18446744073709551615 1 1 1 0 1 0\n",
+		"1 2 3 4 5 6 7 8\n",
+		"0 0 0 0 0 0 0",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := parseStatm(b, testPageSize)
+		want, ok := referenceStatm(string(b))
+		if ok != (err == nil) {
+			t.Fatalf("parseStatm(%q) error = %v; the reference parser says ok = %v", b, err, ok)
+		}
+		if err != nil {
+			var pe *ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("parseStatm(%q) error %v is not a *ParseError", b, err)
+			}
+			return
+		}
+		if got != want {
+			t.Fatalf("parseStatm(%q) = %+v, reference %+v", b, got, want)
+		}
+	})
+}
+
+// referenceStatm is a slow, obviously correct statm parser to check parseStatm against.
+func referenceStatm(s string) (Statm, bool) {
+	fields := strings.Split(strings.TrimSuffix(s, "\n"), " ")
+	if len(fields) != 7 {
+		return Statm{}, false
+	}
+	var v [7]uint64
+	for i, f := range fields {
+		if f == "" || strings.TrimLeft(f, "0123456789") != "" {
+			return Statm{}, false
+		}
+		n, err := strconv.ParseUint(f, 10, 64)
+		if err != nil || n > (1<<64-1)/testPageSize {
+			return Statm{}, false
+		}
+		v[i] = n * testPageSize
+	}
+	return Statm{v[0], v[1], v[2], v[3], v[5]}, true
+}
+
+// The three benchmarks compare the reads the Monitor could make every tick:
+//
+//	go test -run='^$' -bench='Statm' -benchtime=2s ./procself/
+func BenchmarkStatmReaderRead(b *testing.B) {
+	r, err := New("").OpenStatm()
+	if err != nil {
+		b.Skip(err)
+	}
+	defer r.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.Read(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkStatmOneShot(b *testing.B) {
+	fs := New("")
+	if !supported {
+		b.Skip(ErrUnsupported)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := fs.Statm(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkProcfsStatm(b *testing.B) {
+	p, err := procfs.Self()
+	if err != nil {
+		b.Skip(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Statm(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,124 @@
+package procself
+
+import (
+	"errors"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// smallStatus is testdata/proc-small/proc/4242/status, kB figures × 1024.
+var smallStatus = Status{
+	Name: "rec", State: "S", TGID: 7974, PID: 7974, PPID: 1,
+	NSPIDs: []int{7974}, FDSize: 256,
+	VmPeakBytes: 1227168 << 10, VmSizeBytes: 1227168 << 10,
+	VmHWMBytes: 35276 << 10, VmRSSBytes: 35276 << 10,
+	RssAnonBytes: 33732 << 10, RssFileBytes: 1544 << 10,
+	VmDataBytes: 73512 << 10, VmStkBytes: 132 << 10, VmExeBytes: 636 << 10, VmLibBytes: 8 << 10,
+	VmPTEBytes: 152 << 10, THPEnabled: true, Threads: 5, CPUsAllowed: []int{0, 1},
+	VoluntaryCtxtSwitches: 4, NonVoluntaryCtxtSwitches: 5,
+}
+
+func TestStatusFixtures(t *testing.T) {
+	if !supported {
+		t.Skip("no /proc on " + runtime.GOOS)
+	}
+	for _, tc := range []struct {
+		root    string
+		want    Status
+		wantErr string // the error text after the root
+	}{
+		{root: "testdata/proc-small", want: smallStatus},
+		{root: "testdata/proc-garbled", wantErr: `/proc/self/status:23: VmRSS: not a kB size: "35276 MB"`},
+		{root: "testdata/proc-truncated", wantErr: "/proc/self/status:20: truncated: no Threads or voluntary_ctxt_switches line"},
+		{root: "testdata/proc-empty-files", wantErr: "/proc/self/status: empty file"},
+	} {
+		t.Run(tc.root, func(t *testing.T) {
+			got, err := New(tc.root).Status()
+			checkFixtureErr(t, tc.root, err, tc.wantErr)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Status() mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// checkFixtureErr checks that err is a *ParseError reading wantErr after the root, or nil if wantErr is "".
+func checkFixtureErr(t *testing.T, root string, err error, wantErr string) {
+	t.Helper()
+	if wantErr == "" {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	var pe *ParseError
+	if !errors.As(err, &pe) {
+		t.Fatalf("error %v is not a *ParseError", err)
+	}
+	if got := strings.TrimPrefix(err.Error(), root); got != wantErr {
+		t.Errorf("error = %q, want %q", got, wantErr)
+	}
+}
+
+func TestParseStatus(t *testing.T) {
+	base := "Name:\tx\nPid:\t1\nThreads:\t1\nvoluntary_ctxt_switches:\t0\n"
+	for _, tc := range []struct {
+		name, in, wantErr string
+		want              Status
+	}{
+		{name: "minimal", in: base, want: Status{Name: "x", PID: 1, Threads: 1}},
+		{name: "name with colon and spaces", in: "Name:\ta: b\n" + base[len("Name:\tx\n"):], want: Status{Name: "a: b", PID: 1, Threads: 1}},
+		{name: "unknown keys skipped", in: base + "Future_field:\twhatever 12\n", want: Status{Name: "x", PID: 1, Threads: 1}},
+		{name: "cpu ranges", in: base + "Cpus_allowed_list:\t0-2,5,7-8\n", want: Status{Name: "x", PID: 1, Threads: 1, CPUsAllowed: []int{0, 1, 2, 5, 7, 8}}},
+		{name: "five uids", in: base + "Uid:\t0\t0\t0\t0\t0\n", wantErr: ":5: Uid: want 4 IDs, have 5"},
+		{name: "kB overflow", in: base + "VmRSS:\t18014398509481984 kB\n", wantErr: ":5: VmRSS: not a kB size"},
+		{name: "no unit", in: base + "VmRSS:\t12\n", wantErr: ":5: VmRSS: not a kB size"},
+		{name: "huge cpu range", in: base + "Cpus_allowed_list:\t0-18446744073709551615\n", wantErr: "more than 65536 CPUs"},
+		{name: "reversed cpu range", in: base + "Cpus_allowed_list:\t3-1\n", wantErr: `bad range "3-1"`},
+		{name: "no colon", in: base + "garbage\n", wantErr: `:5: no colon in "garbage"`},
+		{name: "not status", in: "Foo:\t1\n", wantErr: "not a status file"},
+		{name: "empty", in: "", wantErr: "empty file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseStatus([]byte(tc.in))
+			if tc.wantErr != "" {
+				var pe *ParseError
+				if !errors.As(err, &pe) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error = %v, want a *ParseError containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func FuzzParseStatus(f *testing.F) {
+	if b, err := os.ReadFile("testdata/proc-small/proc/4242/status"); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte("Name:\tx\nPid:\t1\nUid:\t0\t0\t0\t0\t0\nThreads:\t1\nvoluntary_ctxt_switches:\t0\n"))
+	f.Add([]byte("Name:\tx\nPid:\t1\nCpus_allowed_list:\t0-4294967295\nThreads:\t1\nvoluntary_ctxt_switches:\t0\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := parseStatus(b)
+		if err != nil {
+			var pe *ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("error %v is not a *ParseError", err)
+			}
+			return
+		}
+		if len(s.CPUsAllowed) > maxCPUsAllowed {
+			t.Fatalf("%d CPUs, above the bound", len(s.CPUsAllowed))
+		}
+	})
+}
