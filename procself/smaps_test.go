@@ -1,0 +1,544 @@
+package procself
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// smapsFixtureRoot is the FS root of a recorded fixture (see testdata/README.md).
+func smapsFixtureRoot(name string) string { return filepath.Join("testdata", "smaps", name) }
+
+// readSmapsFixture returns a recorded smaps file, gunzipping smaps.gz (the thousands-of-mappings
+// fixture is stored compressed).
+func readSmapsFixture(tb testing.TB, name string) []byte {
+	tb.Helper()
+	p := filepath.Join(smapsFixtureRoot(name), "proc", "self", "smaps")
+	b, err := os.ReadFile(p)
+	if err == nil {
+		return b
+	}
+	f, err := os.Open(p + ".gz")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b, err = io.ReadAll(zr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// recordedFixtures are the smaps files recorded from real processes on Linux 6.18 x86-64, with how
+// many mappings each holds.
+var recordedFixtures = []struct {
+	name     string
+	mappings int
+}{
+	{"purego", 30},
+	{"cgo", 80},
+	{"paths", 35},
+	{"many", 5029},
+}
+
+// checkKernelInvariants asserts what the kernel guarantees for every smaps entry it prints
+// (fs/proc/task_mmu.c): the size is the address range, the resident split into shared/private
+// clean/dirty sums to Rss, proportional shares never exceed what they are shares of.
+func checkKernelInvariants(t *testing.T, ms []Mapping, recorded bool) {
+	t.Helper()
+	for i, m := range ms {
+		where := func(format string, args ...any) {
+			t.Helper()
+			t.Errorf("mapping %d (%x-%x %s): "+format, append([]any{i, m.Start, m.End, m.Path}, args...)...)
+		}
+		if m.End <= m.Start {
+			where("end not above start")
+		}
+		if i > 0 && m.Start < ms[i-1].End {
+			where("overlaps or precedes the previous mapping")
+		}
+		if m.SizeBytes != uint64(m.End-m.Start) {
+			where("SizeBytes %d != End-Start %d", m.SizeBytes, m.End-m.Start)
+		}
+		if m.RssBytes > m.SizeBytes {
+			where("RssBytes %d > SizeBytes %d", m.RssBytes, m.SizeBytes)
+		}
+		if m.PssBytes > m.RssBytes {
+			where("PssBytes %d > RssBytes %d", m.PssBytes, m.RssBytes)
+		}
+		if sum := m.SharedCleanBytes + m.SharedDirtyBytes + m.PrivateCleanBytes + m.PrivateDirtyBytes; sum != m.RssBytes {
+			where("shared+private %d != RssBytes %d", sum, m.RssBytes)
+		}
+		if m.AnonymousBytes > m.RssBytes || m.ReferencedBytes > m.RssBytes {
+			where("Anonymous %d or Referenced %d > Rss %d", m.AnonymousBytes, m.ReferencedBytes, m.RssBytes)
+		}
+		if m.KernelPageSizeBytes == 0 || m.MMUPageSizeBytes == 0 {
+			where("no page size")
+		}
+		if m.VmFlags&VmRead != 0 != m.Perms.Readable() || m.VmFlags&VmWrite != 0 != m.Perms.Writable() ||
+			m.VmFlags&VmExec != 0 != m.Perms.Executable() {
+			where("VmFlags %q disagree with perms %s", m.VmFlags, m.Perms)
+		}
+		if m.UnknownKeys != 0 && recorded {
+			// Fixtures were recorded on a kernel whose keys we all know; a live newer kernel may
+			// print more, which is allowed.
+			where("%d unknown keys: this kernel prints fields Mapping does not carry", m.UnknownKeys)
+		}
+	}
+}
+
+func TestParseSmapsRecorded(t *testing.T) {
+	for _, fx := range recordedFixtures {
+		t.Run(fx.name, func(t *testing.T) {
+			ms, err := parseSmaps(readSmapsFixture(t, fx.name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ms) != fx.mappings {
+				t.Errorf("got %d mappings, want %d", len(ms), fx.mappings)
+			}
+			checkKernelInvariants(t, ms, true)
+
+			// maps was read right after smaps from the same process: its headers are smaps's.
+			maps, err := New(smapsFixtureRoot(fx.name)).Maps()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(headersOnly(ms), maps); diff != "" {
+				t.Errorf("smaps headers differ from maps (-smaps +maps):\n%s", diff)
+			}
+		})
+	}
+}
+
+// headersOnly drops the smaps sizes, leaving what maps carries.
+func headersOnly(ms []Mapping) []Mapping {
+	out := make([]Mapping, len(ms))
+	for i, m := range ms {
+		out[i] = Mapping{Start: m.Start, End: m.End, Perms: m.Perms, Offset: m.Offset, Dev: m.Dev, Inode: m.Inode, Path: m.Path}
+	}
+	return out
+}
+
+// TestSmapsRecordedDetails pins whole mappings of the recorded fixtures, field by field.
+func TestSmapsRecordedDetails(t *testing.T) {
+	const kB = 1024
+	ms, err := New(smapsFixtureRoot("paths")).Smaps()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byPath := map[string]Mapping{}
+	for _, m := range ms {
+		byPath[m.Path] = m
+	}
+	shmFlags := VmRead | VmWrite | VmShared | VmMayRead | VmMayWrite | VmMayExec | VmMayShare
+	roFlags := VmRead | VmShared | VmMayRead | VmMayWrite | VmMayExec | VmMayShare
+	tests := []Mapping{{
+		Start: 0x7fe5812e6000, End: 0x7fe5812f6000, Perms: PermRead | PermWrite | PermShared,
+		Dev: Dev{0, 1}, Path: "/SYSV00000000 (deleted)",
+		SizeBytes: 64 * kB, KernelPageSizeBytes: 4 * kB, MMUPageSizeBytes: 4 * kB, RssBytes: 4 * kB,
+		PssBytes: 4 * kB, PssDirtyBytes: 4 * kB, PrivateDirtyBytes: 4 * kB, ReferencedBytes: 4 * kB,
+		VmFlags: shmFlags,
+	}, {
+		Start: 0x7fe5812f6000, End: 0x7fe5812fa000, Perms: PermRead | PermWrite | PermShared,
+		Dev: Dev{0, 1}, Inode: 24, Path: "/memfd:memdiag-fixture (deleted)",
+		SizeBytes: 16 * kB, KernelPageSizeBytes: 4 * kB, MMUPageSizeBytes: 4 * kB, RssBytes: 4 * kB,
+		PssBytes: 4 * kB, PssDirtyBytes: 4 * kB, PrivateDirtyBytes: 4 * kB, ReferencedBytes: 4 * kB,
+		VmFlags: shmFlags,
+	}, {
+		Start: 0x7fe5812fa000, End: 0x7fe5812fc000, Perms: PermRead | PermShared,
+		Dev: Dev{0xfe, 0}, Inode: 9980062, Path: "/tmp/smapsfix/two  spaces and trailing ",
+		SizeBytes: 8 * kB, KernelPageSizeBytes: 4 * kB, MMUPageSizeBytes: 4 * kB, VmFlags: roFlags,
+	}, {
+		Start: 0x7fe5812fc000, End: 0x7fe5812fe000, Perms: PermRead | PermShared,
+		Dev: Dev{0xfe, 0}, Inode: 9980052, Path: "/tmp/smapsfix/unlinked.dat (deleted)",
+		SizeBytes: 8 * kB, KernelPageSizeBytes: 4 * kB, MMUPageSizeBytes: 4 * kB, VmFlags: roFlags,
+	}}
+	for _, want := range tests {
+		t.Run(want.Path, func(t *testing.T) {
+			if diff := cmp.Diff(want, byPath[want.Path]); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	t.Run("cgo libc segments share one path string", func(t *testing.T) {
+		ms, err := parseSmaps(readSmapsFixture(t, "cgo"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var libc []string
+		for _, m := range ms {
+			if strings.HasSuffix(m.Path, "/libc.so.6") {
+				libc = append(libc, m.Path)
+			}
+		}
+		if len(libc) < 2 {
+			t.Fatalf("found %d libc mappings", len(libc))
+		}
+		for _, p := range libc[1:] {
+			if unsafe.StringData(p) != unsafe.StringData(libc[0]) {
+				t.Errorf("libc path not interned")
+			}
+		}
+	})
+}
+
+// kernelDocExample is the example entry of Documentation/filesystems/proc.rst, extended with the
+// lines a recorded fixture cannot show on this machine: ProtectionKey (x86 pkeys), the
+// smaps_rollup-only Pss_* keys, a named anonymous mapping, a key and a VmFlags code from a future
+// kernel, and no newline at the end.
+const kernelDocExample = `08048000-080bc000 r-xp 00000000 03:02 13130                              /bin/bash
+Size:               1084 kB
+KernelPageSize:        4 kB
+MMUPageSize:           4 kB
+Rss:                 892 kB
+Pss:                 374 kB
+Pss_Dirty:             0 kB
+Shared_Clean:        892 kB
+Shared_Dirty:          0 kB
+Private_Clean:         0 kB
+Private_Dirty:         0 kB
+Referenced:          892 kB
+Anonymous:             0 kB
+KSM:                   0 kB
+LazyFree:              0 kB
+AnonHugePages:         0 kB
+ShmemPmdMapped:        0 kB
+FilePmdMapped:         0 kB
+Shared_Hugetlb:        0 kB
+Private_Hugetlb:       0 kB
+Swap:                  0 kB
+SwapPss:               0 kB
+Locked:                0 kB
+THPeligible:           0
+VmFlags: rd ex mr mw me dw
+c000000000-c004000000 rw-p 00000000 00:00 0                              [anon: Go: heap]
+Size:              65536 kB
+Rss:                2048 kB
+Pss:                2048 kB
+Pss_Anon:           2048 kB
+Pss_File:              0 kB
+Pss_Shmem:             0 kB
+Private_Dirty:      2048 kB
+Anonymous:          2048 kB
+AnonHugePages:      2048 kB
+Swap:                 12 kB
+SwapPss:               8 kB
+Locked:                4 kB
+Future_Key:          123 kB
+THPeligible:           1
+ProtectionKey:         3
+VmFlags: rd wr mr mw me ac sd zz hg
+7ffd1000-7ffd2000 r--p 00000000 00:00 0 
+Size: 4 kB
+VmFlags: rd mr`
+
+func TestParseSmapsSynthetic(t *testing.T) {
+	const kB = 1024
+	want := []Mapping{{
+		Start: 0x08048000, End: 0x080bc000, Perms: PermRead | PermExecute, Dev: Dev{3, 2}, Inode: 13130,
+		Path: "/bin/bash", SizeBytes: 1084 * kB, KernelPageSizeBytes: 4 * kB, MMUPageSizeBytes: 4 * kB,
+		RssBytes: 892 * kB, PssBytes: 374 * kB, SharedCleanBytes: 892 * kB, ReferencedBytes: 892 * kB,
+		VmFlags: VmRead | VmExec | VmMayRead | VmMayWrite | VmMayExec | VmDenyWrite,
+	}, {
+		Start: 0xc000000000, End: 0xc004000000, Perms: PermRead | PermWrite, Path: "[anon: Go: heap]",
+		SizeBytes: 65536 * kB, RssBytes: 2048 * kB, PssBytes: 2048 * kB, PssAnonBytes: 2048 * kB,
+		PrivateDirtyBytes: 2048 * kB, AnonymousBytes: 2048 * kB, AnonHugePagesBytes: 2048 * kB,
+		SwapBytes: 12 * kB, SwapPssBytes: 8 * kB, LockedBytes: 4 * kB, THPEligible: true, ProtectionKey: 3,
+		VmFlags:     VmRead | VmWrite | VmMayRead | VmMayWrite | VmMayExec | VmAccount | VmSoftDirty | VmHugePage,
+		UnknownKeys: 2, // Future_Key and zz
+	}, {
+		Start: 0x7ffd1000, End: 0x7ffd2000, Perms: PermRead, SizeBytes: 4 * kB, VmFlags: VmRead | VmMayRead,
+	}}
+	got, err := parseSmaps([]byte(kernelDocExample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestParseHeader(t *testing.T) {
+	tests := []struct {
+		line string
+		want Mapping
+	}{
+		{"7f0000000000-7f0000001000 rw-p 00000000 00:00 0 ", Mapping{Start: 0x7f0000000000, End: 0x7f0000001000, Perms: PermRead | PermWrite}},
+		{"7f0000000000-7f0000001000 rw-p 00000000 00:00 0", Mapping{Start: 0x7f0000000000, End: 0x7f0000001000, Perms: PermRead | PermWrite}},
+		{"00400000-00401000 r-xs 0000a000 fd:1f 42    /a b", Mapping{Start: 0x400000, End: 0x401000, Perms: PermRead | PermExecute | PermShared, Offset: 0xa000, Dev: Dev{0xfd, 0x1f}, Inode: 42, Path: "/a b"}},
+		{"ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]", Mapping{Start: 0xffffffffff600000, End: 0xffffffffff601000, Perms: PermExecute, Path: "[vsyscall]"}},
+		{"1000-2000 ---p 00000000 103:a0001 18446744073709551615 /x\\012y (deleted)", Mapping{Start: 0x1000, End: 0x2000, Dev: Dev{0x103, 0xa0001}, Inode: 1<<64 - 1, Path: "/x\\012y (deleted)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.line, func(t *testing.T) {
+			got, err := parseMaps([]byte(tt.line + "\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]Mapping{tt.want}, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			if got[0].Perms.String() != tt.line[strings.IndexByte(tt.line, ' ')+1:][:4] {
+				t.Errorf("Perms.String() = %q", got[0].Perms)
+			}
+		})
+	}
+}
+
+func TestParseSmapsErrors(t *testing.T) {
+	const hdr = "1000-2000 rw-p 00000000 00:00 0 \n"
+	tests := []struct {
+		name, in string
+		line     int
+		msg      string // a substring of the message
+	}{
+		{"field before header", "Size: 4 kB\n" + hdr, 1, "before any mapping header"},
+		{"end below start", "2000-1000 rw-p 00000000 00:00 0 \nSize: 4 kB\n", 1, "end address not above start"},
+		{"empty range", "2000-2000 rw-p 00000000 00:00 0 \nSize: 0 kB\n", 1, "end address not above start"},
+		{"no dash", "1000 2000 rw-p 00000000 00:00 0\n", 1, "bad start address"},
+		{"17 hex digits", "10000000000000000-20000000000000000 rw-p 0 0:0 0\n", 1, "bad start address"},
+		{"bad perms", "1000-2000 rwzp 00000000 00:00 0\n", 1, "bad permissions"},
+		{"short perms", "1000-2000 rw 00000000 00:00 0\n", 1, "bad permissions"},
+		{"bad offset", "1000-2000 rw-p 0000g000 00:00 0\n", 1, "bad offset"},
+		{"bad device", "1000-2000 rw-p 00000000 0000 0\n", 1, "bad device"},
+		{"device overflow", "1000-2000 rw-p 00000000 100000000:00 0\n", 1, "bad device"},
+		{"bad inode", "1000-2000 rw-p 00000000 00:00 12x4\n", 1, "bad inode"},
+		{"inode overflow", "1000-2000 rw-p 00000000 00:00 18446744073709551616\n", 1, "bad inode"},
+		{"truncated header", "1000-2000 rw-p 000", 1, "bad offset"},
+		{"garbled number", hdr + "Size:   4x kB\n", 2, "bad number"},
+		{"garbage in padding", hdr + "Size: x 4 kB\n", 2, "bad number"},
+		{"missing number", hdr + "Size:   kB\n", 2, "bad number"},
+		{"missing value", hdr + "Size:\n", 2, `want a size in "kB"`},
+		{"missing unit", hdr + "Size:   4\n", 2, `want a size in "kB"`},
+		{"wrong unit", hdr + "Rss:   4 MB\n", 2, `want a size in "kB"`},
+		{"size overflow", hdr + "Rss: 18014398509481984 kB\n", 2, "overflows"},
+		{"bad THPeligible", hdr + "THPeligible: yes\n", 2, "bad number"},
+		{"bad ProtectionKey", hdr + "ProtectionKey: 99999999999\n", 2, "out of range"},
+		{"no colon", hdr + "Size 4 kB\n", 2, "key: value"},
+		{"blank line", hdr + "Size: 4 kB\n\n", 3, "key: value"},
+		{"header without fields", hdr + hdr + "Size: 4 kB\n", 1, "no smaps fields"},
+		{"last header without fields", hdr + "Size: 4 kB\n" + hdr, 3, "no smaps fields"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ms, err := parseSmaps([]byte(tt.in))
+			var pe *ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("got %v, %v; want a *ParseError", ms, err)
+			}
+			if pe.Line != tt.line || !strings.Contains(pe.Msg, tt.msg) {
+				t.Errorf("got line %d %q; want line %d containing %q", pe.Line, pe.Msg, tt.line, tt.msg)
+			}
+			if ms != nil {
+				t.Errorf("got mappings with an error")
+			}
+		})
+	}
+
+	t.Run("maps rejects smaps", func(t *testing.T) {
+		_, err := parseMaps([]byte(hdr + "Size: 4 kB\n"))
+		var pe *ParseError
+		if !errors.As(err, &pe) || pe.Line != 2 {
+			t.Errorf("got %v; want a *ParseError on line 2", err)
+		}
+	})
+	t.Run("long line is cut in the message", func(t *testing.T) {
+		_, err := parseSmaps([]byte(hdr + "Size: " + strings.Repeat("9", 1<<20) + "\n"))
+		if err == nil || len(err.Error()) > 300 {
+			t.Errorf("got %d-byte error", len(err.Error()))
+		}
+	})
+}
+
+// TestSmapsFixtureErrors reads broken fixtures through FS so that the error names file and line.
+func TestSmapsFixtureErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		line int
+		msg  string
+	}{
+		{"truncated", 41, `want a size in "kB"`},
+		{"garbled", 60, "bad number"},
+		{"badrange", 1, "end address not above start"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := New(smapsFixtureRoot(tt.name))
+			_, err := fs.Smaps()
+			var pe *ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("got %v; want a *ParseError", err)
+			}
+			if pe.File != fs.ProcPath("smaps") || pe.Line != tt.line || !strings.Contains(pe.Msg, tt.msg) {
+				t.Errorf("got %s:%d %q; want %s:%d containing %q", pe.File, pe.Line, pe.Msg, fs.ProcPath("smaps"), tt.line, tt.msg)
+			}
+			if !strings.HasPrefix(err.Error(), fs.ProcPath("smaps")+":") {
+				t.Errorf("error %q does not start with file:line", err)
+			}
+		})
+	}
+
+	t.Run("empty", func(t *testing.T) {
+		// A kernel thread's smaps is empty.
+		ms, err := New(smapsFixtureRoot("empty")).Smaps()
+		if err != nil || len(ms) != 0 {
+			t.Errorf("got %v, %v; want no mappings and no error", ms, err)
+		}
+	})
+	t.Run("missing", func(t *testing.T) {
+		_, err := New(smapsFixtureRoot("nonexistent")).Smaps()
+		if !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("got %v; want os.ErrNotExist", err)
+		}
+	})
+}
+
+func TestVmFlagsString(t *testing.T) {
+	if got, want := vmFlagsEnd, VmFlags(1)<<(len(vmFlagCodes)/2); got != want {
+		t.Fatalf("%d flag constants, %d codes", bitLen(got)-1, len(vmFlagCodes)/2)
+	}
+	for i := 0; i < len(vmFlagCodes)/2; i++ {
+		code := vmFlagCodes[2*i : 2*i+2]
+		if f := vmFlag([]byte(code)); f != 1<<i || f.String() != code {
+			t.Errorf("code %q: flag %b, String %q", code, f, f.String())
+		}
+	}
+	if s := (VmRead | VmWrite | VmAccount).String(); s != "rd wr ac" {
+		t.Errorf("String() = %q", s)
+	}
+	if VmFlags(0).String() != "" || vmFlag([]byte("zz")) != 0 || vmFlag([]byte("r")) != 0 {
+		t.Error("unknown codes must map to no flag")
+	}
+}
+
+func bitLen(f VmFlags) int {
+	n := 0
+	for ; f != 0; f >>= 1 {
+		n++
+	}
+	return n
+}
+
+var smapsSink *int
+
+// TestSmapsSelf reads the real /proc/self/smaps and finds what must be there: the mapping holding a
+// live heap object and the executable's text.
+func TestSmapsSelf(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		_, err := New("").Smaps()
+		if !errors.Is(err, ErrUnsupported) {
+			t.Errorf("got %v; want ErrUnsupported", err)
+		}
+		t.Skip("no /proc off Linux")
+	}
+	x := new(int)
+	smapsSink = x // escapes: x is on the Go heap
+	heapAddr := uintptr(unsafe.Pointer(x))
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	textAddr := reflect.ValueOf(bitLen).Pointer() // a function's entry PC, in the binary's text
+
+	for _, read := range []struct {
+		name string
+		f    func() ([]Mapping, error)
+	}{{"smaps", New("").Smaps}, {"maps", New("").Maps}} {
+		t.Run(read.name, func(t *testing.T) {
+			ms, err := read.f()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if read.name == "smaps" {
+				checkKernelInvariants(t, ms, false)
+			}
+			var heap, text *Mapping
+			for i := range ms {
+				if ms[i].Contains(heapAddr) {
+					heap = &ms[i]
+				}
+				if ms[i].Path == exe && ms[i].Perms.Executable() {
+					text = &ms[i]
+				}
+			}
+			if heap == nil {
+				t.Errorf("no mapping contains heap object at %#x", heapAddr)
+			} else if !heap.Perms.Readable() || !heap.Perms.Writable() || !heap.Perms.Private() {
+				t.Errorf("heap object in %s mapping %q", heap.Perms, heap.Path)
+			} else if read.name == "smaps" && heap.RssBytes == 0 {
+				t.Errorf("heap mapping has no resident pages")
+			}
+			if text == nil {
+				t.Errorf("no executable mapping of %s", exe)
+			}
+			var textFound bool
+			for i := range ms {
+				textFound = textFound || ms[i].Contains(textAddr) && ms[i].Path == exe && ms[i].Perms.Executable()
+			}
+			if !textFound {
+				t.Errorf("code address %#x is not in a mapping of %s", textAddr, exe)
+			}
+		})
+	}
+}
+
+// TestParseSmapsAllocs holds the parser to its budget: the result slice plus one string per distinct
+// pathname run, nothing per line.
+func TestParseSmapsAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	b := readSmapsFixture(t, "many")
+	ms, err := parseSmaps(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cap(ms) < len(ms) || cap(ms) > len(ms)+len(ms)/10 {
+		t.Errorf("cap %d for %d mappings: the estimate is off by more than 10%%", cap(ms), len(ms))
+	}
+	paths := 0
+	for i := range ms {
+		if ms[i].Path != "" && (i == 0 || ms[i].Path != ms[i-1].Path) {
+			paths++
+		}
+	}
+	allocs := testing.AllocsPerRun(5, func() { parseSmaps(b) })
+	if max := float64(1 + paths); allocs > max {
+		t.Errorf("%v allocations for %d mappings with %d path runs; budget %v", allocs, len(ms), paths, max)
+	}
+	t.Logf("%v allocations for %d mappings", allocs, len(ms))
+}
+
+// TestParseSmapsTrailingData checks that the parser takes the bytes it is given and nothing else
+// (the FS layer owns reading).
+func TestParseSmapsTrailingData(t *testing.T) {
+	b := readSmapsFixture(t, "purego")
+	a, err := parseSmaps(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := parseSmaps(bytes.TrimSuffix(b, []byte("\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(a, c); diff != "" {
+		t.Errorf("final newline changes the result:\n%s", diff)
+	}
+}
