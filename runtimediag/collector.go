@@ -1,0 +1,256 @@
+package runtimediag
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/metrics"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/memdiag/memdiag/procself"
+)
+
+// Collector reads snapshots. It keeps the few files the cheap tier reads every tick open (statm,
+// the cgroup memory files) and the buffers the runtime fills, so a warm cheap read allocates
+// nothing and opens nothing. Reads are serialised; a Collector is safe for concurrent use.
+// Nothing runs in the background: a Collector reads only when asked.
+type Collector struct {
+	cfg        config
+	fs         procself.FS
+	runtimeErr error // metrics this Go version lacks; fixed for the life of the binary
+
+	mu     sync.Mutex
+	closed bool
+	gc     gcStatsReader
+	statm  *procself.StatmReader
+	cgroup *procself.CgroupMemoryReader
+}
+
+// ErrClosed is returned by reads on a closed Collector.
+var ErrClosed = errors.New("runtimediag: collector closed")
+
+// NewCollector validates the options and returns a Collector. It opens no files until the first
+// read.
+func NewCollector(opts ...Option) (*Collector, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if o == nil {
+			return nil, errors.New("runtimediag: nil option")
+		}
+		if err := o.apply(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	return &Collector{cfg: cfg, fs: procself.New(cfg.root), runtimeErr: unsupportedRuntimeMetrics()}, nil
+}
+
+// Cheap returns a new snapshot of the cheap tier: runtime/metrics, GC pause history, statm and the
+// cgroup's memory counters. It never stops the world and costs microseconds whatever the process's
+// size (docs/performance.md).
+func (c *Collector) Cheap() *Snapshot {
+	s := new(Snapshot)
+	c.ReadCheap(s)
+	return s
+}
+
+// Full returns a new snapshot of the full tier (the cheap tier plus smaps, status, threads, fds,
+// auxv, limits, …). Its cost grows with resident memory and the number of mappings and threads;
+// ctx cancels it between sources, and sources not reached say so.
+func (c *Collector) Full(ctx context.Context) *Snapshot {
+	s := new(Snapshot)
+	c.Read(ctx, s, c.cfg.fullSources)
+	return s
+}
+
+// ReadCheap fills dst with the cheap tier, reusing dst's buffers: once dst has been filled before,
+// it allocates nothing.
+func (c *Collector) ReadCheap(dst *Snapshot) { c.Read(context.Background(), dst, CheapSources) }
+
+// Read fills dst with the given sources, reusing dst's buffers. Fields of sources not in set are
+// zeroed, so a reused snapshot never shows an old reading as new.
+func (c *Collector) Read(ctx context.Context, dst *Snapshot, set SourceSet) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
+	start := time.Now()
+	dst.Time = start
+	dst.Requested = set & AllSources
+	for src := Source(0); src < numSources; src++ {
+		dst.sources[src] = sourceResult{}
+		if !set.Has(src) {
+			c.clear(dst, src)
+			continue
+		}
+		if c.closed {
+			dst.sources[src].err = ErrClosed
+			c.clear(dst, src)
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			dst.sources[src].err = fmt.Errorf("not read: %w", err)
+			c.clear(dst, src)
+			continue
+		}
+		t0 := time.Now()
+		err := c.readSource(dst, src, set)
+		dst.sources[src] = sourceResult{err: err, cost: time.Since(t0)}
+		// runtime/metrics' only error names metrics a future Go dropped: the rest were read.
+		if err != nil && src != SourceRuntimeMetrics {
+			c.clear(dst, src)
+		}
+	}
+	dst.Duration = time.Since(start)
+}
+
+// readSource reads one source into dst. It is a switch rather than a table of closures so that
+// the cheap path allocates nothing.
+func (c *Collector) readSource(dst *Snapshot, src Source, set SourceSet) error {
+	var err error
+	switch src {
+	case SourceRuntimeMetrics:
+		if dst.samples == nil {
+			dst.samples = newRuntimeSamples()
+		}
+		metrics.Read(dst.samples)
+		decodeRuntimeMetrics(dst.samples, &dst.Runtime)
+		return c.runtimeErr // partial: the fields it names are zero
+	case SourceGCPauses:
+		c.gc.read(&dst.GCPauses)
+	case SourceStatm:
+		if c.statm == nil {
+			if c.statm, err = c.fs.OpenStatm(); err != nil {
+				c.statm = nil
+				return err
+			}
+		}
+		if dst.Statm, err = c.statm.Read(); err != nil {
+			// Reopen on the next tick rather than keep reading a file that failed.
+			c.statm.Close()
+			c.statm = nil
+		}
+	case SourceCgroupMemory:
+		if set.Has(SourceSmaps) || set.Has(SourceStatus) {
+			// A full read walks the hierarchy for the effective limit and keeps the whole stat file.
+			dst.CgroupMemory, err = c.fs.CgroupMemory()
+			return err
+		}
+		if c.cgroup == nil {
+			if c.cgroup, err = c.fs.OpenCgroupMemory(); err != nil {
+				c.cgroup = nil
+				return err
+			}
+		}
+		if err = c.cgroup.Read(&dst.CgroupMemory); err != nil {
+			// The process may have moved to another cgroup: resolve it again on the next tick.
+			c.cgroup.Close()
+			c.cgroup = nil
+		}
+	case SourceStatus:
+		dst.Status, err = c.fs.Status()
+	case SourceStat:
+		dst.Stat, err = c.fs.Stat()
+	case SourceLimits:
+		dst.Limits, err = c.fs.Limits()
+	case SourceSmaps:
+		dst.Mappings, err = c.fs.Smaps()
+		dst.MappingsHaveSizes = err == nil
+	case SourceMaps:
+		if set.Has(SourceSmaps) && dst.sources[SourceSmaps].err == nil {
+			return nil // smaps carries every maps field; reading maps again would only cost
+		}
+		dst.Mappings, err = c.fs.Maps()
+		dst.MappingsHaveSizes = false
+	case SourceSmapsRollup:
+		dst.SmapsRollup, err = c.fs.SmapsRollup()
+	case SourceFDs:
+		dst.FDs, err = c.fs.FDs(c.cfg.maxFDTargets)
+	case SourceThreads:
+		dst.Threads, err = c.fs.Threads(c.cfg.maxThreads)
+	case SourceAuxv:
+		dst.Auxv, err = c.fs.Auxv()
+	case SourceCgroups:
+		dst.Cgroups, err = c.fs.MemoryCgroup()
+	case SourceIdentity:
+		dst.Identity, err = c.fs.Identity()
+	case SourceEnviron:
+		dst.Environ, err = c.fs.Environ(c.cfg.envAllow)
+	case SourceSyscall:
+		dst.Syscall, err = c.fs.Syscall()
+	case SourceLatency:
+		dst.Latency, err = c.fs.Latency()
+	}
+	if err != nil && (src == SourceStatm || src == SourceCgroupMemory) {
+		c.logger().Debug("memdiag: cheap source failed", zap.Stringer("source", src), zap.Error(err))
+	}
+	return err
+}
+
+func (c *Collector) logger() *zap.Logger { return c.cfg.logger }
+
+// clear zeroes the fields of src in dst, keeping slice capacity for reuse.
+func (c *Collector) clear(dst *Snapshot, src Source) {
+	switch src {
+	case SourceRuntimeMetrics:
+		dst.Runtime = RuntimeMetrics{}
+	case SourceGCPauses:
+		dst.GCPauses = GCPauseHistory{Recent: dst.GCPauses.Recent[:0]}
+	case SourceStatm:
+		dst.Statm = procself.Statm{}
+	case SourceCgroupMemory:
+		dst.CgroupMemory = procself.CgroupMemory{}
+	case SourceStatus:
+		dst.Status = procself.Status{}
+	case SourceStat:
+		dst.Stat = procself.Stat{}
+	case SourceLimits:
+		dst.Limits = procself.Limits{}
+	case SourceSmaps:
+		if !dst.Requested.Has(SourceMaps) {
+			dst.Mappings, dst.MappingsHaveSizes = nil, false
+		}
+	case SourceMaps:
+		if !dst.Requested.Has(SourceSmaps) || dst.sources[SourceSmaps].err != nil {
+			dst.Mappings, dst.MappingsHaveSizes = nil, false
+		}
+	case SourceSmapsRollup:
+		dst.SmapsRollup = procself.SmapsRollup{}
+	case SourceFDs:
+		dst.FDs = procself.FDs{}
+	case SourceThreads:
+		dst.Threads = procself.Threads{}
+	case SourceAuxv:
+		dst.Auxv = procself.Auxv{}
+	case SourceCgroups:
+		dst.Cgroups = procself.CgroupLocation{}
+	case SourceIdentity:
+		dst.Identity = procself.Identity{}
+	case SourceEnviron:
+		dst.Environ = procself.Environ{}
+	case SourceSyscall:
+		dst.Syscall = procself.Syscall{}
+	case SourceLatency:
+		dst.Latency = procself.Latency{}
+	}
+}
+
+// Close releases the files the collector keeps open. It is idempotent; reads after Close report
+// ErrClosed for every source.
+func (c *Collector) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	var errs []error
+	if c.statm != nil {
+		errs = append(errs, c.statm.Close())
+	}
+	if c.cgroup != nil {
+		errs = append(errs, c.cgroup.Close())
+	}
+	return errors.Join(errs...)
+}
