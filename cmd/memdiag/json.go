@@ -1,0 +1,12 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+)
+
+func jsonEncoder(w io.Writer) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc
+}

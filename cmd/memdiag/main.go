@@ -1,0 +1,90 @@
+// Command memdiag explains and guards the memory of Go programs.
+//
+// Usage:
+//
+//	memdiag <command> [arguments]
+//
+// The commands are:
+//
+//	gate    compare benchmark results and fail on allocation regressions
+//	help    show help for a command
+//
+// Run memdiag help <command> for a command's flags.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// command is one subcommand. run returns the process exit status; it writes results to
+// stdout and diagnostics to stderr.
+type command struct {
+	name    string
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) int
+	usage   func(w io.Writer)
+}
+
+// commands is the table of subcommands; report, watch, diff and maps join it here.
+func commands() []command {
+	return []command{
+		{name: "gate", summary: "compare benchmark results and fail on allocation regressions", run: runGate, usage: gateUsage},
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// exitUsage is the status for a command line that cannot be run, the same as the gate's bad
+// input status.
+const exitUsage = 2
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	name, rest := args[0], args[1:]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		return help(rest, stdout, stderr)
+	}
+	for _, c := range commands() {
+		if c.name == name {
+			return c.run(rest, stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "memdiag: unknown command %q\n", name)
+	usage(stderr)
+	return exitUsage
+}
+
+func help(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stdout)
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			c.usage(stdout)
+			return 0
+		}
+	}
+	fmt.Fprintf(stderr, "memdiag help: unknown command %q\n", args[0])
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: memdiag <command> [arguments]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "commands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "  %-8s %s\n", "help", "show help for a command")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run memdiag help <command> for its flags.")
+}

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const recorded = "../../bench/testdata/recorded"
+
+func rec(name string) string { return filepath.Join(recorded, name) }
+
+func TestRun(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		exit   int
+		golden string // compared with stdout when set
+		stderr string // substring of stderr
+		stdout string // substring of stdout
+	}{
+		{name: "regression", args: []string{"gate", rec("base.txt"), rec("planted.txt")}, exit: 1, golden: "planted.txt"},
+		{name: "regression-json", args: []string{"gate", "--format=json", rec("base.txt"), rec("planted.txt")}, exit: 1, golden: "planted.json"},
+		{name: "regression-markdown", args: []string{"gate", rec("base.txt"), rec("planted.txt"), "--format", "markdown"}, exit: 1, golden: "planted.md"},
+		{name: "identical", args: []string{"gate", rec("base.txt"), rec("base.txt")}, exit: 0, stdout: "PASS"},
+		{name: "rerun-alloc-units", args: []string{"gate", "--units=allocs/op,B/op,frac-allocs/op,frac-B/op,gc-cycles/op", rec("base.txt"), rec("base-again.txt")}, exit: 0, stdout: "PASS: 25 comparisons"},
+		{name: "count1", args: []string{"gate", rec("base.txt"), rec("planted-count1.txt")}, exit: 3, stdout: "need >= 6 samples"},
+		{name: "garbled", args: []string{"gate", rec("base.txt"), rec("garbled.txt")}, exit: 2, stderr: rec("garbled.txt") + ":26: parsing iteration count"},
+		{name: "missing-file", args: []string{"gate", rec("base.txt"), rec("nope.txt")}, exit: 2, stderr: "nope.txt"},
+		{name: "one-file", args: []string{"gate", rec("base.txt")}, exit: 2, stderr: "want BASE NEW"},
+		{name: "bad-flag", args: []string{"gate", "--colour", rec("base.txt"), rec("planted.txt")}, exit: 2, stderr: "colour"},
+		{name: "bad-format", args: []string{"gate", "--format=xml", rec("base.txt"), rec("planted.txt")}, exit: 2, stderr: "-format"},
+		{name: "bad-tolerance", args: []string{"gate", "--tolerance=B/op=lots", rec("base.txt"), rec("planted.txt")}, exit: 2, stderr: "-tolerance"},
+		{name: "loose-tolerance", args: []string{"gate", "--units=allocs/op,B/op", "--tolerance=allocs/op=1", "--tolerance=B/op=80", rec("base.txt"), rec("planted.txt")}, exit: 0, stdout: "PASS"},
+		{name: "explain-needs-pkg", args: []string{"gate", "--explain", rec("base.txt"), rec("planted.txt")}, exit: 2, stderr: "--pkg"},
+		{name: "update-needs-budgets", args: []string{"gate", "--update", rec("base.txt"), rec("planted.txt")}, exit: 2, stderr: "--budgets"},
+		{name: "explain-profiles", args: []string{"gate", "--base-profile", rec("ParseKV-base.memprof"), "--new-profile", rec("ParseKV-planted.memprof"), "--iters=20000"}, exit: 0, stdout: "plant_on.go:9"},
+		{name: "no-command", args: nil, exit: 2, stderr: "usage: memdiag"},
+		{name: "unknown-command", args: []string{"frobnicate"}, exit: 2, stderr: `unknown command "frobnicate"`},
+		{name: "help", args: []string{"help"}, exit: 0, stdout: "gate"},
+		{name: "help-gate", args: []string{"help", "gate"}, exit: 0, stdout: "exit status:"},
+		{name: "gate-h", args: []string{"gate", "-h"}, exit: 0, stdout: "-budgets"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if got := run(tc.args, &stdout, &stderr); got != tc.exit {
+				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", got, tc.exit, stdout.String(), stderr.String())
+			}
+			if tc.golden != "" {
+				golden(t, tc.golden, stdout.Bytes())
+			}
+			if !strings.Contains(stderr.String(), tc.stderr) {
+				t.Errorf("stderr lacks %q:\n%s", tc.stderr, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tc.stdout) {
+				t.Errorf("stdout lacks %q:\n%s", tc.stdout, stdout.String())
+			}
+		})
+	}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		os.MkdirAll("testdata", 0o755)
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if d := cmp.Diff(string(want), string(got)); d != "" {
+		t.Errorf("%s differs (-want +got):\n%s", path, d)
+	}
+}
+
+func TestBudgetsRatchet(t *testing.T) {
+	budgets := filepath.Join(t.TempDir(), "budgets.txt")
+	var stdout, stderr bytes.Buffer
+	// First update creates the file from the base results.
+	if got := run([]string{"gate", "--budgets", budgets, "--update", "--units=allocs/op,B/op", rec("base.txt")}, &stdout, &stderr); got != 3 {
+		t.Fatalf("exit %d, want 3 (nothing budgeted yet)\n%s%s", got, stdout.String(), stderr.String())
+	}
+	first, err := os.ReadFile(budgets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(first), "planted ParseKV allocs/op 0\n") {
+		t.Errorf("budgets lack ParseKV allocs/op 0:\n%s", first)
+	}
+	// The planted allocation breaks the budget, and --update does not raise it.
+	stdout.Reset()
+	stderr.Reset()
+	if got := run([]string{"gate", "--budgets", budgets, "--update", rec("planted.txt")}, &stdout, &stderr); got != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s", got, stdout.String(), stderr.String())
+	}
+	second, _ := os.ReadFile(budgets)
+	if d := cmp.Diff(string(first), string(second)); d != "" {
+		t.Errorf("--update changed budgets after a regression:\n%s", d)
+	}
+	stdout.Reset()
+	if got := run([]string{"gate", "--budgets", budgets, rec("base-again.txt")}, &stdout, &stderr); got != 0 {
+		t.Errorf("exit %d, want 0\n%s", got, stdout.String())
+	}
+}
+
+func TestBadBudgetsFile(t *testing.T) {
+	budgets := filepath.Join(t.TempDir(), "budgets.txt")
+	os.WriteFile(budgets, []byte("pkg A allocs/op many\n"), 0o644)
+	var stdout, stderr bytes.Buffer
+	if got := run([]string{"gate", "--budgets", budgets, rec("base.txt")}, &stdout, &stderr); got != 2 {
+		t.Errorf("exit %d, want 2", got)
+	}
+	if want := budgets + ":1: maximum"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr lacks %q: %s", want, stderr.String())
+	}
+}
+
+// TestBinary runs the built command once, to prove main passes run's status to the OS.
+func TestBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	offline(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	bin := filepath.Join(t.TempDir(), "memdiag")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	for _, tc := range []struct {
+		args []string
+		exit int
+	}{
+		{[]string{"gate", rec("base.txt"), rec("planted.txt")}, 1},
+		{[]string{"gate", rec("base.txt"), rec("base.txt")}, 0},
+		{[]string{"gate", rec("base.txt"), rec("garbled.txt")}, 2},
+		{[]string{"gate", rec("base.txt"), rec("planted-count1.txt")}, 3},
+	} {
+		err := exec.CommandContext(ctx, bin, tc.args...).Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != tc.exit {
+			t.Errorf("memdiag %s: exit %d, want %d", strings.Join(tc.args, " "), code, tc.exit)
+		}
+	}
+}
+
+// offline makes the go commands a test runs fail at once rather than reach the network:
+// everything they build is in the module cache already, because this test binary was built
+// from it.
+func offline(t *testing.T) {
+	t.Setenv("GOPROXY", "off")
+	t.Setenv("GOSUMDB", "off")
+	t.Setenv("GOTOOLCHAIN", "local")
+}
+
+// TestExplainLive runs go test on the planted package twice, without and with the planted
+// allocation, and checks that --explain names its line. Each go test run is bounded by
+// --timeout; the profiles count allocations at -memprofilerate=1 over a fixed -benchtime, so
+// the result does not depend on the machine's speed.
+func TestExplainLive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go test")
+	}
+	offline(t)
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	got := run([]string{"gate", "--units=allocs/op,B/op", "--explain", "--pkg=./bench/testdata/planted",
+		"--base-dir=" + root, "--new-dir=" + root, "--new-flags=-tags=plantedalloc", "--iters=2000", "--timeout=2m",
+		rec("base.txt"), rec("planted.txt")}, &stdout, &stderr)
+	if got != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s", got, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "which code changed in ParseKV") || !strings.Contains(stdout.String(), "plant_on.go:9") {
+		t.Errorf("explanation does not name plant_on.go:9:\n%s", stdout.String())
+	}
+}
