@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -115,6 +116,50 @@ func TestBudgetsRatchet(t *testing.T) {
 	stdout.Reset()
 	if got := run([]string{"gate", "--budgets", budgets, rec("base-again.txt")}, &stdout, &stderr); got != 0 {
 		t.Errorf("exit %d, want 0\n%s", got, stdout.String())
+	}
+}
+
+// TestDogfoodBudgets holds recorded runs of .ci/gate-hotpaths's benchmarks to the checked-in
+// .ci/alloc-budgets.txt: the clean run passes, and each planted regression (recorded from a
+// scratch copy of runtimediag whose Collector.Read allocated or stopped the world) fails with
+// exit 1 on the unit that catches it. It also fails when the budgets file stops parsing or names
+// a benchmark the recordings lack (exit 3): re-record with bench/testdata/recorded/README.md.
+func TestDogfoodBudgets(t *testing.T) {
+	const budgets = "../../.ci/alloc-budgets.txt"
+	for _, tc := range []struct {
+		file string
+		exit int
+		want []string // lines of the text output, spaces squeezed
+	}{
+		{"hotpaths.txt", 0, []string{"PASS: 17 comparisons, no regression (exit 0)"}},
+		{"hotpaths-planted.txt", 1, []string{
+			"HotPathCheapSnapshot allocs/op budget 1 +1 max 0 6 REGRESSED",
+			"CheapSources/statm allocs/op budget 1 +1 max 0 6 REGRESSED",
+			"FAIL: 11 regressions (exit 1)"}},
+		// One allocation every 10th read: allocs/op truncates 0.1 to 0, frac-allocs/op does not.
+		{"hotpaths-planted-every10.txt", 1, []string{
+			"HotPathCheapSnapshot allocs/op budget 0 0% max 0 6 pass",
+			"HotPathCheapSnapshot frac-allocs/op budget 0.1002 +9920.00% max 0.001 6 REGRESSED"}},
+		// runtime.ReadMemStats on every read: no allocation, one stop-the-world per op.
+		{"hotpaths-planted-stw.txt", 1, []string{
+			"HotPathCheapSnapshot stw-pauses/op budget 1 +99900.00% max 0.001 6 REGRESSED",
+			"FAIL: 1 regression (exit 1)"}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if got := run([]string{"gate", "--budgets", budgets, rec(tc.file)}, &stdout, &stderr); got != tc.exit {
+				t.Errorf("exit %d, want %d\n%s%s", got, tc.exit, stdout.String(), stderr.String())
+			}
+			var lines []string
+			for _, l := range strings.Split(stdout.String(), "\n") {
+				lines = append(lines, strings.Join(strings.Fields(l), " "))
+			}
+			for _, w := range tc.want {
+				if !slices.Contains(lines, w) {
+					t.Errorf("output lacks the line %q:\n%s", w, stdout.String())
+				}
+			}
+		})
 	}
 }
 
