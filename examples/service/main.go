@@ -197,4 +197,3 @@ func generateLoad(ctx context.Context, base string, rps int) {
 		resp.Body.Close()
 	}
 }
-
