@@ -1,0 +1,346 @@
+package runtimediag
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+	"runtime"
+	"sync"
+)
+
+// Attributor explains a process's resident memory: [Attributor.Full] classifies every mapping of a
+// full snapshot and measures each category with smaps; [Attributor.Estimate] estimates the same
+// categories from a cheap snapshot and the last full classification. It holds the probe objects
+// that locate the Go heap (a few KiB, alive as long as the Attributor) and that last
+// classification. It starts nothing and holds no file open; it is safe for concurrent use.
+//
+// The attribution is only meaningful for snapshots of this process: the probes locate this
+// process's heap. For a snapshot of another process or of recorded files the arenas are not found,
+// the Go heap is reported in other_anonymous, and ArenaCheck says so.
+type Attributor struct {
+	mu     sync.Mutex
+	probes *probeSet
+	extra  *probeSet // fresh probes from the last retry, kept so the next full read finds them too
+
+	last         *RSS   // the last full attribution, for the cheap tier
+	lastShared   uint64 // statm shared bytes at the last full attribution
+	lastGoRtMeta uint64 // runtime/metrics' Go runtime bytes then
+}
+
+// NewAttributor allocates the probes. It reads nothing.
+func NewAttributor() *Attributor {
+	return &Attributor{probes: newProbeSet(0)}
+}
+
+// Full attributes the resident memory of s, which must carry per-mapping smaps sizes
+// (s.MappingsHaveSizes); otherwise it returns an error wrapping [ErrNoMappingSizes] and the reason
+// smaps could not be read (off Linux, [errors.ErrUnsupported]). It also records the
+// classification for [Attributor.Estimate].
+func (a *Attributor) Full(s *Snapshot) (RSS, error) {
+	if s == nil || !s.MappingsHaveSizes {
+		var why error
+		if s != nil {
+			why = s.Err(SourceSmaps)
+		}
+		if why == nil {
+			why = errors.New("smaps not read")
+		}
+		return RSS{}, fmt.Errorf("%w: %w", ErrNoMappingSizes, why)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+
+	probes := a.probeAddrs()
+	loc := locateArenas(s.Mappings, probes)
+	ck := checkArenas(s.Mappings, loc.arenas, &s.Runtime)
+	attempts := 1
+	// A shortfall means the heap has an arena group none of the probes is in: objects allocated
+	// now, on every P, may come from it. Objects allocated after smaps was read can only land in
+	// mappings smaps saw if the heap did not grow in between, so two retries are enough.
+	for !ck.OK && ck.DifferenceBytes < 0 && loc.located > 0 && attempts < 3 {
+		a.extra = newProbeSet(runtime.GOMAXPROCS(0))
+		probes = a.probeAddrs()
+		loc = locateArenas(s.Mappings, probes)
+		ck = checkArenas(s.Mappings, loc.arenas, &s.Runtime)
+		attempts++
+	}
+	ck.Probes, ck.Attempts = loc.located, attempts
+	ck.NamedByKernel, ck.ProbesAgree = loc.namedByKernel, loc.probesAgree
+	if loc.located == 0 && !loc.namedByKernel {
+		ck.OK = false
+		ck.Message = "no probe object lies in these mappings: they are not this process's, or its heap was not found"
+	}
+
+	c := classifier{exe: s.Identity.Exe, arenas: loc.arenas}
+	if loc.located > 0 {
+		// The probes prove the mappings are this process's, so its memory may be read to confirm
+		// malloc's chunk headers.
+		mem, closeMem := openSelfMemory()
+		defer closeMem()
+		c.mem = mem
+	}
+	labels := c.classify(s.Mappings)
+	r := attribute(s, labels, &ck)
+	r.Arenas = loc.arenas
+	r.ArenaCheck = &ck
+	if !ck.OK {
+		r.Notes = append(r.Notes, "arena self-check failed: "+ck.Message)
+	}
+
+	last := r
+	last.Mappings = nil
+	a.last = &last
+	a.lastShared = s.Statm.SharedBytes
+	a.lastGoRtMeta = s.Runtime.GoRuntimeBytes()
+	return r, nil
+}
+
+func (a *Attributor) probeAddrs() []uintptr {
+	addrs := a.probes.addrs()
+	if a.extra != nil {
+		addrs = append(addrs, a.extra.addrs()...)
+	}
+	return addrs
+}
+
+// attribute sums the classified mappings into categories.
+func attribute(s *Snapshot, labels []mappingLabel, ck *ArenaCheck) RSS {
+	ms := s.Mappings
+	rt := &s.Runtime
+	r := RSS{Tier: TierFull, Time: s.Time, Mappings: make([]ClassifiedMapping, len(ms))}
+
+	var byClass = map[MappingClass]uint64{}
+	var arenaRSS, arenaLazy, smapsTotal uint64
+	for i := range ms {
+		m := &ms[i]
+		l := labels[i]
+		if l.cBytes > 0 {
+			// Resident bytes divided by size between the malloc chunks and the rest.
+			inC := scale(m.RssBytes, l.cBytes, uint64(m.End-m.Start))
+			byClass[ClassCHeap] += inC
+			byClass[ClassAnonymous] += m.RssBytes - inC
+		} else {
+			byClass[l.class] += m.RssBytes
+		}
+		smapsTotal += m.RssBytes
+		r.LazyFreeBytes += m.LazyFreeBytes
+		r.SwapBytes += m.SwapBytes
+		r.AnonHugePagesBytes += m.AnonHugePagesBytes
+		if l.class == ClassGoHeap {
+			arenaRSS += m.RssBytes
+			arenaLazy += min(m.LazyFreeBytes, m.RssBytes)
+		}
+		name := l.name
+		if name == "" {
+			name = m.Path
+		}
+		r.Mappings[i] = ClassifiedMapping{
+			Start: m.Start, End: m.End, Perms: m.Perms.String(), SizeBytes: uint64(m.End - m.Start),
+			RssBytes: m.RssBytes, LazyFreeBytes: m.LazyFreeBytes, SwapBytes: m.SwapBytes, Class: l.class, Name: name,
+		}
+	}
+
+	// The arenas' resident bytes, less what MADV_FREE left resident, divided as runtime/metrics
+	// divides the committed heap. Lazily freed pages are free heap the kernel has not taken back.
+	var workBufs uint64
+	if ck.OK {
+		workBufs = ck.WorkBufBytes
+	}
+	split := splitProportional(arenaRSS-arenaLazy, []uint64{
+		rt.HeapObjectsBytes, rt.HeapUnusedBytes, rt.HeapFreeBytes, rt.HeapStacksBytes, workBufs,
+	})
+	if rt.GoHeapMappedBytes()+workBufs == 0 && arenaRSS > 0 {
+		r.Notes = append(r.Notes, "runtime/metrics not read: the Go arenas' resident bytes are all shown as heap objects")
+	}
+
+	// Go's off-heap runtime memory shares the unnamed anonymous mappings with everyone else's. The
+	// runtime says how much it has mapped there; the mappings say how much of them is resident.
+	goNamed := byClass[ClassGoRuntime]
+	goOffHeap := sat(sat(sat(rt.GoRuntimeBytes(), rt.OSStacksBytes), workBufs), goNamed)
+	anon := byClass[ClassAnonymous]
+	goFromAnon := min(anon, goOffHeap)
+	goRuntimeMethod := MethodSmaps
+	if anon > 0 {
+		goRuntimeMethod = MethodRuntimeShare
+		if anon > goOffHeap {
+			r.Notes = append(r.Notes, fmt.Sprintf(
+				"unnamed anonymous mappings hold %s resident; the Go runtime has %s mapped off-heap, so the rest is other_anonymous",
+				formatBytes(anon), formatBytes(goOffHeap)))
+		}
+	}
+
+	cats := [len(rssCategoryNames)]RSSCategory{}
+	set := func(i int, b uint64, method string) { cats[i] = RSSCategory{rssCategoryNames[i], b, method} }
+	set(0, split[0], MethodRuntimeShare)
+	set(1, split[1], MethodRuntimeShare)
+	set(2, split[2]+arenaLazy, MethodRuntimeShare)
+	set(3, split[3], MethodRuntimeShare)
+	set(4, split[4]+goNamed+goFromAnon, goRuntimeMethod)
+	set(5, byClass[ClassThreadStack], MethodSmaps)
+	set(6, byClass[ClassCHeap], MethodSmaps)
+	set(7, byClass[ClassBinary], MethodSmaps)
+	set(8, byClass[ClassSharedLibrary], MethodSmaps)
+	set(9, byClass[ClassFileMapping], MethodSmaps)
+	set(10, byClass[ClassSharedMemory], MethodSmaps)
+	otherMethod := MethodSmaps
+	if anon > 0 {
+		otherMethod = MethodRuntimeShare
+	}
+	set(11, byClass[ClassOtherAnonymous]+anon-goFromAnon, otherMethod)
+	set(12, byClass[ClassKernel], MethodSmaps)
+	r.Categories = cats[:]
+
+	r.ResidentBytes = smapsTotal
+	if s.Has(SourceStatm) && s.Statm.ResidentBytes > 0 {
+		r.ResidentBytes = s.Statm.ResidentBytes
+	} else {
+		r.Notes = append(r.Notes, "statm not read: resident bytes are smaps' sum")
+	}
+	r.finish()
+	if d := r.UnexplainedBytes; abs64(d) > r.ResidentBytes/50 {
+		r.Notes = append(r.Notes, fmt.Sprintf(
+			"statm and smaps differ by %s: resident memory changed between the two reads (the scavenger returning free heap, a burst of allocation)",
+			formatBytes(abs64(d))))
+	}
+	return r
+}
+
+// finish fills the headline numbers and the unexplained remainder from the categories.
+func (r *RSS) finish() {
+	var total uint64
+	largest := -1
+	r.GoManagedBytes, r.NonGoBytes = 0, 0
+	for i, c := range r.Categories {
+		total += c.Bytes
+		if i <= 4 {
+			r.GoManagedBytes += c.Bytes
+		} else {
+			r.NonGoBytes += c.Bytes
+		}
+		if largest < 0 || c.Bytes > r.Categories[largest].Bytes {
+			largest = i
+		}
+	}
+	if largest >= 0 {
+		r.LargestCategory = r.Categories[largest].Name
+	}
+	r.UnexplainedBytes = int64(r.ResidentBytes) - int64(total)
+}
+
+// Estimate attributes the resident memory of a cheap snapshot (statm and runtime/metrics): the Go
+// heap categories from runtime/metrics (heap mapped less released, which is what is resident
+// unless the kernel took pages back), the file-backed categories scaled by statm's shared bytes
+// since the last full classification, the rest as that classification found them. Every category
+// is marked "estimate"; ClassifiedAt says how old the classification is. Before any full
+// classification, everything outside the Go heap is unexplained.
+func (a *Attributor) Estimate(s *Snapshot) RSS {
+	a.mu.Lock()
+	last, lastShared, lastGoRt := a.last, a.lastShared, a.lastGoRtMeta
+	a.mu.Unlock()
+
+	rt := &s.Runtime
+	r := RSS{Tier: TierCheap, Time: s.Time, ResidentBytes: s.Statm.ResidentBytes}
+	cats := [len(rssCategoryNames)]RSSCategory{}
+	for i := range cats {
+		cats[i] = RSSCategory{Name: rssCategoryNames[i], Method: MethodEstimate}
+	}
+	cats[0].Bytes = rt.HeapObjectsBytes
+	cats[1].Bytes = rt.HeapUnusedBytes
+	cats[2].Bytes = rt.HeapFreeBytes
+	cats[3].Bytes = rt.HeapStacksBytes
+	if last == nil {
+		cats[4].Bytes = rt.GoRuntimeBytes() - min(rt.GoRuntimeBytes(), rt.OSStacksBytes)
+		r.Notes = append(r.Notes, "no full classification yet: go_runtime is what the runtime has mapped off-heap, and everything outside Go is unexplained")
+	} else {
+		r.ClassifiedAt = last.Time
+		r.ClassificationAgeSeconds = s.Time.Sub(last.Time).Seconds()
+		r.LazyFreeBytes = last.LazyFreeBytes
+		cats[4].Bytes = scale(last.Category(CategoryGoRuntime), rt.GoRuntimeBytes(), lastGoRt)
+		for i := 5; i < len(cats); i++ {
+			b := last.Category(cats[i].Name)
+			switch cats[i].Name {
+			case CategoryBinary, CategorySharedLibraries, CategoryFileMappings, CategorySharedMemory:
+				b = scale(b, s.Statm.SharedBytes, lastShared)
+			}
+			cats[i].Bytes = b
+		}
+	}
+	r.Categories = cats[:]
+	if r.ResidentBytes == 0 {
+		r.Notes = append(r.Notes, "statm not read: resident bytes unknown")
+	}
+	r.finish()
+	return r
+}
+
+// scale returns b × now / then, or b when then is 0.
+func scale(b, now, then uint64) uint64 {
+	if then == 0 {
+		return b
+	}
+	hi, lo := bits.Mul64(b, now)
+	if hi >= then {
+		return b
+	}
+	q, _ := bits.Div64(hi, lo, then)
+	return q
+}
+
+// splitProportional divides total in proportion to weights, exactly: the parts sum to total
+// (largest remainders get the leftover bytes). With no weight at all, everything goes to the first.
+func splitProportional(total uint64, weights []uint64) []uint64 {
+	parts := make([]uint64, len(weights))
+	var sum uint64
+	for _, w := range weights {
+		sum += w
+	}
+	if sum == 0 {
+		if len(parts) > 0 {
+			parts[0] = total
+		}
+		return parts
+	}
+	rems := make([]uint64, len(weights))
+	var given uint64
+	for i, w := range weights {
+		hi, lo := bits.Mul64(total, w)
+		parts[i], rems[i] = bits.Div64(hi, lo, sum) // hi < sum because w ≤ sum
+		given += parts[i]
+	}
+	for left := total - given; left > 0; left-- {
+		best := 0
+		for i := range rems {
+			if rems[i] > rems[best] {
+				best = i
+			}
+		}
+		parts[best]++
+		rems[best] = 0
+	}
+	return parts
+}
+
+func abs64(v int64) uint64 {
+	if v < 0 {
+		return uint64(-v)
+	}
+	return uint64(v)
+}
+
+func sat(a, b uint64) uint64 {
+	if b > a {
+		return 0
+	}
+	return a - b
+}
+
+func formatBytes(b uint64) string {
+	switch {
+	case b >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(b)/(1<<30))
+	case b >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+	default:
+		return fmt.Sprintf("%d KiB", b>>10)
+	}
+}

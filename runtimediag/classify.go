@@ -1,0 +1,282 @@
+package runtimediag
+
+// This file classifies every mapping of maps/smaps: whose memory it is. It is a pure function of
+// the parsed mappings, the executable's path and the Go heap arenas found by the probes, plus,
+// optionally, a reader of this process's memory that confirms glibc's mmap'd malloc chunks by their
+// headers. The rules, most specific first:
+//
+//   - pseudo paths: [vdso], [vvar*], [vsyscall] are the kernel's; [stack] the main thread's stack;
+//     [heap] the brk heap, which only C's malloc uses (Go never calls brk);
+//   - names set with PR_SET_VMA_ANON_NAME: Go ≥ 1.25 names its mappings "[anon: Go: …]", glibc
+//     with the glibc.mem.decorate_maps tunable names its arenas and thread stacks;
+//   - file mappings: the executable, shared libraries (a ".so" in the file name), shared memory
+//     (/dev/shm, System V, memfd, shared anonymous), every other file;
+//   - anonymous mappings: inside a Go heap arena; right after the executable's or a library's last
+//     file mapping (its bss); an rw mapping right above a guard page of at most 64 KiB (a pthread
+//     stack: glibc maps the stack and mprotects its lowest page); a 64 MiB-aligned rw mapping
+//     marked MAP_NORESERVE, or followed by a PROT_NONE tail up to the next 64 MiB boundary (a glibc
+//     malloc arena heap, HEAP_MAX_SIZE); a mapping that starts with glibc's header of an mmap'd
+//     chunk (a large malloc, which glibc gives a mapping of its own); anything else anonymous is
+//     shared between Go's runtime (its off-heap metadata) and other code, by runtime/metrics.
+
+import (
+	"encoding/binary"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/memdiag/memdiag/procself"
+)
+
+const (
+	arenaBytes          = 64 << 20 // heapArenaBytes on 64-bit Linux, amd64 and arm64 alike
+	workBufBytes        = 32 << 10 // the runtime's workbufAlloc: GC work buffers come in spans this big
+	glibcHeapMaxBytes   = 64 << 20 // glibc's HEAP_MAX_SIZE on 64-bit (2 × DEFAULT_MMAP_THRESHOLD_MAX)
+	maxGuardBytes       = 64 << 10 // a pthread guard is one page, and pages are at most 64 KiB
+	minThreadStackBytes = 16 << 10 // PTHREAD_STACK_MIN
+	maxMallocChunkWalk  = 4096     // headers read per mapping, bounding the reads of a huge mapping
+	mallocIsMmapped     = 2        // glibc's IS_MMAPPED bit in a chunk's size field
+	mallocChunkFlags    = 7        // glibc's PREV_INUSE | IS_MMAPPED | NON_MAIN_ARENA
+)
+
+// mappingLabel is what the classifier says about one mapping.
+type mappingLabel struct {
+	class MappingClass
+	name  string // the path, or what an anonymous mapping was recognised as
+	// cBytes, when not 0, is the part of a c_heap mapping that is malloc chunks; the rest is
+	// anonymous memory of someone else's the kernel merged with them.
+	cBytes uint64
+}
+
+// classifier holds what classification needs beyond the mappings themselves.
+type classifier struct {
+	exe    string         // the executable's path (Identity.Exe); "" to take the first file mapping
+	arenas []AddressRange // the Go heap arenas, sorted
+	// mem reads this process's memory (/proc/self/mem) to confirm malloc chunk headers; nil when the
+	// mappings are not this process's (a fixture, another PID) or the file cannot be read.
+	mem io.ReaderAt
+}
+
+// classify labels every mapping; ms must be in address order, as the kernel prints them.
+func (c *classifier) classify(ms []procself.Mapping) []mappingLabel {
+	labels := make([]mappingLabel, len(ms))
+	exe := trimDeleted(c.exe)
+	if exe == "" {
+		for i := range ms {
+			if isFileBacked(&ms[i]) && !isSharedLibrary(ms[i].Path) {
+				exe = trimDeleted(ms[i].Path)
+				break
+			}
+		}
+	}
+	for i := range ms {
+		labels[i] = c.classifyOne(ms, i, exe, labels)
+	}
+	return labels
+}
+
+func (c *classifier) classifyOne(ms []procself.Mapping, i int, exe string, labels []mappingLabel) mappingLabel {
+	m := &ms[i]
+	p := m.Path
+	switch {
+	case p == "[vdso]" || strings.HasPrefix(p, "[vvar") || p == "[vsyscall]" || p == "[uprobes]" ||
+		p == "[sigpage]" || p == "[vectors]":
+		return mappingLabel{class: ClassKernel, name: p}
+	case p == "[stack]" || strings.HasPrefix(p, "[stack:"):
+		return mappingLabel{class: ClassThreadStack, name: p}
+	case p == "[heap]":
+		return mappingLabel{class: ClassCHeap, name: p}
+	case strings.HasPrefix(p, "[anon:"):
+		return c.classifyNamed(m, p)
+	case strings.HasPrefix(p, "[anon_shmem"):
+		return mappingLabel{class: ClassSharedMemory, name: p}
+	case isFileBacked(m):
+		switch {
+		case isSharedMemoryPath(p) || m.Perms.Shared() && m.Inode != 0 && strings.HasPrefix(p, "/dev/zero"):
+			return mappingLabel{class: ClassSharedMemory, name: p}
+		case exe != "" && trimDeleted(p) == exe:
+			return mappingLabel{class: ClassBinary, name: p}
+		case isSharedLibrary(p):
+			return mappingLabel{class: ClassSharedLibrary, name: p}
+		}
+		return mappingLabel{class: ClassFileMapping, name: p}
+	case p != "":
+		// A pseudo path this classifier does not know ([io_uring], a driver's): anonymous to us.
+		return mappingLabel{class: ClassOtherAnonymous, name: p}
+	}
+
+	// Anonymous and unnamed from here on.
+	if c.inArena(m) {
+		return mappingLabel{class: ClassGoHeap, name: "(go arena)"}
+	}
+	if m.Perms.Shared() {
+		return mappingLabel{class: ClassSharedMemory, name: "(shared anonymous)"}
+	}
+	if i > 0 && ms[i-1].End == m.Start && isFileBacked(&ms[i-1]) && m.Perms.Writable() {
+		switch labels[i-1].class {
+		case ClassBinary:
+			return mappingLabel{class: ClassBinary, name: "(bss)"}
+		case ClassSharedLibrary:
+			return mappingLabel{class: ClassSharedLibrary, name: "(bss)"}
+		}
+	}
+	if isThreadStack(ms, i) {
+		return mappingLabel{class: ClassThreadStack, name: "(pthread stack)"}
+	}
+	if isThreadGuard(ms, i) {
+		return mappingLabel{class: ClassThreadStack, name: "(pthread stack guard)"}
+	}
+	if isGlibcHeap(ms, i) {
+		return mappingLabel{class: ClassCHeap, name: "(glibc arena)"}
+	}
+	if i > 0 && labels[i-1].name == "(glibc arena)" && ms[i-1].End == m.Start && isAnonPrivate(m) &&
+		m.End <= ms[i-1].Start&^(glibcHeapMaxBytes-1)+glibcHeapMaxBytes {
+		// The rest of a glibc heap: its PROT_NONE tail, or a part that shrink_heap remapped and
+		// grow_heap made writable again, which the kernel keeps as a VMA of its own because its
+		// flags differ.
+		return mappingLabel{class: ClassCHeap, name: "(glibc arena)"}
+	}
+	if n := c.mallocMmapBytes(m); n > 0 {
+		if n >= uint64(m.End-m.Start) {
+			return mappingLabel{class: ClassCHeap, name: "(malloc mmap)"}
+		}
+		return mappingLabel{class: ClassCHeap, name: "(malloc mmap, partly)", cBytes: n}
+	}
+	return mappingLabel{class: ClassAnonymous}
+}
+
+// classifyNamed classifies an anonymous mapping named with PR_SET_VMA_ANON_NAME.
+func (c *classifier) classifyNamed(m *procself.Mapping, p string) mappingLabel {
+	name := strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(p, "[anon:"), "]"))
+	switch {
+	case strings.HasPrefix(name, "Go: heap"), c.inArena(m):
+		// "Go: heap" (committed) and "Go: heap reservation" (PROT_NONE).
+		return mappingLabel{class: ClassGoHeap, name: p}
+	case strings.HasPrefix(name, "Go: OS thread stack"):
+		return mappingLabel{class: ClassThreadStack, name: p}
+	case strings.HasPrefix(name, "Go:"):
+		return mappingLabel{class: ClassGoRuntime, name: p}
+	case strings.HasPrefix(name, "glibc: pthread stack"):
+		return mappingLabel{class: ClassThreadStack, name: p}
+	case strings.HasPrefix(name, "glibc: malloc"), strings.HasPrefix(name, "glibc: loader malloc"):
+		return mappingLabel{class: ClassCHeap, name: p}
+	}
+	return mappingLabel{class: ClassOtherAnonymous, name: p}
+}
+
+// inArena reports whether m lies in a Go heap arena (wholly: arenas are built from whole mappings).
+func (c *classifier) inArena(m *procself.Mapping) bool {
+	j := sort.Search(len(c.arenas), func(j int) bool { return c.arenas[j].End > m.Start })
+	return j < len(c.arenas) && c.arenas[j].Start <= m.Start && m.End <= c.arenas[j].End
+}
+
+// isThreadStack recognises glibc's pthread stacks: an rw private anonymous mapping directly above
+// a PROT_NONE guard of one page. The guard bound keeps Go's sparse runtime reservations (a page or
+// two of rw metadata above hundreds of KiB of PROT_NONE) out.
+func isThreadStack(ms []procself.Mapping, i int) bool {
+	m := &ms[i]
+	if i == 0 || !isAnonPrivate(m) || m.Perms&(procself.PermRead|procself.PermWrite|procself.PermExecute) != procself.PermRead|procself.PermWrite {
+		return false
+	}
+	g := &ms[i-1]
+	return g.End == m.Start && isGuard(g) && uint64(m.End-m.Start) >= minThreadStackBytes
+}
+
+// isThreadGuard recognises the guard page below a pthread stack.
+func isThreadGuard(ms []procself.Mapping, i int) bool {
+	return isGuard(&ms[i]) && i+1 < len(ms) && isThreadStack(ms, i+1)
+}
+
+func isGuard(m *procself.Mapping) bool {
+	return isAnonPrivate(m) && m.Perms&(procself.PermRead|procself.PermWrite|procself.PermExecute) == 0 &&
+		m.End-m.Start <= maxGuardBytes
+}
+
+// isGlibcHeap recognises a heap of a glibc malloc arena other than the main one: new_heap maps
+// HEAP_MAX_SIZE aligned to itself with MAP_NORESERVE and PROT_NONE, and mprotects the part in use
+// read-write from the start. The Go heap arenas are also 64 MiB-aligned, so they are excluded
+// before this rule runs.
+func isGlibcHeap(ms []procself.Mapping, i int) bool {
+	m := &ms[i]
+	if !isAnonPrivate(m) || m.Start%glibcHeapMaxBytes != 0 || !m.Perms.Writable() || m.End-m.Start > glibcHeapMaxBytes {
+		return false
+	}
+	if m.VmFlags&procself.VmNoReserve != 0 || m.End-m.Start == glibcHeapMaxBytes {
+		return true
+	}
+	if i+1 < len(ms) {
+		t := &ms[i+1]
+		return t.Start == m.End && isAnonPrivate(t) && t.Perms&^procself.PermShared == 0 && t.End == m.Start+glibcHeapMaxBytes
+	}
+	return false
+}
+
+// mallocMmapBytes reads the headers glibc writes at the start of a chunk it mmaps for one large
+// allocation, prev_size (the alignment offset, under a page) and size | IS_MMAPPED, and returns
+// how many bytes of m such chunks cover. The kernel merges adjacent anonymous mappings, so a
+// mapping can hold many chunks, and now and then another mapping the runtime made between two
+// mallocs: the walk follows chunk after chunk and, past a foreign part, looks page by page for
+// the next header. It gives up (0) when the mapping does not start with a chunk.
+func (c *classifier) mallocMmapBytes(m *procself.Mapping) uint64 {
+	if c.mem == nil || !isAnonPrivate(m) || !m.Perms.Writable() || m.RssBytes == 0 {
+		return 0
+	}
+	const page = 4096 // glibc rounds mmap'd chunks to the page size; 4 KiB divides every page size
+	span := uint64(m.End - m.Start)
+	var hdr [16]byte
+	var covered uint64
+	off := uint64(0)
+	for reads := 0; off+16 <= span && reads < maxMallocChunkWalk; reads++ {
+		if _, err := c.mem.ReadAt(hdr[:], int64(uint64(m.Start)+off)); err != nil {
+			break
+		}
+		prev := binary.NativeEndian.Uint64(hdr[0:8])
+		size := binary.NativeEndian.Uint64(hdr[8:16])
+		chunk := size &^ mallocChunkFlags
+		if size&mallocChunkFlags != mallocIsMmapped || prev >= page || prev%16 != 0 || chunk < page ||
+			chunk%page != 0 || off+prev+chunk > span {
+			if off == 0 {
+				return 0
+			}
+			off += page
+			continue
+		}
+		covered += prev + chunk
+		off += prev + chunk
+	}
+	return covered
+}
+
+func isAnonPrivate(m *procself.Mapping) bool {
+	return m.Inode == 0 && m.Path == "" && m.Perms.Private()
+}
+
+func isFileBacked(m *procself.Mapping) bool { return m.Inode != 0 || strings.HasPrefix(m.Path, "/") }
+
+func isSharedMemoryPath(p string) bool {
+	return strings.HasPrefix(p, "/dev/shm/") || strings.HasPrefix(p, "/SYSV") || strings.HasPrefix(p, "/memfd:") ||
+		strings.HasPrefix(p, "/run/shm/")
+}
+
+// isSharedLibrary reports a file name with ".so" as an extension: libc.so.6, ld-linux-x86-64.so.2,
+// libfoo.so, libbar-1.2.so.
+func isSharedLibrary(p string) bool {
+	base := trimDeleted(p)
+	if i := strings.LastIndexByte(base, '/'); i >= 0 {
+		base = base[i+1:]
+	}
+	for i := strings.Index(base, ".so"); i >= 0; {
+		rest := base[i+3:]
+		if rest == "" || rest[0] == '.' {
+			return true
+		}
+		j := strings.Index(rest, ".so")
+		if j < 0 {
+			break
+		}
+		i += 3 + j
+	}
+	return false
+}
+
+func trimDeleted(p string) string { return strings.TrimSuffix(p, " (deleted)") }
