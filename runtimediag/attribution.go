@@ -109,7 +109,7 @@ func attribute(s *Snapshot, labels []mappingLabel, ck *ArenaCheck) RSS {
 	rt := &s.Runtime
 	r := RSS{Tier: TierFull, Time: s.Time, Mappings: make([]ClassifiedMapping, len(ms))}
 
-	var byClass = map[MappingClass]uint64{}
+	var byClass classSums
 	var arenaRSS, arenaLazy, smapsTotal uint64
 	for i := range ms {
 		m := &ms[i]
@@ -117,10 +117,10 @@ func attribute(s *Snapshot, labels []mappingLabel, ck *ArenaCheck) RSS {
 		if l.cBytes > 0 {
 			// Resident bytes divided by size between the malloc chunks and the rest.
 			inC := scale(m.RssBytes, l.cBytes, uint64(m.End-m.Start))
-			byClass[ClassCHeap] += inC
-			byClass[ClassAnonymous] += m.RssBytes - inC
+			byClass.add(ClassCHeap, inC)
+			byClass.add(ClassAnonymous, m.RssBytes-inC)
 		} else {
-			byClass[l.class] += m.RssBytes
+			byClass.add(l.class, m.RssBytes)
 		}
 		smapsTotal += m.RssBytes
 		r.LazyFreeBytes += m.LazyFreeBytes
@@ -155,9 +155,9 @@ func attribute(s *Snapshot, labels []mappingLabel, ck *ArenaCheck) RSS {
 
 	// Go's off-heap runtime memory shares the unnamed anonymous mappings with everyone else's. The
 	// runtime says how much it has mapped there; the mappings say how much of them is resident.
-	goNamed := byClass[ClassGoRuntime]
+	goNamed := byClass.get(ClassGoRuntime)
 	goOffHeap := sat(sat(sat(rt.GoRuntimeBytes(), rt.OSStacksBytes), workBufs), goNamed)
-	anon := byClass[ClassAnonymous]
+	anon := byClass.get(ClassAnonymous)
 	goFromAnon := min(anon, goOffHeap)
 	goRuntimeMethod := MethodSmaps
 	if anon > 0 {
@@ -176,18 +176,18 @@ func attribute(s *Snapshot, labels []mappingLabel, ck *ArenaCheck) RSS {
 	set(2, split[2]+arenaLazy, MethodRuntimeShare)
 	set(3, split[3], MethodRuntimeShare)
 	set(4, split[4]+goNamed+goFromAnon, goRuntimeMethod)
-	set(5, byClass[ClassThreadStack], MethodSmaps)
-	set(6, byClass[ClassCHeap], MethodSmaps)
-	set(7, byClass[ClassBinary], MethodSmaps)
-	set(8, byClass[ClassSharedLibrary], MethodSmaps)
-	set(9, byClass[ClassFileMapping], MethodSmaps)
-	set(10, byClass[ClassSharedMemory], MethodSmaps)
+	set(5, byClass.get(ClassThreadStack), MethodSmaps)
+	set(6, byClass.get(ClassCHeap), MethodSmaps)
+	set(7, byClass.get(ClassBinary), MethodSmaps)
+	set(8, byClass.get(ClassSharedLibrary), MethodSmaps)
+	set(9, byClass.get(ClassFileMapping), MethodSmaps)
+	set(10, byClass.get(ClassSharedMemory), MethodSmaps)
 	otherMethod := MethodSmaps
 	if anon > 0 {
 		otherMethod = MethodRuntimeShare
 	}
-	set(11, byClass[ClassOtherAnonymous]+anon-goFromAnon, otherMethod)
-	set(12, byClass[ClassKernel], MethodSmaps)
+	set(11, byClass.get(ClassOtherAnonymous)+anon-goFromAnon, otherMethod)
+	set(12, byClass.get(ClassKernel), MethodSmaps)
 	r.Categories = cats[:]
 
 	r.ResidentBytes = smapsTotal
@@ -204,6 +204,41 @@ func attribute(s *Snapshot, labels []mappingLabel, ck *ArenaCheck) RSS {
 	}
 	return r
 }
+
+// classSums sums resident bytes by class; an array indexed by a switch rather than a map, which
+// was a third of the classification's time on a small process.
+type classSums [numClasses]uint64
+
+const numClasses = 11
+
+func classIndex(c MappingClass) int {
+	switch c {
+	case ClassGoHeap:
+		return 0
+	case ClassGoRuntime:
+		return 1
+	case ClassThreadStack:
+		return 2
+	case ClassCHeap:
+		return 3
+	case ClassBinary:
+		return 4
+	case ClassSharedLibrary:
+		return 5
+	case ClassFileMapping:
+		return 6
+	case ClassSharedMemory:
+		return 7
+	case ClassKernel:
+		return 8
+	case ClassOtherAnonymous:
+		return 9
+	}
+	return 10 // ClassAnonymous
+}
+
+func (s *classSums) add(c MappingClass, b uint64) { s[classIndex(c)] += b }
+func (s *classSums) get(c MappingClass) uint64    { return s[classIndex(c)] }
 
 // finish fills the headline numbers and the unexplained remainder from the categories.
 func (r *RSS) finish() {
