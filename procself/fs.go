@@ -71,20 +71,46 @@ const maxFileBytes = 1 << 30
 // readFile reads a whole /proc file. /proc files report size 0, so it reads until EOF, bounded by
 // maxFileBytes. Errors wrap the os error (fs.ErrNotExist, fs.ErrPermission) and name the path.
 func (fs FS) readFile(path string) ([]byte, error) {
+	b, _, err := readFileInto(path, nil, 0)
+	return b, err
+}
+
+// readFileInto is readFile reading into buf[:0], grown (doubled) as needed, and also returns how
+// many read calls it made. A caller that passes back the buffer it got reads a file of the same
+// size again without allocating. chunk > 0 caps each read call at chunk bytes (see
+// smapsReadChunk for why).
+func readFileInto(path string, buf []byte, chunk int) (b []byte, reads int, err error) {
 	if !supported {
-		return nil, fmt.Errorf("%s: %w", path, ErrUnsupported)
+		return nil, 0, fmt.Errorf("%s: %w", path, ErrUnsupported)
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err // *fs.PathError already names the path
+		return nil, 0, err // *fs.PathError already names the path
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+	b = buf[:0]
+	if cap(b) == 0 {
+		b = make([]byte, 0, 512) // io.ReadAll's start: most /proc files are small
 	}
-	if len(b) > maxFileBytes {
-		return nil, fmt.Errorf("read %s: larger than %d bytes", path, maxFileBytes)
+	for {
+		if len(b) > maxFileBytes {
+			return nil, reads, fmt.Errorf("read %s: larger than %d bytes", path, maxFileBytes)
+		}
+		if len(b) == cap(b) {
+			b = append(make([]byte, 0, 2*cap(b)), b...)
+		}
+		end := min(cap(b), maxFileBytes+1)
+		if chunk > 0 {
+			end = min(end, len(b)+chunk)
+		}
+		n, err := f.Read(b[len(b):end])
+		reads++
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, reads, nil
+		}
+		if err != nil {
+			return nil, reads, fmt.Errorf("read %s: %w", path, err)
+		}
 	}
-	return b, nil
 }

@@ -27,7 +27,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 	"strings"
+	"time"
 )
 
 // Mapping is one virtual memory area of a process: one header line of /proc/<pid>/maps, plus, when
@@ -265,29 +267,35 @@ func vmFlag(code []byte) VmFlags {
 	if len(code) != 2 {
 		return 0
 	}
-	// Codes are short and few: a linear scan over a 80-byte constant beats a map lookup and
-	// allocates nothing.
-	for i := 0; i+1 < len(vmFlagCodes); i += 2 {
-		if vmFlagCodes[i] == code[0] && vmFlagCodes[i+1] == code[1] {
-			return 1 << (i / 2)
-		}
-	}
-	return 0
+	return vmFlag2(code[0], code[1])
 }
+
+// vmFlag2 is vmFlag of the code c0 c1: a table lookup on the letters' low five bits, confirmed
+// against vmFlagCodes since other bytes share those bits. A mapping has a dozen codes, so a
+// linear scan of the 40 was a tenth of the parse.
+func vmFlag2(c0, c1 byte) VmFlags {
+	i := int(vmFlagIndex[int(c0&31)<<5|int(c1&31)]) - 1
+	if i < 0 || vmFlagCodes[2*i] != c0 || vmFlagCodes[2*i+1] != c1 {
+		return 0
+	}
+	return 1 << i
+}
+
+// vmFlagIndex maps a code's letters, five bits each, to its bit number plus one (0: no code).
+// Read-only.
+var vmFlagIndex = func() (t [32 * 32]uint8) {
+	for i := 0; i < len(vmFlagCodes)/2; i++ {
+		t[int(vmFlagCodes[2*i]&31)<<5|int(vmFlagCodes[2*i+1]&31)] = uint8(i + 1)
+	}
+	return t
+}()
 
 // Smaps reads /proc/<pid>/smaps: every mapping with its sizes. Reading it makes the kernel walk the
 // page tables of the whole address space with the mmap lock held, so it costs milliseconds per
 // hundred MiB resident (see the package's Overhead notes); read it on demand, not on every tick.
-// A kernel thread has an empty smaps: no mappings, no error.
-func (fs FS) Smaps() ([]Mapping, error) {
-	path := fs.ProcPath("smaps")
-	b, err := fs.readFile(path)
-	if err != nil {
-		return nil, err
-	}
-	ms, err := parseSmaps(b)
-	return ms, withFile(err, path)
-}
+// A kernel thread has an empty smaps: no mappings, no error. To read it repeatedly without
+// allocating a new buffer each time, use [FS.SmapsReader].
+func (fs FS) Smaps() ([]Mapping, error) { return fs.SmapsReader().Read(nil) }
 
 // Maps reads /proc/<pid>/maps: every mapping without sizes. It does not walk page tables, so it is
 // much cheaper than [FS.Smaps] and is the fallback when smaps is denied.
@@ -301,29 +309,217 @@ func (fs FS) Maps() ([]Mapping, error) {
 	return ms, withFile(err, path)
 }
 
+// MappingsReader reads /proc/<pid>/smaps or /proc/<pid>/maps again and again, keeping the buffer
+// it reads the file into, so that a periodic full snapshot does not turn megabytes of file into
+// garbage each time (smaps of 10,000 mappings is about 7 MB). It holds no open file: each Read opens,
+// reads and closes the file, so nothing needs closing. A MappingsReader is not safe for concurrent
+// use; give each goroutine its own, or guard it.
+type MappingsReader struct {
+	path      string
+	withSizes bool
+	buf       []byte // the last file read; kept for the next Read unless larger than maxRetainedBytes
+	stats     MappingsReadStats
+}
+
+// MappingsReadStats splits the cost of the last [MappingsReader.Read] between the kernel and this
+// package, measured with two clock reads per Read.
+type MappingsReadStats struct {
+	// Bytes is the size of the file read.
+	Bytes int
+	// Syscalls is the number of read calls it took; see smapsReadChunk for their size.
+	Syscalls int
+	// ReadTime is the time to open, read and close the file: for smaps, the kernel's page-table
+	// walk and formatting, which grow with resident memory and the number of mappings.
+	ReadTime time.Duration
+	// ParseTime is the time this package spent parsing the bytes into mappings.
+	ParseTime time.Duration
+}
+
+// smapsReaderInitialBytes fits smaps of ~90 mappings, a small Go program's, in one buffer.
+const smapsReaderInitialBytes = 64 << 10
+
+// smapsReadChunk caps each read call. The kernel's seq_file (seq_read_iter) fills a page-sized
+// buffer with records while the caller asks for more than it holds; a record that does not fit is
+// printed, thrown away and printed again by the next call. For smaps, printing a record is the
+// walk of that mapping's page tables, so reads of a page or more walk one mapping twice per call:
+// a 1 GiB resident mapping took 8 ms to read instead of 4 (measured, Linux 6.18). Asking for at
+// most 2 KiB leaves room in the page for any record up to 2 KiB (a typical one is 700 bytes), so
+// none is thrown away; the extra read calls cost less than the walks they save (10,000 mappings:
+// 3,500 calls instead of 2,000, no slower).
+const smapsReadChunk = 2 << 10
+
+// maxRetainedBytes bounds the buffer a MappingsReader keeps between reads (smaps of ~90,000
+// mappings); a larger file is read into a buffer that is dropped afterwards, so that one
+// pathological moment does not pin its size for the life of the reader.
+const maxRetainedBytes = 64 << 20
+
+// SmapsReader returns a reader of /proc/<pid>/smaps that reuses its buffer between reads.
+func (fs FS) SmapsReader() *MappingsReader {
+	return &MappingsReader{path: fs.ProcPath("smaps"), withSizes: true}
+}
+
+// MapsReader returns a reader of /proc/<pid>/maps that reuses its buffer between reads.
+func (fs FS) MapsReader() *MappingsReader {
+	return &MappingsReader{path: fs.ProcPath("maps")}
+}
+
+// Read reads the file again and parses it into dst[:0], reusing dst's capacity when it is enough
+// (as [runtime/metrics.Read] fills the caller's slice), and returns the mappings. The result
+// aliases dst: mappings a caller kept from an earlier Read with the same dst are overwritten, so
+// pass nil to get a slice of one's own. Pathnames are new strings, never views of the reader's
+// buffer. On error it returns nil and the error, and dst's contents are undefined.
+func (r *MappingsReader) Read(dst []Mapping) ([]Mapping, error) {
+	if r.buf == nil {
+		r.buf = make([]byte, 0, smapsReaderInitialBytes)
+	}
+	t0 := time.Now()
+	b, reads, err := readFileInto(r.path, r.buf, smapsReadChunk)
+	t1 := time.Now()
+	r.stats = MappingsReadStats{Bytes: len(b), Syscalls: reads, ReadTime: t1.Sub(t0)}
+	if err != nil {
+		return nil, err
+	}
+	if cap(b) <= maxRetainedBytes {
+		r.buf = b[:0]
+	} else {
+		r.buf = nil
+	}
+	ms, err := parseMappingsInto(dst, b, r.withSizes, true)
+	r.stats.ParseTime = time.Since(t1)
+	return ms, withFile(err, r.path)
+}
+
+// Stats is what the last Read cost; zero before the first.
+func (r *MappingsReader) Stats() MappingsReadStats { return r.stats }
+
 // parseSmaps parses the contents of an smaps file.
-func parseSmaps(b []byte) ([]Mapping, error) { return parseMappings(b, true) }
+func parseSmaps(b []byte) ([]Mapping, error) { return parseMappingsInto(nil, b, true, true) }
 
 // parseMaps parses the contents of a maps file.
-func parseMaps(b []byte) ([]Mapping, error) { return parseMappings(b, false) }
+func parseMaps(b []byte) ([]Mapping, error) { return parseMappingsInto(nil, b, false, true) }
 
-// parseMappings parses maps (withSizes false: header lines only) or smaps (header lines each
-// followed by at least one key line). It scans the bytes in place; the only allocations are the
-// result slice and one string per distinct pathname.
-func parseMappings(b []byte, withSizes bool) ([]Mapping, error) {
-	if len(b) == 0 {
-		return nil, nil
+// The kernel prints every smaps size line as SEQ_PUT_DEC does (fs/proc/task_mmu.c): the key and
+// its colon padded with spaces to a 16-byte column, the value in kB right-aligned in 8 columns
+// (seq_put_decimal_ull_width), then " kB\n"; THPeligible and ProtectionKey are "%8u\n" after the
+// same column. So while values stay below 10^8 kB (95 GiB) a line of the expected key is a known
+// 28 (or 25) bytes, checked with three word compares and read without looking for ':' or '\n'.
+const (
+	keyColumnLen  = 16
+	sizeLineLen   = keyColumnLen + 8 + len(" kB\n")
+	numberLineLen = keyColumnLen + 8 + len("\n")
+	kBNewline     = uint32(' ') | uint32('k')<<8 | uint32('B')<<16 | uint32('\n')<<24
+	paddedZero    = 0x3020202020202020 // "       0" loaded little-endian
+	vmFlagsKey    = uint64('V') | uint64('m')<<8 | uint64('F')<<16 | uint64('l')<<24 |
+		uint64('a')<<32 | uint64('g')<<40 | uint64('s')<<48 | uint64(':')<<56
+	fLastFixedLine = int(fProtectionKey) // kinds up to here can take the fixed-width path
+)
+
+// keyColumns holds, for each key up to fLastFixedLine, its 16-byte column as two little-endian
+// words. Computed once from smapsKeys so the two cannot drift; read-only.
+var keyColumns = func() (cols [fLastFixedLine + 1][2]uint64) {
+	for i := range cols {
+		col := []byte(smapsKeys[i].name + ":                ")[:keyColumnLen]
+		cols[i] = [2]uint64{binary.LittleEndian.Uint64(col), binary.LittleEndian.Uint64(col[8:])}
 	}
-	ms := make([]Mapping, 0, estimateMappings(b, withSizes))
-	var paths pathCache
+	return cols
+}()
+
+// parseMappingsInto parses maps (withSizes false: header lines only) or smaps (header lines each
+// followed by at least one key line) into dst[:0] and returns it. It scans the bytes in place; the
+// only allocations are the result slice (when dst is too small) and one string per distinct
+// pathname. With fast set, key lines the kernel printed at their fixed width are read by position
+// (see keyColumns); every other line takes the general path, which alone decides what is an error.
+// The result does not depend on fast, which exists so that tests can compare the two paths.
+func parseMappingsInto(dst []Mapping, b []byte, withSizes, fast bool) ([]Mapping, error) {
+	if len(b) == 0 {
+		return dst[:0], nil
+	}
+	ms := dst[:0]
+	if n := estimateMappings(b, withSizes); cap(ms) < n {
+		ms = make([]Mapping, 0, n)
+	}
+	fast = fast && withSizes
 	var (
+		paths      pathCache
 		cur        *Mapping // the mapping key lines apply to
 		curLine    int      // its header's line number
 		curHasKeys bool
-		nextKey    int // index in smapsKeys of the key expected next
+		sizes      [fLastKB + 1]uint64 // cur's "kB" fields, stored into it when it is complete
+		prev       = -1                // smapsKeys index of cur's last known key line; -1 after the header
+		// follow[prev+1] is the key expected after prev: the one that followed it last time. Every
+		// entry of one kernel prints the same keys in the same order, so after the first entry the
+		// guess is always right, whichever keys this kernel skips or adds.
+		follow [len(smapsKeys) + 1]int8
 	)
+	for i := range follow {
+		follow[i] = int8(i)
+	}
 	lineNo := 0
 	for len(b) > 0 {
+		if fast && cur != nil {
+			// The lines of the keys expected next, at the kernel's fixed width.
+			for len(b) >= sizeLineLen {
+				k := int(follow[prev+1])
+				if k > fLastFixedLine {
+					break
+				}
+				col := &keyColumns[k]
+				if binary.LittleEndian.Uint64(b) != col[0] || binary.LittleEndian.Uint64(b[8:]) != col[1] {
+					break
+				}
+				var v uint64 // most sizes of most mappings are 0
+				if x := binary.LittleEndian.Uint64(b[keyColumnLen:]); x != paddedZero {
+					var ok bool
+					if v, ok = rightAligned8(x); !ok {
+						break
+					}
+				}
+				if k <= int(fLastKB) {
+					if binary.LittleEndian.Uint32(b[keyColumnLen+8:]) != kBNewline {
+						break
+					}
+					sizes[k] = v << 10
+					b = b[sizeLineLen:]
+				} else {
+					if b[numberLineLen-1] != '\n' {
+						break
+					}
+					if k == int(fTHPEligible) {
+						cur.THPEligible = v != 0
+					} else {
+						cur.ProtectionKey = int(v) // < 10^8: in range
+					}
+					b = b[numberLineLen:]
+				}
+				lineNo++
+				prev, curHasKeys = k, true
+			}
+			// "VmFlags:", then " xx" per flag, a space and a newline. Only known codes are taken
+			// here, so that an unknown one is counted by the general path alone.
+			if int(follow[prev+1]) == int(fVmFlags) && len(b) > 9 &&
+				binary.LittleEndian.Uint64(b) == vmFlagsKey && b[8] == ' ' {
+				var flags VmFlags
+				p := 9
+				for p+2 < len(b) && b[p] != '\n' && b[p+2] == ' ' {
+					f := vmFlag2(b[p], b[p+1])
+					if f == 0 {
+						break
+					}
+					flags |= f
+					p += 3
+				}
+				if p < len(b) && b[p] == '\n' {
+					cur.VmFlags |= flags
+					b = b[p+1:]
+					lineNo++
+					prev, curHasKeys = int(fVmFlags), true
+					continue
+				}
+			}
+			if len(b) == 0 {
+				break
+			}
+		}
 		lineNo++
 		var line []byte
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
@@ -335,8 +531,12 @@ func parseMappings(b []byte, withSizes bool) ([]Mapping, error) {
 			if withSizes && cur != nil && !curHasKeys {
 				return nil, &ParseError{Line: curLine, Msg: "mapping has no smaps fields (a maps file, or truncated)"}
 			}
+			if cur != nil {
+				cur.setSizes(&sizes)
+				sizes = [fLastKB + 1]uint64{}
+			}
 			ms = append(ms, Mapping{})
-			cur, curLine, curHasKeys, nextKey = &ms[len(ms)-1], lineNo, false, 0
+			cur, curLine, curHasKeys, prev = &ms[len(ms)-1], lineNo, false, -1
 			path, msg := parseHeader(line, cur)
 			if msg != "" {
 				return nil, &ParseError{Line: lineNo, Msg: msg + ": " + quoteLine(line)}
@@ -350,15 +550,73 @@ func parseMappings(b []byte, withSizes bool) ([]Mapping, error) {
 		if cur == nil {
 			return nil, &ParseError{Line: lineNo, Msg: "field before any mapping header: " + quoteLine(line)}
 		}
-		if msg := parseField(line, cur, &nextKey); msg != "" {
+		k, msg := parseField(line, cur, &sizes, int(follow[prev+1]))
+		if msg != "" {
 			return nil, &ParseError{Line: lineNo, Msg: msg + ": " + quoteLine(line)}
+		}
+		if k >= 0 {
+			follow[prev+1], prev = int8(k), k
 		}
 		curHasKeys = true
 	}
 	if withSizes && cur != nil && !curHasKeys {
 		return nil, &ParseError{Line: curLine, Msg: "mapping has no smaps fields (a maps file, or truncated)"}
 	}
+	if cur != nil {
+		cur.setSizes(&sizes)
+	}
 	return ms, nil
+}
+
+// rightAligned8 reads eight bytes, loaded little-endian (first byte lowest), as the kernel's
+// "%8u": spaces, then at least one decimal digit up to the last byte. It checks and converts all
+// eight bytes at once, without a branch per byte.
+func rightAligned8(x uint64) (uint64, bool) {
+	const ones = 0x0101010101010101
+	// Bits taken by leading spaces; the top bit set caps it at 56, so eight spaces leave the last
+	// one a space, which the digit check rejects.
+	pad := bits.TrailingZeros64(x^0x20*ones|1<<63) &^ 7
+	y := x | 0x10*ones&(1<<pad-1) // the spaces become '0'
+	// Every byte a digit (simdjson's is_made_of_eight_digits_fast): high nibble 3, and no carry out
+	// of the low nibble when 6 is added.
+	if y&(0xf0*ones)|(y+0x06*ones)&(0xf0*ones)>>4 != 0x33*ones {
+		return 0, false
+	}
+	// Combine neighbouring digits into two-digit, then eight-digit numbers (first byte most
+	// significant).
+	d := y - 0x30*ones
+	d = d*10 + d>>8
+	d = ((d&0x000000ff000000ff)*(100+1000000<<32) + (d>>16&0x000000ff000000ff)*(1+10000<<32)) >> 32
+	return d, true
+}
+
+// setSizes stores the "kB" fields of one entry, indexed by fieldKind.
+func (m *Mapping) setSizes(s *[fLastKB + 1]uint64) {
+	m.SizeBytes = s[fSize]
+	m.KernelPageSizeBytes = s[fKernelPageSize]
+	m.MMUPageSizeBytes = s[fMMUPageSize]
+	m.RssBytes = s[fRss]
+	m.PssBytes = s[fPss]
+	m.PssDirtyBytes = s[fPssDirty]
+	m.PssAnonBytes = s[fPssAnon]
+	m.PssFileBytes = s[fPssFile]
+	m.PssShmemBytes = s[fPssShmem]
+	m.SharedCleanBytes = s[fSharedClean]
+	m.SharedDirtyBytes = s[fSharedDirty]
+	m.PrivateCleanBytes = s[fPrivateClean]
+	m.PrivateDirtyBytes = s[fPrivateDirty]
+	m.ReferencedBytes = s[fReferenced]
+	m.AnonymousBytes = s[fAnonymous]
+	m.KSMBytes = s[fKSM]
+	m.LazyFreeBytes = s[fLazyFree]
+	m.AnonHugePagesBytes = s[fAnonHugePages]
+	m.ShmemPmdMappedBytes = s[fShmemPmdMapped]
+	m.FilePmdMappedBytes = s[fFilePmdMapped]
+	m.SharedHugetlbBytes = s[fSharedHugetlb]
+	m.PrivateHugetlbBytes = s[fPrivateHugetlb]
+	m.SwapBytes = s[fSwap]
+	m.SwapPssBytes = s[fSwapPss]
+	m.LockedBytes = s[fLocked]
 }
 
 // isHeaderStart reports whether a line starting with c is a mapping header: addresses are printed in
@@ -462,30 +720,36 @@ func parseHeader(line []byte, m *Mapping) (path []byte, msg string) {
 // hexUntil parses a non-empty lowercase-or-uppercase hex number ending at sep and returns it with the
 // bytes after sep.
 func hexUntil(b []byte, sep byte) (v uint64, rest []byte, ok bool) {
-	i := 0
-	for ; i < len(b) && b[i] != sep; i++ {
-		if i == 16 {
-			return 0, nil, false // more than 64 bits
+	for i, c := range b {
+		if c == sep {
+			return v, b[i+1:], i > 0
 		}
-		c := b[i]
-		var d byte
-		switch {
-		case '0' <= c && c <= '9':
-			d = c - '0'
-		case 'a' <= c && c <= 'f':
-			d = c - 'a' + 10
-		case 'A' <= c && c <= 'F':
-			d = c - 'A' + 10
-		default:
+		d := hexDigits[c]
+		if d > 15 || i == 16 { // not hex, or more than 64 bits
 			return 0, nil, false
 		}
 		v = v<<4 | uint64(d)
 	}
-	if i == 0 || i == len(b) {
-		return 0, nil, false
-	}
-	return v, b[i+1:], true
+	return 0, nil, false
 }
+
+// hexDigits maps a byte to its hex value, or 0xff: one load per digit instead of a switch, which
+// made header parsing a tenth of the parse. Read-only.
+var hexDigits = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case '0' <= c && c <= '9':
+			t[c] = uint8(c - '0')
+		case 'a' <= c && c <= 'f':
+			t[c] = uint8(c - 'a' + 10)
+		case 'A' <= c && c <= 'F':
+			t[c] = uint8(c - 'A' + 10)
+		default:
+			t[c] = 0xff
+		}
+	}
+	return t
+}()
 
 // decimal parses the leading decimal digits of b, returning the value and how many bytes it used.
 func decimal(b []byte) (v uint64, n int, ok bool) {
@@ -500,9 +764,9 @@ func decimal(b []byte) (v uint64, n int, ok bool) {
 }
 
 // smapsKeys are the keys smaps prints, in the order Linux 6.x prints them, with the field each fills.
-// The parser expects the key after the one it just matched and compares it directly (one length
-// check and one memcmp), so on a real file it never searches; a key out of order or unknown falls
-// back to a scan of this table. Read-only.
+// The index of a key is its fieldKind. The parser expects the key that followed the previous one in
+// the last entry and compares it directly, so on a real file it never searches; a key out of order
+// or unknown falls back to a scan of this table. Read-only.
 var smapsKeys = [...]struct {
 	name string
 	kind fieldKind
@@ -554,47 +818,47 @@ const (
 	fLastKB = fLocked // kinds up to here are "N kB" sizes
 )
 
-// parseField parses one "Key: value" line of smaps into m and returns a message saying what is
-// wrong, or "". *next is the index in smapsKeys of the key expected on this line; it is advanced
-// past the key found. Unknown keys are counted, not rejected: newer kernels add keys.
-func parseField(line []byte, m *Mapping, next *int) string {
-	i := *next
+// parseField parses one "Key: value" line of smaps into m and sizes (cur's "kB" fields) and returns
+// the index in smapsKeys of its key, or -1 for a key it does not know, and a message saying what is
+// wrong, or "". next is the index of the key expected on this line, tried first. Unknown keys are
+// counted, not rejected: newer kernels add keys.
+func parseField(line []byte, m *Mapping, sizes *[fLastKB + 1]uint64, next int) (int, string) {
+	i := next
 	if i >= len(smapsKeys) || !hasKey(line, smapsKeys[i].name) {
 		i = lookupKey(line, i)
 		if i < 0 {
 			colon := bytes.IndexByte(line, ':')
 			if colon <= 0 {
-				return "not a mapping header or a key: value line"
+				return -1, "not a mapping header or a key: value line"
 			}
 			m.UnknownKeys++
-			return ""
+			return -1, ""
 		}
 	}
-	*next = i + 1
 	k := smapsKeys[i]
 	val := line[len(k.name)+1:]
 	if k.kind <= fLastKB {
 		kb, msg := kiloBytes(val)
 		if msg != "" {
-			return msg
+			return i, msg
 		}
-		*m.sizeField(k.kind) = kb << 10
-		return ""
+		sizes[k.kind] = kb << 10
+		return i, ""
 	}
 	switch k.kind {
 	case fTHPEligible:
 		v, msg := plainNumber(val)
 		if msg != "" {
-			return msg
+			return i, msg
 		}
 		m.THPEligible = v != 0
 	case fProtectionKey:
 		v, msg := plainNumber(val)
 		if msg != "" {
-			return msg
+			return i, msg
 		}
 		if v > math.MaxInt32 {
-			return "protection key out of range"
+			return i, "protection key out of range"
 		}
 		m.ProtectionKey = int(v)
 	case fVmFlags:
@@ -616,7 +880,7 @@ func parseField(line []byte, m *Mapping, next *int) string {
 			val = val[i:]
 		}
 	}
-	return ""
+	return i, ""
 }
 
 // hasKey reports whether line starts with key followed by a colon.
@@ -635,63 +899,6 @@ func lookupKey(line []byte, from int) int {
 		}
 	}
 	return -1
-}
-
-// sizeField returns the field a "... kB" kind fills. The switch over dense constants compiles to a
-// jump table.
-func (m *Mapping) sizeField(k fieldKind) *uint64 {
-	switch k {
-	case fSize:
-		return &m.SizeBytes
-	case fKernelPageSize:
-		return &m.KernelPageSizeBytes
-	case fMMUPageSize:
-		return &m.MMUPageSizeBytes
-	case fRss:
-		return &m.RssBytes
-	case fPss:
-		return &m.PssBytes
-	case fPssDirty:
-		return &m.PssDirtyBytes
-	case fPssAnon:
-		return &m.PssAnonBytes
-	case fPssFile:
-		return &m.PssFileBytes
-	case fPssShmem:
-		return &m.PssShmemBytes
-	case fSharedClean:
-		return &m.SharedCleanBytes
-	case fSharedDirty:
-		return &m.SharedDirtyBytes
-	case fPrivateClean:
-		return &m.PrivateCleanBytes
-	case fPrivateDirty:
-		return &m.PrivateDirtyBytes
-	case fReferenced:
-		return &m.ReferencedBytes
-	case fAnonymous:
-		return &m.AnonymousBytes
-	case fKSM:
-		return &m.KSMBytes
-	case fLazyFree:
-		return &m.LazyFreeBytes
-	case fAnonHugePages:
-		return &m.AnonHugePagesBytes
-	case fShmemPmdMapped:
-		return &m.ShmemPmdMappedBytes
-	case fFilePmdMapped:
-		return &m.FilePmdMappedBytes
-	case fSharedHugetlb:
-		return &m.SharedHugetlbBytes
-	case fPrivateHugetlb:
-		return &m.PrivateHugetlbBytes
-	case fSwap:
-		return &m.SwapBytes
-	case fSwapPss:
-		return &m.SwapPssBytes
-	default: // fLocked
-		return &m.LockedBytes
-	}
 }
 
 // kiloBytes parses the kernel's "%8lu kB" after the colon: space padding, digits, " kB". It reads

@@ -143,3 +143,58 @@ func checkHeaderRoundTrip(t *testing.T, ms []Mapping) {
 		t.Fatalf("header round trip (-parsed +reparsed):\n%s", diff)
 	}
 }
+
+// FuzzParseSmapsFastPath: the fixed-width fast path and the general path must agree on every input,
+// mappings and errors alike. The fast path only skips work the general path would do; it must never
+// accept, reject or read anything differently.
+func FuzzParseSmapsFastPath(f *testing.F) {
+	for _, s := range smapsSeeds(f) {
+		f.Add(s)
+	}
+	for _, s := range fastPathEdgeCases {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		checkFastMatchesGeneral(t, b)
+	})
+}
+
+// fastPathEdgeCases are entries whose lines are near misses of the fixed-width layout.
+var fastPathEdgeCases = []string{
+	// A value of 10^8 kB widens the line past its column.
+	"1000-2000 rw-p 00000000 00:00 0 \nSize:           100000000 kB\nRss:            99999999 kB\nVmFlags: rd \n",
+	// All spaces, a digit between spaces, a sign, a hex digit in the number.
+	"1000-2000 rw-p 00000000 00:00 0 \nSize:                    kB\nRss:              1 2 kB\nPss:            -      1 kB\nSwap:           0000000a kB\n",
+	// Keys out of order, repeated, unknown, lowercase; a tab in the padding; THPeligible widened.
+	"1000-2000 rw-p 00000000 00:00 0 \nRss:                   8 kB\nSize:                  4 kB\nRss:                  12 kB\nrss:                   4 kB\nPss:\t                  4 kB\nNew_Key:               1 kB\nTHPeligible:    123456789\nProtectionKey:         7\nVmFlags: rd wr zz \n",
+	// VmFlags without the trailing space, with odd tokens, and empty. The fast path expects a key
+	// only once an earlier entry has shown what follows what, so each case follows a first entry.
+	"1000-2000 rw-p 00000000 00:00 0 \nSize:                  4 kB\nVmFlags: rd \n" +
+		"2000-3000 rw-p 00000000 00:00 0 \nSize:                  4 kB\nVmFlags: rd wr\n" +
+		"3000-4000 rw-p 00000000 00:00 0 \nSize:                  4 kB\nVmFlags: rd x\n" +
+		"4000-5000 rw-p 00000000 00:00 0 \nSize:                  4 kB\nVmFlags: rd wrx \n" +
+		"5000-6000 rw-p 00000000 00:00 0 \nSize:                  4 kB\nVmFlags: \n" +
+		"6000-7000 rw-p 00000000 00:00 0 \nSize:                  4 kB\nVmFlags: zz \n",
+	// A short line of the right key, and a line that ends the file without a newline.
+	"1000-2000 rw-p 00000000 00:00 0 \nSize:      4 kB\nRss:                   4 kB",
+}
+
+// checkFastMatchesGeneral parses b as smaps with and without the fast path and fails on any
+// difference in the mappings or the error.
+func checkFastMatchesGeneral(t *testing.T, b []byte) {
+	t.Helper()
+	fast, errFast := parseMappingsInto(nil, b, true, true)
+	general, errGeneral := parseMappingsInto(nil, b, true, false)
+	if (errFast == nil) != (errGeneral == nil) {
+		t.Fatalf("fast path error %v, general path error %v", errFast, errGeneral)
+	}
+	if errFast != nil {
+		var pf, pg *ParseError
+		if !errors.As(errFast, &pf) || !errors.As(errGeneral, &pg) || *pf != *pg {
+			t.Fatalf("fast path error %#v, general path error %#v", errFast, errGeneral)
+		}
+	}
+	if !slices.Equal(fast, general) {
+		t.Fatalf("fast and general paths differ (-fast +general):\n%s", cmp.Diff(fast, general))
+	}
+}

@@ -3,12 +3,16 @@ package procself
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"unsafe"
@@ -541,4 +545,187 @@ func TestParseSmapsTrailingData(t *testing.T) {
 	if diff := cmp.Diff(a, c); diff != "" {
 		t.Errorf("final newline changes the result:\n%s", diff)
 	}
+}
+
+// TestParseSmapsFastMatchesGeneral runs the fast-path differential check (FuzzParseSmapsFastPath)
+// over the whole recorded fixtures, too large to be fuzz seeds, over each fixture with one line
+// at a time widened past the kernel's column, and over the edge cases.
+func TestParseSmapsFastMatchesGeneral(t *testing.T) {
+	for _, fx := range recordedFixtures {
+		t.Run(fx.name, func(t *testing.T) {
+			checkFastMatchesGeneral(t, readSmapsFixture(t, fx.name))
+		})
+	}
+	t.Run("widened", func(t *testing.T) {
+		b := readSmapsFixture(t, "cgo")
+		lines := bytes.SplitAfter(b, []byte("\n"))
+		for i, l := range lines {
+			if len(l) != sizeLineLen {
+				continue
+			}
+			// The kernel's width is a minimum: a value of 10^8 kB or more pushes " kB" right.
+			wide := slices.Concat(lines[:i:i], [][]byte{[]byte(string(l[:keyColumnLen]) + "123456789 kB\n")}, lines[i+1:])
+			checkFastMatchesGeneral(t, bytes.Join(wide, nil))
+		}
+	})
+	for i, s := range fastPathEdgeCases {
+		t.Run(fmt.Sprintf("edge%d", i), func(t *testing.T) { checkFastMatchesGeneral(t, []byte(s)) })
+	}
+}
+
+// TestRightAligned8 compares the word-at-a-time "%8u" reader with a byte-at-a-time one on every
+// width of number and on random bytes drawn from the characters around the digits and the space.
+func TestRightAligned8(t *testing.T) {
+	ref := func(b []byte) (uint64, bool) {
+		i := 0
+		for i < len(b) && b[i] == ' ' {
+			i++
+		}
+		if i == len(b) {
+			return 0, false
+		}
+		var v uint64
+		for ; i < len(b); i++ {
+			if b[i] < '0' || b[i] > '9' {
+				return 0, false
+			}
+			v = v*10 + uint64(b[i]-'0')
+		}
+		return v, true
+	}
+	check := func(b []byte) {
+		t.Helper()
+		wantV, wantOK := ref(b)
+		gotV, gotOK := rightAligned8(binary.LittleEndian.Uint64(b))
+		if gotV != wantV || gotOK != wantOK {
+			t.Fatalf("%q: got %d, %v; want %d, %v", b, gotV, gotOK, wantV, wantOK)
+		}
+	}
+	for _, v := range []uint64{0, 1, 9, 10, 99, 100, 4096, 1234567, 9999999, 10000000, 12345678, 99999999} {
+		check(fmt.Appendf(nil, "%8d", v))
+		check(fmt.Appendf(nil, "%08d", v))
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		check(fmt.Appendf(nil, "%8d", rng.Uint64N(100000000)))
+	}
+	const alphabet = "      0123456789/:@`\x00\x19\x1f\x21\x2f\x3a\x3f\x40\x7f\x80\xb0\xf9\xfa\xff"
+	b := make([]byte, 8)
+	for range 200000 {
+		pad := rng.IntN(9)
+		for i := range b {
+			switch {
+			case i < pad && rng.IntN(8) != 0:
+				b[i] = ' '
+			case rng.IntN(6) != 0:
+				b[i] = '0' + byte(rng.IntN(10))
+			default:
+				b[i] = alphabet[rng.IntN(len(alphabet))]
+			}
+		}
+		check(b)
+	}
+}
+
+// TestKeyColumns pins the fast path's tables to smapsKeys and the kernel's line widths.
+func TestKeyColumns(t *testing.T) {
+	for i, k := range smapsKeys {
+		if int(k.kind) != i {
+			t.Fatalf("smapsKeys[%d] is kind %d: the index must be the kind", i, k.kind)
+		}
+	}
+	for i := range keyColumns {
+		var col [keyColumnLen]byte
+		binary.LittleEndian.PutUint64(col[:], keyColumns[i][0])
+		binary.LittleEndian.PutUint64(col[8:], keyColumns[i][1])
+		if want := fmt.Sprintf("%-16s", smapsKeys[i].name+":"); string(col[:]) != want {
+			t.Errorf("column %q, want %q", col, want)
+		}
+	}
+	if got := fmt.Sprintf("%-16s%8d kB\n", "Rss:", 4); len(got) != sizeLineLen {
+		t.Errorf("size line %q is %d bytes, want %d", got, len(got), sizeLineLen)
+	}
+}
+
+// TestMappingsReader reads the recorded fixtures through a reader twice, reusing the result, and
+// checks that it agrees with the one-shot readers, reuses its buffers and reports its costs.
+func TestMappingsReader(t *testing.T) {
+	for _, fx := range recordedFixtures {
+		t.Run(fx.name, func(t *testing.T) {
+			fs := New(smapsFixtureRoot(fx.name))
+			if fx.name == "many" {
+				// Stored gzipped; put the plain file under a temporary root.
+				dir := t.TempDir()
+				if err := os.MkdirAll(filepath.Join(dir, "proc", "self"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, "proc", "self", "smaps"), readSmapsFixture(t, fx.name), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				fs = New(dir)
+			}
+			want, err := fs.Smaps()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := fs.SmapsReader()
+			first, err := r.Read(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := r.Stats()
+			if st.Bytes == 0 || st.Syscalls == 0 || st.ReadTime <= 0 || st.ParseTime <= 0 {
+				t.Errorf("stats %+v", st)
+			}
+			if diff := cmp.Diff(want, first); diff != "" {
+				t.Fatalf("reader differs from Smaps (-Smaps +reader):\n%s", diff)
+			}
+			snapshot := slices.Clone(first)
+			again, err := r.Read(first)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(again) > 0 && &again[0] != &first[0] {
+				t.Errorf("second Read did not reuse dst")
+			}
+			if diff := cmp.Diff(snapshot, again); diff != "" {
+				t.Errorf("second Read differs (-first +second):\n%s", diff)
+			}
+			if !raceEnabled {
+				paths := 0
+				for i := range again {
+					if again[i].Path != "" && (i == 0 || again[i].Path != again[i-1].Path) {
+						paths++
+					}
+				}
+				// Opening the file costs a few objects (*os.File, its name); the buffers none.
+				allocs := testing.AllocsPerRun(5, func() { r.Read(again) })
+				if max := float64(paths + 6); allocs > max {
+					t.Errorf("%v allocations per warm Read with %d path runs; budget %v", allocs, paths, max)
+				}
+			}
+
+			if _, err := os.Stat(fs.ProcPath("maps")); err == nil {
+				maps, err := fs.MapsReader().Read(nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(headersOnly(want), maps); diff != "" {
+					t.Errorf("MapsReader differs from smaps headers:\n%s", diff)
+				}
+			}
+		})
+	}
+	t.Run("errors", func(t *testing.T) {
+		_, err := New(smapsFixtureRoot("nonexistent")).SmapsReader().Read(nil)
+		if !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("got %v; want os.ErrNotExist", err)
+		}
+		fs := New(smapsFixtureRoot("garbled"))
+		_, err = fs.SmapsReader().Read(nil)
+		var pe *ParseError
+		if !errors.As(err, &pe) || pe.File != fs.ProcPath("smaps") || pe.Line != 60 {
+			t.Errorf("got %v; want a *ParseError at %s:60", err, fs.ProcPath("smaps"))
+		}
+	})
 }

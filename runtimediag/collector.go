@@ -27,6 +27,7 @@ type Collector struct {
 	gc     gcStatsReader
 	statm  *procself.StatmReader
 	cgroup *procself.CgroupMemoryReader
+	smaps  *procself.MappingsReader // keeps smaps' read buffer (megabytes) from one full read to the next
 }
 
 // ErrClosed is returned by reads on a closed Collector.
@@ -155,7 +156,10 @@ func (c *Collector) readSource(dst *Snapshot, src Source, set SourceSet) error {
 	case SourceLimits:
 		dst.Limits, err = c.fs.Limits()
 	case SourceSmaps:
-		dst.Mappings, err = c.fs.Smaps()
+		if c.smaps == nil {
+			c.smaps = c.fs.SmapsReader()
+		}
+		dst.Mappings, err = c.smaps.Read(dst.Mappings)
 		dst.MappingsHaveSizes = err == nil
 	case SourceMaps:
 		if set.Has(SourceSmaps) && dst.sources[SourceSmaps].err == nil {
@@ -245,6 +249,7 @@ func (c *Collector) Close() error {
 		return nil
 	}
 	c.closed = true
+	c.smaps = nil // holds no file; dropping it frees the buffer
 	var errs []error
 	if c.statm != nil {
 		errs = append(errs, c.statm.Close())
