@@ -1,0 +1,222 @@
+package runtimediag
+
+import "time"
+
+// Report is memdiag's answer for a window between two snapshots: where resident memory is (RSS),
+// how efficiently the process allocates (Efficiency), what to change (Findings) and which code
+// allocates (TopAllocationSites). It is a plain value, safe to share and to marshal; its JSON is
+// the contract docs/report-schema.md describes. Analyze builds it as a pure function of its inputs.
+type Report struct {
+	Time          time.Time `json:"time"`           // when the newer snapshot was read
+	WindowSeconds float64   `json:"window_seconds"` // seconds between the two snapshots; 0 for a single snapshot
+
+	RSS        RSS        `json:"rss"`
+	Efficiency Efficiency `json:"efficiency"`
+	// Findings are the rules that fired, most severe first; empty (not null) when none did.
+	Findings []Finding `json:"findings"`
+	// TopAllocationSites is nil when no allocation profile delta was available for the window.
+	TopAllocationSites *AllocationSites `json:"top_allocation_sites,omitempty"`
+	// Sources lists every source the newer snapshot asked for, with why it is missing if it is.
+	Sources []SourceHealth `json:"sources"`
+	// Notes say in plain words what limits this report: a window too short for rates, counters that
+	// went backwards (a restart between the snapshots), sources missing for a rule.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// SourceHealth is one source of a snapshot and whether it was read.
+type SourceHealth struct {
+	Name    string  `json:"name"`
+	OK      bool    `json:"ok"`
+	Reason  string  `json:"reason,omitempty"` // SourceError.Reason(): "permission denied", …
+	Error   string  `json:"error,omitempty"`
+	CostSec float64 `json:"cost_seconds"`
+}
+
+// Severity orders findings.
+type Severity string
+
+const (
+	SeverityInfo     Severity = "info"
+	SeverityWarning  Severity = "warning"
+	SeverityCritical Severity = "critical"
+)
+
+// Finding is one rule that fired: a stable code, how bad, a one-line headline with the numbers,
+// the evidence, and what to change.
+type Finding struct {
+	Code     string     `json:"code"`     // stable identifier, e.g. "gc_cpu_high"; docs/findings.md#<code>
+	Severity Severity   `json:"severity"` // info, warning or critical
+	Headline string     `json:"headline"` // one line with the numbers
+	Evidence []Evidence `json:"evidence"` // the figures the rule looked at
+	Advice   string     `json:"advice"`   // what to change
+	Doc      string     `json:"doc"`      // "docs/findings.md#<code>"
+}
+
+// Evidence is one figure a finding rests on, with its unit.
+type Evidence struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit"` // "bytes", "bytes/s", "ratio", "seconds", "count", "percent"
+}
+
+// Efficiency is how the process allocated and collected over the window. Rates are per second of
+// wall time; fractions are of total CPU time available to Go (GOMAXPROCS × wall), from the
+// runtime's own CPU accounting; quantiles come from histogram deltas and name the bucket's upper
+// bound, so they never understate.
+type Efficiency struct {
+	AllocBytesPerSecond   float64 `json:"alloc_bytes_per_second"`
+	AllocObjectsPerSecond float64 `json:"alloc_objects_per_second"`
+	MeanObjectBytes       float64 `json:"mean_object_bytes"`
+	TinyAllocShare        float64 `json:"tiny_alloc_share"` // tiny (<16 B, pointer-free) allocations ÷ all allocations
+	// AllocBytesBySize is allocated bytes per second by object size class over the window.
+	AllocBytesBySize []SizeBucket `json:"alloc_bytes_by_size"`
+
+	GCCyclesPerSecond       float64 `json:"gc_cycles_per_second"`
+	ForcedGCCyclesPerSecond float64 `json:"forced_gc_cycles_per_second"`
+	GCCPUFraction           float64 `json:"gc_cpu_fraction"`           // all GC CPU ÷ total CPU
+	GCAssistCPUFraction     float64 `json:"gc_assist_cpu_fraction"`    // mark assist ÷ total CPU
+	GCDedicatedCPUFraction  float64 `json:"gc_dedicated_cpu_fraction"` // dedicated mark workers ÷ total CPU
+	GCIdleCPUFraction       float64 `json:"gc_idle_cpu_fraction"`      // idle-time mark work ÷ total CPU
+	GCPauseCPUFraction      float64 `json:"gc_pause_cpu_fraction"`     // stop-the-world × GOMAXPROCS ÷ total CPU
+	UserCPUFraction         float64 `json:"user_cpu_fraction"`
+	// BusyCores is the CPU the process used, in cores: total CPU minus idle Ps and idle-time mark
+	// work (which only ever runs on Ps that had nothing else to do).
+	BusyCores float64 `json:"busy_cores"`
+	// GCBusyCPUShare is GC CPU that competed with the program (assist, dedicated workers, pauses)
+	// ÷ the CPU the process used. Unlike GCCPUFraction it does not shrink when most Ps are idle.
+	GCBusyCPUShare float64 `json:"gc_busy_cpu_share"`
+	// GCAssistBusyCPUShare is mark assist ÷ the CPU the process used: goroutines doing GC work on
+	// their allocation path instead of their own.
+	GCAssistBusyCPUShare float64 `json:"gc_assist_busy_cpu_share"`
+	// LargeAllocShare is the share of bytes allocated in objects over 32 KiB (each its own span).
+	LargeAllocShare float64 `json:"large_alloc_share"`
+
+	HeapLiveBytes uint64 `json:"heap_live_bytes"`
+	HeapGoalBytes uint64 `json:"heap_goal_bytes"`
+	// Churn is bytes allocated per GC cycle ÷ live heap: how many times the live heap is
+	// re-allocated between collections.
+	Churn float64 `json:"churn"`
+	// HeapUnusedRatio is heap unused ÷ heap objects (fragmentation inside spans).
+	HeapUnusedRatio float64 `json:"heap_unused_ratio"`
+	// HeapFreeRatio is heap free ÷ heap mapped (free spans not yet returned to the OS).
+	HeapFreeRatio float64 `json:"heap_free_ratio"`
+	// ScanHeapShare is pointer-bearing heap (/gc/scan/heap) ÷ live heap.
+	ScanHeapShare float64 `json:"scan_heap_share"`
+
+	// GOMEMLIMITBytes is the soft memory limit, nil when none is set.
+	GOMEMLIMITBytes *int64 `json:"gomemlimit_bytes"`
+	// GOMEMLIMITHeadroomBytes is the limit minus the memory it governs (the runtime's total mapped
+	// memory minus heap released to the OS), nil without a limit. Negative when over the limit.
+	GOMEMLIMITHeadroomBytes *int64 `json:"gomemlimit_headroom_bytes"`
+	// CgroupLimitBytes is the cgroup's effective memory limit, nil when there is none or it is unknown.
+	CgroupLimitBytes *uint64 `json:"cgroup_limit_bytes"`
+	// CgroupHeadroomBytes is that limit minus the cgroup's usage, nil without a limit.
+	CgroupHeadroomBytes *int64 `json:"cgroup_headroom_bytes"`
+	// CgroupUsageBytes is everything charged to the cgroup, page cache included; 0 when unread.
+	CgroupUsageBytes uint64 `json:"cgroup_usage_bytes"`
+	// CgroupWorkingSetBytes is usage minus inactive file pages (what Kubernetes evicts on); nil
+	// when memory.stat was not read.
+	CgroupWorkingSetBytes *uint64 `json:"cgroup_working_set_bytes"`
+	// ResidentBytes is the process's resident set (statm; the attribution's when statm was unread).
+	ResidentBytes uint64 `json:"resident_bytes"`
+	GOGC          int64  `json:"gogc"` // -1 when the GC is off
+
+	Goroutines uint64 `json:"goroutines"`
+	Threads    uint64 `json:"threads"`
+	GOMAXPROCS uint64 `json:"gomaxprocs"`
+	StackBytes uint64 `json:"stack_bytes"` // goroutine stacks (heap stacks + OS stacks)
+	// FinalizerBacklog and CleanupBacklog are finalizers and runtime.AddCleanup functions queued
+	// but not yet run.
+	FinalizerBacklog uint64 `json:"finalizer_backlog"`
+	CleanupBacklog   uint64 `json:"cleanup_backlog"`
+	// OpenFDs and OpenFDsLimit are the open descriptors and the soft RLIMIT_NOFILE; 0 when unread
+	// (full tier only).
+	OpenFDs      uint64 `json:"open_fds"`
+	OpenFDsLimit uint64 `json:"open_fds_limit"`
+
+	// Stop-the-world over the window, from the /sched/pauses histograms' deltas.
+	PauseGC    PauseSummary `json:"pause_gc"`    // total STW pause for the GC: stop to restart
+	StoppingGC PauseSummary `json:"stopping_gc"` // time to stop the world for the GC
+	PauseOther PauseSummary `json:"pause_other"` // non-GC STW (ReadMemStats, profiles, …)
+	// LastPauses are the exact GC pauses that ended in the window (at most 16), newest first, with
+	// their end times from ReadGCStats; without a window, the 16 most recent.
+	LastPauses     []GCPause `json:"last_pauses"`
+	LimiterEngaged bool      `json:"limiter_engaged"` // the GC CPU limiter was engaged during the window
+}
+
+// SizeBucket is allocation volume for one size class. Small objects are rounded up to their size
+// class, so a class's bytes are its object count × UpToBytes exactly; the large bucket (objects
+// over 32 KiB, UpToBytes 0) is the remainder of all bytes allocated.
+type SizeBucket struct {
+	UpToBytes      float64 `json:"up_to_bytes"` // the size class; 0 for large objects (no upper bound)
+	BytesPerSecond float64 `json:"bytes_per_second"`
+	Share          float64 `json:"share"` // of all bytes allocated in the window
+}
+
+// PauseSummary is a pause distribution over the window, in seconds.
+type PauseSummary struct {
+	Count uint64  `json:"count"`
+	P50   float64 `json:"p50_seconds"`
+	P99   float64 `json:"p99_seconds"`
+	Max   float64 `json:"max_seconds"`
+}
+
+// AllocationSites are the code locations that allocated most over a window, from the delta of the
+// runtime's sampled allocation profile ([AllocSitesDelta]). Figures are estimates scaled from
+// samples taken about every SampleRateBytes bytes allocated (runtime.MemProfileRate), not counts:
+// say so wherever they are shown. The profile advances when a GC cycle ends, so the window is the
+// GC cycles completed between the two reads.
+type AllocationSites struct {
+	WindowSeconds   float64 `json:"window_seconds"`
+	SampleRateBytes int     `json:"sample_rate_bytes"`
+	// TotalBytesPerSecond is the estimated allocation rate of every site, the top ones and the rest.
+	TotalBytesPerSecond float64          `json:"total_bytes_per_second"`
+	Sites               []AllocationSite `json:"sites"`
+}
+
+// AllocationSite is one function and line and what it allocated over the window.
+type AllocationSite struct {
+	Function         string  `json:"function"`
+	File             string  `json:"file"`
+	Line             int     `json:"line"`
+	BytesPerSecond   float64 `json:"bytes_per_second"`
+	ObjectsPerSecond float64 `json:"objects_per_second"`
+	Share            float64 `json:"share"` // of all sampled bytes in the window, every site counted
+}
+
+// Point is one tick of the Monitor's history: the few numbers a time series or a trend rule
+// needs, stored compactly (an hour of 1 s ticks is about 300 KiB) instead of whole snapshots.
+type Point struct {
+	Time              time.Time `json:"time"`
+	ResidentBytes     uint64    `json:"resident_bytes"`       // statm; 0 when unread
+	GoTotalBytes      uint64    `json:"go_total_bytes"`       // /memory/classes/total
+	HeapObjectsBytes  uint64    `json:"heap_objects_bytes"`   // live + unswept objects
+	HeapLiveBytes     uint64    `json:"heap_live_bytes"`      // marked live by the last GC
+	HeapGoalBytes     uint64    `json:"heap_goal_bytes"`      // next GC's goal
+	HeapReleasedBytes uint64    `json:"heap_released_bytes"`  // returned to the OS
+	LimitBytes        uint64    `json:"limit_bytes"`          // smallest of GOMEMLIMIT and the cgroup limit; 0 when none
+	CgroupUsageBytes  uint64    `json:"cgroup_usage_bytes"`   // 0 when unread
+	AllocBytesTotal   uint64    `json:"alloc_bytes_total"`    // cumulative heap bytes allocated
+	GCCyclesTotal     uint64    `json:"gc_cycles_total"`      // cumulative
+	GCCPUSecondsTotal float64   `json:"gc_cpu_seconds_total"` // cumulative, runtime's estimate
+	CPUSecondsTotal   float64   `json:"cpu_seconds_total"`    // cumulative GOMAXPROCS × wall, runtime's estimate
+	PauseGCMaxSeconds float64   `json:"pause_gc_max_seconds"` // longest GC pause since the previous point; 0 if none
+	Goroutines        uint32    `json:"goroutines"`
+	Threads           uint32    `json:"threads"`
+}
+
+// AnalyzeInput is everything Analyze looks at. Only Cur is required.
+type AnalyzeInput struct {
+	Prev *Snapshot // the start of the window; nil for a report on one snapshot (no rates)
+	Cur  *Snapshot // the end of the window
+	// RSS is the attribution of Cur (Attributor.Full or Attributor.Estimate).
+	RSS RSS
+	// Sites is the allocation profile delta over the window, nil when none was taken.
+	Sites *AllocationSites
+	// History is the Monitor's recent points, oldest first, for trend rules (goroutines growing
+	// steadily, resident growing while the live heap is flat); nil or short disables them. A point
+	// for Cur is added when the last point is older than Cur.
+	History []Point
+	// Thresholds tunes the rules; nil means DefaultThresholds().
+	Thresholds *Thresholds
+}
