@@ -1,6 +1,7 @@
 package procself
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -62,6 +63,8 @@ func TestEnvironHelperProcess(t *testing.T) {
 	if os.Getenv("PROCSELF_ENVIRON_HELPER") != "1" {
 		t.Skip("helper process for TestEnvironChildProcess")
 	}
+	// Say we are past exec: before that, /proc/<pid>/environ still shows the parent's environment.
+	os.Stdout.WriteString("ready\n")
 	io.Copy(io.Discard, os.Stdin)
 	os.Exit(0)
 }
@@ -79,6 +82,10 @@ func TestEnvironChildProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -86,6 +93,10 @@ func TestEnvironChildProcess(t *testing.T) {
 		stdin.Close()
 		cmd.Wait()
 	}()
+	// Read the environment only once the child has exec'd and said so.
+	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "ready\n" {
+		t.Fatalf("helper process did not start: %q, %v", line, err)
+	}
 
 	got, err := ForPID("/", cmd.Process.Pid).Environ([]string{"GOGC", "PROCSELF_*"})
 	if err != nil {
