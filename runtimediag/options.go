@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -23,6 +24,7 @@ type config struct {
 	maxThreads   int
 	maxFDTargets int
 	fullSources  SourceSet
+	monitor      monitorConfig // read only by NewMonitor
 }
 
 func defaultConfig() config {
@@ -32,6 +34,7 @@ func defaultConfig() config {
 		maxThreads:   10_000,
 		maxFDTargets: 4_096,
 		fullSources:  FullSources,
+		monitor:      defaultMonitorConfig(),
 	}
 }
 
@@ -107,6 +110,170 @@ func WithFullSources(s SourceSet) Option {
 			return fmt.Errorf("runtimediag: WithFullSources: unknown sources in %#x", uint32(s))
 		}
 		c.fullSources = s | CheapSources
+		return nil
+	})
+}
+
+// monitorConfig holds the options only a Monitor reads; a Collector ignores them.
+type monitorConfig struct {
+	tick         time.Duration
+	full         time.Duration // 0: on demand only
+	history      time.Duration
+	historySet   bool          // the default hour shrinks to fit the bound; an explicit window must fit
+	logInterval  time.Duration // 0: no periodic line
+	topSites     int
+	triggers     []Trigger
+	captureCount int
+	captureBytes int64
+	cooldown     time.Duration
+	frWindow     time.Duration // 0: no flight recorder
+	frMaxBytes   uint64
+}
+
+func defaultMonitorConfig() monitorConfig {
+	return monitorConfig{
+		tick:         time.Second,
+		full:         5 * time.Minute,
+		history:      time.Hour,
+		logInterval:  time.Minute,
+		topSites:     20,
+		captureCount: 8,
+		captureBytes: 64 << 20,
+		cooldown:     10 * time.Minute,
+	}
+}
+
+// minTickInterval keeps a misconfigured Monitor from spending a core on itself.
+const minTickInterval = 10 * time.Millisecond
+
+// WithTickInterval sets how often a Monitor reads the cheap tier and stores a history point
+// (default 1 s, at least 10 ms). A tick costs a few microseconds (docs/performance.md).
+func WithTickInterval(d time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if d < minTickInterval {
+			return fmt.Errorf("runtimediag: WithTickInterval: %s is below the minimum %s", d, minTickInterval)
+		}
+		c.monitor.tick = d
+		return nil
+	})
+}
+
+// WithFullInterval sets how often a Monitor takes a full report in the background (default 5 min;
+// 0 means only on demand, through Monitor.Report). A full report reads smaps, whose cost grows with
+// resident memory: milliseconds for a small service, tens of milliseconds at a gigabyte.
+func WithFullInterval(d time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("runtimediag: WithFullInterval: %s is negative", d)
+		}
+		c.monitor.full = d
+		return nil
+	})
+}
+
+// WithHistory sets how much history a Monitor keeps, as a duration of ticks (default one hour, or
+// as much of it as 4 MiB holds at a shorter tick). The ring is allocated once at its full size and
+// may hold at most 4 MiB of points: an hour at 1 s ticks is about 480 KiB; NewMonitor refuses a
+// window that would need more.
+func WithHistory(d time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("runtimediag: WithHistory: %s is not positive", d)
+		}
+		c.monitor.history, c.monitor.historySet = d, true
+		return nil
+	})
+}
+
+// WithLogInterval sets how often a Monitor logs its one-line summary through the logger of
+// WithLogger (default 1 min; 0 turns the periodic line off, leaving only finding transitions and
+// captures). docs/logging.md lists the fields.
+func WithLogInterval(d time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("runtimediag: WithLogInterval: %s is negative", d)
+		}
+		c.monitor.logInterval = d
+		return nil
+	})
+}
+
+// WithTopAllocationSites sets how many allocation sites a Monitor's report keeps (default 20).
+func WithTopAllocationSites(n int) Option {
+	return optionFunc(func(c *config) error {
+		if n <= 0 || n > 1000 {
+			return fmt.Errorf("runtimediag: WithTopAllocationSites: %d is not between 1 and 1000", n)
+		}
+		c.monitor.topSites = n
+		return nil
+	})
+}
+
+// WithTriggers turns captures on: when one of the triggers fires, the Monitor keeps a heap
+// profile, a goroutine profile (which stops the world briefly), the flight recorder's window when
+// WithFlightRecorder is set, and the report that explains it. Without triggers the Monitor captures
+// only when asked (Monitor.Capture). Each kind of trigger fires at most once per cooldown
+// (WithCaptureCooldown).
+func WithTriggers(ts ...Trigger) Option {
+	return optionFunc(func(c *config) error {
+		if len(ts) == 0 {
+			return errors.New("runtimediag: WithTriggers: no trigger")
+		}
+		for _, t := range ts {
+			if err := t.validate(); err != nil {
+				return fmt.Errorf("runtimediag: WithTriggers: %w", err)
+			}
+		}
+		c.monitor.triggers = append(c.monitor.triggers, ts...)
+		return nil
+	})
+}
+
+// WithCaptureStorage bounds the captures a Monitor keeps in memory (default 8 captures and
+// 64 MiB): past either bound the oldest capture is dropped.
+func WithCaptureStorage(count int, bytes int64) Option {
+	return optionFunc(func(c *config) error {
+		if count <= 0 {
+			return fmt.Errorf("runtimediag: WithCaptureStorage: count %d is not positive", count)
+		}
+		if bytes < 1<<20 {
+			return fmt.Errorf("runtimediag: WithCaptureStorage: %d bytes is below the minimum of 1 MiB", bytes)
+		}
+		c.monitor.captureCount, c.monitor.captureBytes = count, bytes
+		return nil
+	})
+}
+
+// WithCaptureCooldown sets how long a kind of trigger stays quiet after it fired (default
+// 10 min), so that one incident leaves one capture rather than a capture every tick.
+func WithCaptureCooldown(d time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("runtimediag: WithCaptureCooldown: %s is negative", d)
+		}
+		c.monitor.cooldown = d
+		return nil
+	})
+}
+
+// WithFlightRecorder keeps a runtime/trace flight recorder running while the Monitor runs, so that
+// a capture holds an execution trace of about the last window before its trigger (at most maxBytes,
+// which bounds the recorder's memory too; 0 means 8 MiB). It is off by default: tracing costs CPU
+// on every goroutine switch, system call and GC event (docs/performance.md gives the measured
+// figure), and only one flight recorder can run in a process, so Monitor.Start fails if another
+// is running.
+func WithFlightRecorder(window time.Duration, maxBytes uint64) Option {
+	return optionFunc(func(c *config) error {
+		if window < time.Second || window > 10*time.Minute {
+			return fmt.Errorf("runtimediag: WithFlightRecorder: window %s is not between 1s and 10m", window)
+		}
+		if maxBytes == 0 {
+			maxBytes = 8 << 20
+		}
+		if maxBytes < 1<<20 || maxBytes > 1<<30 {
+			return fmt.Errorf("runtimediag: WithFlightRecorder: %d bytes is not between 1 MiB and 1 GiB", maxBytes)
+		}
+		c.monitor.frWindow, c.monitor.frMaxBytes = window, maxBytes
 		return nil
 	})
 }

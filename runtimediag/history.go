@@ -1,0 +1,129 @@
+package runtimediag
+
+import (
+	"math"
+	"sync"
+	"unsafe"
+
+	"github.com/memdiag/memdiag/procself"
+)
+
+// maxHistoryBytes bounds the Monitor's history ring: an hour of 1 s ticks is about 490 KiB, and
+// WithHistory refuses a window that would need more than this.
+const maxHistoryBytes = 4 << 20
+
+// pointSize is what one Point costs in the ring.
+const pointSize = int(unsafe.Sizeof(Point{}))
+
+// historyRing is a fixed-capacity ring of Points, allocated once: pushing the newest point
+// overwrites the oldest, so the tick never allocates. The mutex is held only to copy one Point in
+// or the points out; the tick never waits on anything slower.
+type historyRing struct {
+	mu    sync.Mutex
+	buf   []Point
+	next  int // where the next point goes
+	count int // how many slots hold a point
+}
+
+func newHistoryRing(capacity int) *historyRing {
+	return &historyRing{buf: make([]Point, capacity)}
+}
+
+// push stores p as the newest point.
+func (h *historyRing) push(p *Point) {
+	h.mu.Lock()
+	h.buf[h.next] = *p
+	h.next++
+	if h.next == len(h.buf) {
+		h.next = 0
+	}
+	if h.count < len(h.buf) {
+		h.count++
+	}
+	h.mu.Unlock()
+}
+
+// latest returns the newest point; ok is false before the first push.
+func (h *historyRing) latest() (p Point, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.count == 0 {
+		return Point{}, false
+	}
+	i := h.next - 1
+	if i < 0 {
+		i = len(h.buf) - 1
+	}
+	return h.buf[i], true
+}
+
+// points returns a copy of the ring's points, oldest first.
+func (h *historyRing) points() []Point {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]Point, h.count)
+	start := h.next - h.count
+	if start < 0 {
+		start += len(h.buf)
+	}
+	n := copy(out, h.buf[start:min(start+h.count, len(h.buf))])
+	copy(out[n:], h.buf[:h.count-n])
+	return out
+}
+
+// historyCapacity is how many ticks of interval tick a window of d holds (at least two, so that a
+// trend has a start and an end).
+func historyCapacity(d, tick float64) int {
+	return max(2, int(math.Ceil(d/tick)))
+}
+
+// pointFrom fills p from the tick's snapshot cur; prev is the previous tick's (nil on the first)
+// and bounds the GC pauses that count as new.
+func pointFrom(p *Point, prev, cur *Snapshot) {
+	rt := &cur.Runtime
+	*p = Point{
+		Time:              cur.Time,
+		GoTotalBytes:      rt.TotalBytes,
+		HeapObjectsBytes:  rt.HeapObjectsBytes,
+		HeapLiveBytes:     rt.HeapLiveBytes,
+		HeapGoalBytes:     rt.HeapGoalBytes,
+		HeapReleasedBytes: rt.HeapReleasedBytes,
+		AllocBytesTotal:   rt.HeapAllocsBytes,
+		GCCyclesTotal:     rt.GCCyclesTotal,
+		GCCPUSecondsTotal: rt.CPU.GCTotal,
+		CPUSecondsTotal:   rt.CPU.Total,
+		Goroutines:        uint32(min(rt.Goroutines, math.MaxUint32)),
+		Threads:           uint32(min(rt.Threads, math.MaxUint32)),
+	}
+	if cur.Has(SourceStatm) {
+		p.ResidentBytes = cur.Statm.ResidentBytes
+	}
+	p.LimitBytes = limitBytes(cur)
+	if cur.Has(SourceCgroupMemory) {
+		p.CgroupUsageBytes = cur.CgroupMemory.UsageBytes
+	}
+	if cur.Has(SourceGCPauses) {
+		// Recent is newest first; the pauses of the cycles completed since prev are its head.
+		n := len(cur.GCPauses.Recent)
+		if prev != nil && prev.Has(SourceGCPauses) {
+			n = int(min(int64(n), max(0, cur.GCPauses.NumGC-prev.GCPauses.NumGC)))
+		}
+		for _, gp := range cur.GCPauses.Recent[:n] {
+			p.PauseGCMaxSeconds = max(p.PauseGCMaxSeconds, gp.Duration.Seconds())
+		}
+	}
+}
+
+// limitBytes is the smallest of GOMEMLIMIT and the cgroup's effective limit; 0 when neither is set.
+func limitBytes(s *Snapshot) uint64 {
+	var limit uint64
+	if gml := s.Runtime.GOMEMLIMITBytes; gml > 0 && gml != math.MaxInt64 {
+		limit = uint64(gml)
+	}
+	if s.Has(SourceCgroupMemory) && s.CgroupMemory.Present.Has(procself.CgroupHasEffectiveLimit) {
+		if el := s.CgroupMemory.EffectiveLimit; !el.Unlimited && el.Bytes > 0 && (limit == 0 || el.Bytes < limit) {
+			limit = el.Bytes
+		}
+	}
+	return limit
+}
