@@ -1,6 +1,8 @@
-// Command service is a small HTTP service on loopback with memdiag watching its memory: it serves
-// a few routes, drives them with a built-in bounded load generator, and logs a memory snapshot
-// through zap every few seconds (a full snapshot, with mappings and threads, less often).
+// Command service is a small HTTP service on loopback with a memdiag Monitor watching its memory:
+// it serves a few routes, drives them with a built-in bounded load generator, and the Monitor logs a
+// summary line through zap every few seconds, takes a full report (RSS attribution, allocation
+// sites, findings) less often, and logs each finding when it appears, gets worse or clears
+// (docs/logging.md).
 //
 //	go run ./examples/service            # listens on 127.0.0.1:8080
 //	go run ./examples/service -addr 127.0.0.1:0 -interval 2s -load=false
@@ -48,8 +50,8 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fl := flag.NewFlagSet("service", flag.ContinueOnError)
 	fl.SetOutput(out)
 	fl.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address; loopback only unless you mean it")
-	fl.DurationVar(&o.interval, "interval", 5*time.Second, "how often to log a cheap snapshot")
-	fl.IntVar(&o.fullEvery, "full-every", 6, "log a full snapshot every N intervals (0: never)")
+	fl.DurationVar(&o.interval, "interval", 5*time.Second, "how often the Monitor logs its summary line")
+	fl.IntVar(&o.fullEvery, "full-every", 6, "take a full report every N intervals (0: only on demand)")
 	fl.BoolVar(&o.load, "load", true, "run the built-in loopback load generator")
 	fl.IntVar(&o.loadRPS, "load-rps", 200, "requests per second of the load generator (1-5000)")
 	if err := fl.Parse(args); err != nil {
@@ -77,11 +79,19 @@ func run(ctx context.Context, args []string, logOut io.Writer) error {
 	logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(logOut), zap.InfoLevel))
 	defer logger.Sync()
 
-	col, err := runtimediag.NewCollector(runtimediag.WithLogger(logger))
+	mon, err := runtimediag.NewMonitor(
+		runtimediag.WithLogger(logger),
+		runtimediag.WithTickInterval(min(time.Second, o.interval)),
+		runtimediag.WithLogInterval(o.interval),
+		runtimediag.WithFullInterval(o.interval*time.Duration(o.fullEvery)),
+	)
 	if err != nil {
 		return err
 	}
-	defer col.Close()
+	defer mon.Close()
+	if err := mon.Start(ctx); err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -106,7 +116,7 @@ func run(ctx context.Context, args []string, logOut io.Writer) error {
 		go func() { defer wg.Done(); generateLoad(ctx, "http://"+ln.Addr().String(), o.loadRPS) }()
 	}
 
-	logSnapshots(ctx, logger, col, o.interval, o.fullEvery)
+	<-ctx.Done()
 
 	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
 	defer done()
@@ -114,30 +124,6 @@ func run(ctx context.Context, args []string, logOut io.Writer) error {
 	cancel()
 	wg.Wait()
 	return err
-}
-
-// logSnapshots logs a cheap snapshot every interval, reusing one Snapshot so the periodic path
-// allocates nothing, and a full one every fullEvery intervals.
-func logSnapshots(ctx context.Context, logger *zap.Logger, col *runtimediag.Collector, interval time.Duration, fullEvery int) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	var snap runtimediag.Snapshot
-	for n := 1; ; n++ {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if fullEvery > 0 && n%fullEvery == 0 {
-			full := col.Full(ctx)
-			logger.Info("memdiag full snapshot", zap.Object("memdiag", full),
-				zap.Int("mappings", len(full.Mappings)), zap.Int("threads", len(full.Threads.Threads)),
-				zap.Int("fds", full.FDs.Count), zap.Duration("smaps_cost", full.Cost(runtimediag.SourceSmaps)))
-			continue
-		}
-		col.ReadCheap(&snap)
-		logger.Info("memdiag snapshot", zap.Object("memdiag", &snap))
-	}
 }
 
 // newApp is the demo API: routes with different allocation behaviour.

@@ -28,10 +28,10 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// TestServiceLogsSnapshots runs the README's main command in-process for a few intervals and checks
-// that it listens on loopback, drives its own load and logs cheap and full snapshots with real
-// numbers.
-func TestServiceLogsSnapshots(t *testing.T) {
+// TestServiceLogsMemory runs the README's main command in-process for a few intervals and checks
+// that it listens on loopback, drives its own load, and that its Monitor logs summary lines with
+// real numbers and, once a full report has been taken, its age and findings (docs/logging.md).
+func TestServiceLogsMemory(t *testing.T) {
 	var out syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -39,12 +39,12 @@ func TestServiceLogsSnapshots(t *testing.T) {
 		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-interval", "200ms", "-full-every", "3", "-load-rps", "100"}, &out)
 	}()
 	deadline := time.After(30 * time.Second)
-	for !(strings.Contains(out.String(), `"memdiag full snapshot"`) && strings.Count(out.String(), `"memdiag snapshot"`) >= 2) {
+	for !(strings.Count(out.String(), `"memdiag memory"`) >= 2 && strings.Contains(out.String(), `"report_age_seconds":0.`)) {
 		select {
 		case err := <-done:
 			t.Fatalf("service stopped early: %v\n%s", err, out.String())
 		case <-deadline:
-			t.Fatalf("no snapshot logs after 30s:\n%s", out.String())
+			t.Fatalf("no summary lines with a full report after 30s:\n%s", out.String())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -53,7 +53,7 @@ func TestServiceLogsSnapshots(t *testing.T) {
 		t.Fatalf("shutdown: %v", err)
 	}
 
-	var sawListen, sawCheap, sawFull bool
+	var sawListen, sawSummary, sawReport bool
 	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 		var rec map[string]any
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
@@ -62,26 +62,28 @@ func TestServiceLogsSnapshots(t *testing.T) {
 		switch rec["msg"] {
 		case "service listening":
 			sawListen = strings.HasPrefix(rec["url"].(string), "http://127.0.0.1:")
-		case "memdiag snapshot", "memdiag full snapshot":
-			m, ok := rec["memdiag"].(map[string]any)
-			if !ok {
-				t.Fatalf("snapshot log without the memdiag object: %q", line)
+		case "memdiag memory":
+			sawSummary = true
+			if rec["go_total_bytes"].(float64) <= 0 || rec["goroutines"].(float64) <= 0 || rec["resident_bytes"].(float64) <= 0 {
+				t.Errorf("summary numbers look unread: %q", line)
 			}
-			if m["go_total_bytes"].(float64) <= 0 || m["goroutines"].(float64) <= 0 {
-				t.Errorf("snapshot numbers look unread: %q", line)
+			if cats, ok := rec["top_categories"].([]any); !ok || len(cats) == 0 {
+				t.Errorf("summary without top_categories: %q", line)
 			}
-			if rec["msg"] == "memdiag full snapshot" {
-				sawFull = true
-				if rec["mappings"].(float64) < 10 || rec["threads"].(float64) < 1 {
-					t.Errorf("full snapshot without mappings or threads: %q", line)
-				}
-			} else {
-				sawCheap = true
+			if _, ok := rec["findings"].([]any); !ok {
+				t.Errorf("summary without a findings array: %q", line)
+			}
+			if rec["report_age_seconds"].(float64) >= 0 {
+				sawReport = true
+			}
+		case "memdiag finding":
+			if rec["code"] == "" || rec["transition"] == "" {
+				t.Errorf("finding line without code or transition: %q", line)
 			}
 		}
 	}
-	if !sawListen || !sawCheap || !sawFull {
-		t.Errorf("listen=%v cheap=%v full=%v\n%s", sawListen, sawCheap, sawFull, out.String())
+	if !sawListen || !sawSummary || !sawReport {
+		t.Errorf("listen=%v summary=%v full report=%v\n%s", sawListen, sawSummary, sawReport, out.String())
 	}
 }
 
