@@ -51,6 +51,8 @@ type Monitor struct {
 	hist *historyRing
 	caps *captureStore
 
+	routes routeSlot // per-route statistics for reports (routes.go)
+
 	life     context.Context // ends at Close: bounds full collections, whoever asked for them
 	stopLife context.CancelFunc
 
@@ -597,6 +599,7 @@ func (m *Monitor) collectFull(ctx context.Context) (*Report, error) {
 		sites = AllocSitesDelta(prevProf, prof, m.mc.topSites)
 	}
 	rep := Analyze(AnalyzeInput{Prev: prev, Cur: snap, RSS: rss, Sites: sites, History: m.hist.points()})
+	rep.Routes = m.Routes()
 	m.fulls.Add(1)
 	return rep, nil
 }

@@ -16,6 +16,9 @@ type Report struct {
 	Findings []Finding `json:"findings"`
 	// TopAllocationSites is nil when no allocation profile delta was available for the window.
 	TopAllocationSites *AllocationSites `json:"top_allocation_sites,omitempty"`
+	// Routes are the HTTP routes an instrumenting middleware counted (RouteSource); absent when
+	// none is installed.
+	Routes []RouteStats `json:"routes,omitempty"`
 	// Sources lists every source the newer snapshot asked for, with why it is missing if it is.
 	Sources []SourceHealth `json:"sources"`
 	// Notes say in plain words what limits this report: a window too short for rates, counters that

@@ -1,0 +1,112 @@
+package runtimediag
+
+import "sync"
+
+// RouteStats is what one HTTP route of the process did, as an instrumenting middleware counted it
+// (middleware.Instrument). Counters are cumulative since the route was first seen, so that a
+// Prometheus exporter can export them as they are and two reports can be subtracted.
+type RouteStats struct {
+	// Route is the ServeMux pattern ("GET /users/{id}"), the name a route function gave, "other"
+	// for routes past the cardinality bound, or "unmatched" for requests no pattern served.
+	Route    string `json:"route"`
+	Requests uint64 `json:"requests"`
+	// InFlight is the requests of this route being served now; nil when the route was only known
+	// after its handler returned (a ServeMux pattern without up-front routing), which is never a
+	// silent zero.
+	InFlight *int64 `json:"in_flight"`
+
+	// Latency quantiles name the upper bound of the histogram bucket they fall in, so they never
+	// understate; a quantile in the last, unbounded bucket is the slowest request seen.
+	LatencyP50Seconds float64         `json:"latency_p50_seconds"`
+	LatencyP99Seconds float64         `json:"latency_p99_seconds"`
+	LatencyMaxSeconds float64         `json:"latency_max_seconds"`
+	LatencySumSeconds float64         `json:"latency_sum_seconds"`
+	LatencyBuckets    []LatencyBucket `json:"latency_buckets"`
+
+	// STWSeconds is the stop-the-world GC time this route's requests sat through, summed over
+	// requests (two requests in flight during one 1 ms pause make 2 ms); DelayedRequests is how
+	// many requests saw at least one pause.
+	STWSeconds      float64 `json:"stw_seconds"`
+	DelayedRequests uint64  `json:"delayed_requests"`
+
+	// Alloc is the estimated heap allocation per request, from the sampled allocation profile;
+	// nil when it could not be attributed (AllocNote says why).
+	Alloc     *RouteAlloc `json:"alloc,omitempty"`
+	AllocNote string      `json:"alloc_note,omitempty"`
+
+	// CPU is this route's CPU time in the last CPU profile taken with route labels, nil when none
+	// was.
+	CPU *RouteCPU `json:"cpu,omitempty"`
+}
+
+// LatencyBucket is one bucket of a latency histogram: the requests that took at most UpToSeconds
+// and more than the previous bucket's bound. The last bucket has UpToSeconds 0: no upper bound.
+type LatencyBucket struct {
+	UpToSeconds float64 `json:"up_to_seconds"`
+	Count       uint64  `json:"count"`
+}
+
+// RouteAlloc is a route's allocation estimated from the runtime's sampled allocation profile: the
+// samples whose stack holds the route's handler function, scaled as the runtime scales them
+// (runtime.MemProfileRate), divided by the route's requests.
+type RouteAlloc struct {
+	BytesPerRequest float64 `json:"bytes_per_request"`
+	// RelativeError is one standard error of the estimate ÷ the estimate, from the sampling alone:
+	// about 1/√Samples for objects much smaller than the sample rate, less for larger ones.
+	RelativeError   float64 `json:"relative_error"`
+	Samples         int64   `json:"samples"` // allocation samples behind the estimate
+	SampleRateBytes int     `json:"sample_rate_bytes"`
+	// HandlerFrames are the functions whose frames identified the route's allocations.
+	HandlerFrames []string `json:"handler_frames"`
+}
+
+// RouteCPU is a route's share of a CPU profile taken with route labels.
+type RouteCPU struct {
+	ProfileSeconds float64 `json:"profile_seconds"` // the profile's duration
+	CPUSeconds     float64 `json:"cpu_seconds"`     // every sample labelled with the route
+	// AllocCPUSeconds is time in the allocator (runtime.mallocgc and its size-specialised
+	// variants), GC assist included; AssistCPUSeconds is the assist alone (runtime.gcAssistAlloc).
+	AllocCPUSeconds  float64 `json:"alloc_cpu_seconds"`
+	AssistCPUSeconds float64 `json:"assist_cpu_seconds"`
+}
+
+// RouteSource gives the per-route statistics a report carries. middleware.Instrument installs
+// one on the Monitor; runtimediag itself knows nothing of HTTP.
+type RouteSource interface {
+	Routes() []RouteStats
+}
+
+// routeSlot holds a Monitor's route source.
+type routeSlot struct {
+	mu  sync.Mutex
+	src RouteSource
+}
+
+// SetRouteSource makes the Monitor's reports carry src's routes (Report.Routes); nil removes it.
+func (m *Monitor) SetRouteSource(src RouteSource) {
+	m.routes.mu.Lock()
+	m.routes.src = src
+	m.routes.mu.Unlock()
+}
+
+// RouteSourceOrSet returns the Monitor's route source, installing the one newSrc returns when
+// there is none: so that every instrumenting middleware of one Monitor shares one route table.
+func (m *Monitor) RouteSourceOrSet(newSrc func() RouteSource) RouteSource {
+	m.routes.mu.Lock()
+	defer m.routes.mu.Unlock()
+	if m.routes.src == nil {
+		m.routes.src = newSrc()
+	}
+	return m.routes.src
+}
+
+// Routes returns the route source's statistics, nil when there is none.
+func (m *Monitor) Routes() []RouteStats {
+	m.routes.mu.Lock()
+	src := m.routes.src
+	m.routes.mu.Unlock()
+	if src == nil {
+		return nil
+	}
+	return src.Routes()
+}
