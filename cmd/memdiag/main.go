@@ -6,6 +6,10 @@
 //
 // The commands are:
 //
+//	report  fetch a running service's memdiag report and print it
+//	watch   show a running service's report, refreshed every few seconds
+//	diff    compare two saved reports
+//	maps    classify every memory mapping of a local process, memdiag in it or not
 //	gate    compare benchmark results and fail on allocation regressions
 //	help    show help for a command
 //
@@ -27,9 +31,13 @@ type command struct {
 	usage   func(w io.Writer)
 }
 
-// commands is the table of subcommands; report, watch, diff and maps join it here.
+// commands is the table of subcommands.
 func commands() []command {
 	return []command{
+		{name: "report", summary: "fetch a running service's memdiag report and print it", run: runReport, usage: reportUsage},
+		{name: "watch", summary: "show a running service's report, refreshed every few seconds", run: runWatch, usage: watchUsage},
+		{name: "diff", summary: "compare two saved reports", run: runDiff, usage: diffUsage},
+		{name: "maps", summary: "classify every memory mapping of a local process, memdiag in it or not", run: runMaps, usage: mapsUsage},
 		{name: "gate", summary: "compare benchmark results and fail on allocation regressions", run: runGate, usage: gateUsage},
 	}
 }

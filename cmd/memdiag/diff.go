@@ -1,0 +1,245 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"text/tabwriter"
+	"time"
+
+	"github.com/memdiag/memdiag/runtimediag"
+)
+
+const diffSynopsis = `usage: memdiag diff A.json B.json
+
+Compares two saved reports (memdiag report --json, or report.json fetched with curl): resident
+bytes by category, the efficiency figures, findings that appeared, cleared or stayed, and the
+allocation sites whose rates changed most. A is the earlier report, B the later.
+
+exit status:
+  0  the comparison was printed (whatever changed: diff reports, it does not judge)
+  2  bad usage, or a file that cannot be read or is not a memdiag report
+`
+
+func diffUsage(w io.Writer) { io.WriteString(w, diffSynopsis) }
+
+func runDiff(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("diff", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	pos, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		diffUsage(stdout)
+		return 0
+	}
+	if err == nil && len(pos) != 2 {
+		err = fmt.Errorf("want A.json B.json, have %d arguments", len(pos))
+	}
+	if err != nil {
+		return cmdUsageError(stderr, "diff", err)
+	}
+	var reps [2]*runtimediag.Report
+	for i, p := range pos {
+		if reps[i], err = readReportFile(p); err != nil {
+			fmt.Fprintf(stderr, "memdiag diff: %v\n", err)
+			return exitUsage
+		}
+	}
+	writeDiff(stdout, pos[0], pos[1], reps[0], reps[1])
+	return 0
+}
+
+// kpi is one efficiency figure as diff shows it.
+type kpi struct {
+	name string
+	get  func(*runtimediag.Efficiency) float64
+	form func(float64) string
+}
+
+func bytesForm(v float64) string     { return signedIEC(int64(v)) }
+func bytesRateForm(v float64) string { return signedIEC(int64(v)) + "/s" }
+func plainForm(v float64) string     { return fmt.Sprintf("%.3g", v) }
+func pctForm(v float64) string       { return pct(v) }
+func secondsForm(v float64) string   { return seconds(v) }
+func optionalInt(p *int64) float64   { return ifNil(p == nil, func() float64 { return float64(*p) }) }
+func optionalUint(p *uint64) float64 { return ifNil(p == nil, func() float64 { return float64(*p) }) }
+func ifNil(isNil bool, v func() float64) float64 {
+	if isNil {
+		return math.NaN()
+	}
+	return v()
+}
+
+// diffKPIs are the efficiency figures a change in code or configuration moves; rates are only
+// meaningful when both reports had a window.
+var diffKPIs = []kpi{
+	{"alloc_bytes_per_second", func(e *runtimediag.Efficiency) float64 { return e.AllocBytesPerSecond }, bytesRateForm},
+	{"alloc_objects_per_second", func(e *runtimediag.Efficiency) float64 { return e.AllocObjectsPerSecond }, plainForm},
+	{"mean_object_bytes", func(e *runtimediag.Efficiency) float64 { return e.MeanObjectBytes }, plainForm},
+	{"gc_cycles_per_second", func(e *runtimediag.Efficiency) float64 { return e.GCCyclesPerSecond }, plainForm},
+	{"gc_busy_cpu_share", func(e *runtimediag.Efficiency) float64 { return e.GCBusyCPUShare }, pctForm},
+	{"gc_assist_busy_cpu_share", func(e *runtimediag.Efficiency) float64 { return e.GCAssistBusyCPUShare }, pctForm},
+	{"gc_cpu_fraction", func(e *runtimediag.Efficiency) float64 { return e.GCCPUFraction }, pctForm},
+	{"busy_cores", func(e *runtimediag.Efficiency) float64 { return e.BusyCores }, plainForm},
+	{"pause_gc.p99_seconds", func(e *runtimediag.Efficiency) float64 { return e.PauseGC.P99 }, secondsForm},
+	{"pause_gc.max_seconds", func(e *runtimediag.Efficiency) float64 { return e.PauseGC.Max }, secondsForm},
+	{"heap_live_bytes", func(e *runtimediag.Efficiency) float64 { return float64(e.HeapLiveBytes) }, bytesForm},
+	{"heap_goal_bytes", func(e *runtimediag.Efficiency) float64 { return float64(e.HeapGoalBytes) }, bytesForm},
+	{"churn", func(e *runtimediag.Efficiency) float64 { return e.Churn }, plainForm},
+	{"heap_unused_ratio", func(e *runtimediag.Efficiency) float64 { return e.HeapUnusedRatio }, plainForm},
+	{"heap_free_ratio", func(e *runtimediag.Efficiency) float64 { return e.HeapFreeRatio }, plainForm},
+	{"gomemlimit_headroom_bytes", func(e *runtimediag.Efficiency) float64 { return optionalInt(e.GOMEMLIMITHeadroomBytes) }, bytesForm},
+	{"cgroup_working_set_bytes", func(e *runtimediag.Efficiency) float64 { return optionalUint(e.CgroupWorkingSetBytes) }, bytesForm},
+	{"goroutines", func(e *runtimediag.Efficiency) float64 { return float64(e.Goroutines) }, plainForm},
+	{"threads", func(e *runtimediag.Efficiency) float64 { return float64(e.Threads) }, plainForm},
+	{"stack_bytes", func(e *runtimediag.Efficiency) float64 { return float64(e.StackBytes) }, bytesForm},
+	{"open_fds", func(e *runtimediag.Efficiency) float64 { return float64(e.OpenFDs) }, plainForm},
+}
+
+func writeDiff(w io.Writer, nameA, nameB string, a, b *runtimediag.Report) {
+	fmt.Fprintf(w, "memdiag diff\n  A %s  %s\n  B %s  %s  (%s later)\n",
+		nameA, a.Time.UTC().Format(time.RFC3339), nameB, b.Time.UTC().Format(time.RFC3339),
+		b.Time.Sub(a.Time).Round(time.Second))
+
+	fmt.Fprintln(w, "\nRSS")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "  \tA\tB\tchange\t\n")
+	row := func(name string, x, y float64) {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", name, bytesForm(x), bytesForm(y), change(x, y, bytesForm))
+	}
+	row("resident_bytes", float64(a.RSS.ResidentBytes), float64(b.RSS.ResidentBytes))
+	for _, name := range runtimediag.RSSCategoryNames() {
+		x, y := a.RSS.Category(name), b.RSS.Category(name)
+		if x == 0 && y == 0 {
+			continue
+		}
+		row(name, float64(x), float64(y))
+	}
+	row("unexplained_bytes", float64(a.RSS.UnexplainedBytes), float64(b.RSS.UnexplainedBytes))
+	tw.Flush()
+
+	fmt.Fprintln(w, "\nEFFICIENCY")
+	if a.WindowSeconds == 0 || b.WindowSeconds == 0 {
+		fmt.Fprintln(w, "  (a report without a window has no rates: rate changes are not meaningful)")
+	}
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "  \tA\tB\tchange\t\n")
+	for _, k := range diffKPIs {
+		x, y := k.get(&a.Efficiency), k.get(&b.Efficiency)
+		if x == y || math.IsNaN(x) && math.IsNaN(y) {
+			continue
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", k.name, optional(x, k.form), optional(y, k.form), change(x, y, k.form))
+	}
+	tw.Flush()
+
+	fmt.Fprintln(w, "\nFINDINGS")
+	inA := map[string]runtimediag.Finding{}
+	for _, f := range a.Findings {
+		inA[f.Code] = f
+	}
+	inB := map[string]bool{}
+	lines := 0
+	for _, f := range b.Findings {
+		inB[f.Code] = true
+		if old, ok := inA[f.Code]; ok {
+			sev := ""
+			if old.Severity != f.Severity {
+				sev = fmt.Sprintf(" (was %s)", old.Severity)
+			}
+			fmt.Fprintf(w, "  still     [%s] %s%s: %s\n", f.Severity, f.Code, sev, f.Headline)
+		} else {
+			fmt.Fprintf(w, "  appeared  [%s] %s: %s\n", f.Severity, f.Code, f.Headline)
+		}
+		lines++
+	}
+	for _, f := range a.Findings {
+		if !inB[f.Code] {
+			fmt.Fprintf(w, "  cleared   [%s] %s: %s\n", f.Severity, f.Code, f.Headline)
+			lines++
+		}
+	}
+	if lines == 0 {
+		fmt.Fprintln(w, "  none in either report")
+	}
+
+	writeSitesDiff(w, a.TopAllocationSites, b.TopAllocationSites)
+}
+
+// writeSitesDiff lists the allocation sites of either report by the size of their rate change.
+// Sites are matched by function, file and line; a site only in one report's top list had an
+// unknown (smaller) rate in the other, shown as 0.
+func writeSitesDiff(w io.Writer, a, b *runtimediag.AllocationSites) {
+	fmt.Fprintln(w, "\nTOP ALLOCATION SITES (sampled estimates, bytes/s)")
+	if a == nil || b == nil {
+		fmt.Fprintln(w, "  not in both reports")
+		return
+	}
+	type key struct {
+		fn, file string
+		line     int
+	}
+	type pair struct {
+		k    key
+		x, y float64
+	}
+	idx := map[key]int{}
+	var ps []pair
+	for i, s := range [2]*runtimediag.AllocationSites{a, b} {
+		for _, site := range s.Sites {
+			k := key{site.Function, site.File, site.Line}
+			j, ok := idx[k]
+			if !ok {
+				j = len(ps)
+				idx[k] = j
+				ps = append(ps, pair{k: k})
+			}
+			if i == 0 {
+				ps[j].x = site.BytesPerSecond
+			} else {
+				ps[j].y = site.BytesPerSecond
+			}
+		}
+	}
+	// Largest absolute change first; a stable insertion sort keeps equal changes in report order.
+	for i := 1; i < len(ps); i++ {
+		for j := i; j > 0 && math.Abs(ps[j].y-ps[j].x) > math.Abs(ps[j-1].y-ps[j-1].x); j-- {
+			ps[j], ps[j-1] = ps[j-1], ps[j]
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  total\t%s\t%s\t%s\t\n", bytesRateForm(a.TotalBytesPerSecond), bytesRateForm(b.TotalBytesPerSecond),
+		change(a.TotalBytesPerSecond, b.TotalBytesPerSecond, bytesRateForm))
+	for i, p := range ps {
+		if i == 10 {
+			fmt.Fprintf(tw, "  … %d more\n", len(ps)-i)
+			break
+		}
+		fmt.Fprintf(tw, "  %s:%d %s\t%s\t%s\t%s\t\n", p.k.file, p.k.line, p.k.fn, bytesRateForm(p.x), bytesRateForm(p.y), change(p.x, p.y, bytesRateForm))
+	}
+	tw.Flush()
+}
+
+func optional(v float64, form func(float64) string) string {
+	if math.IsNaN(v) {
+		return "–"
+	}
+	return form(v)
+}
+
+// change is the difference with a sign, and relative to A when A is not zero.
+func change(x, y float64, form func(float64) string) string {
+	if math.IsNaN(x) || math.IsNaN(y) {
+		return ""
+	}
+	d := y - x
+	s := form(d)
+	if d > 0 {
+		s = "+" + s
+	}
+	if x != 0 && d != 0 {
+		s += fmt.Sprintf(" (%+.0f%%)", d/math.Abs(x)*100)
+	}
+	return s
+}

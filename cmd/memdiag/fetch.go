@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/memdiag/memdiag/runtimediag"
+)
+
+// exitFail is the status of a command that ran and could not do its job: a service that cannot be
+// reached or does not serve a report, a process whose mappings cannot be read.
+const exitFail = 1
+
+// defaultTree is where middleware.Handler is mounted unless WithPrefix says otherwise.
+const defaultTree = "/debug/memdiag/"
+
+// maxReportBytes bounds what is read from a service: a report with its per-mapping table is tens
+// of KiB, so anything this large is not one.
+const maxReportBytes = 64 << 20
+
+// reportURL turns what the user typed into the URL of report.json: a service's base URL gets the
+// default tree, a tree gets report.json, report.txt becomes report.json. A missing scheme is http.
+func reportURL(raw string) (string, error) {
+	if !strings.Contains(raw, "://") {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("bad URL %q: %w", raw, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", fmt.Errorf("bad URL %q: the scheme must be http or https", raw)
+	}
+	if u.Host == "" {
+		return "", fmt.Errorf("bad URL %q: no host", raw)
+	}
+	switch p := u.Path; {
+	case p == "" || p == "/":
+		u.Path = defaultTree + "report.json"
+	case strings.HasSuffix(p, ".json"):
+	case strings.HasSuffix(p, "/report.txt"):
+		u.Path = strings.TrimSuffix(p, "txt") + "json"
+	case strings.HasSuffix(p, "/"):
+		u.Path = p + "report.json"
+	default:
+		u.Path = p + "/report.json"
+	}
+	return u.String(), nil
+}
+
+// fetchReport gets and decodes one report. Every error is a sentence for the user that names the
+// URL and, where there is one, what to check.
+func fetchReport(ctx context.Context, client *http.Client, target string) (*runtimediag.Report, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return nil, fmt.Errorf("bad URL %q: %w", target, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "memdiag-cli")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, reachError(target, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxReportBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", target, err)
+	}
+	switch {
+	case resp.StatusCode == http.StatusForbidden:
+		return nil, fmt.Errorf("forbidden: %s: the tree only serves loopback callers unless an authorizer is configured (docs/security.md)", target)
+	case resp.StatusCode == http.StatusUnauthorized:
+		return nil, fmt.Errorf("unauthorized: %s: the service's authorizer refused this request (docs/security.md)", target)
+	case resp.StatusCode == http.StatusNotFound:
+		return nil, fmt.Errorf("not found: %s: the memdiag tree is not mounted there (the default is %s; pass the tree's URL if it was mounted elsewhere)", target, defaultTree)
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("%s: HTTP %s (first bytes %s)", target, resp.Status, firstBytes(body))
+	case len(body) > maxReportBytes:
+		return nil, fmt.Errorf("not a memdiag report at %s: larger than %d bytes", target, maxReportBytes)
+	}
+	rep, err := decodeReport(body)
+	if err != nil {
+		return nil, fmt.Errorf("not a memdiag report at %s (got Content-Type %q, first bytes %s): %w",
+			target, resp.Header.Get("Content-Type"), firstBytes(body), err)
+	}
+	return rep, nil
+}
+
+// decodeReport accepts JSON only when it has the report's "rss" object with its categories: any
+// JSON object decodes into a Report, so shape, not success, says whether it is one.
+func decodeReport(b []byte) (*runtimediag.Report, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(b, &top); err != nil {
+		return nil, errors.New("not a JSON object")
+	}
+	var rss struct {
+		Categories []json.RawMessage `json:"categories"`
+	}
+	raw, ok := top["rss"]
+	if !ok || json.Unmarshal(raw, &rss) != nil || rss.Categories == nil {
+		return nil, errors.New(`no "rss" object with categories`)
+	}
+	var rep runtimediag.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return nil, err
+	}
+	return &rep, nil
+}
+
+// readReportFile reads a report saved from report.json (curl, memdiag report --json).
+func readReportFile(path string) (*runtimediag.Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := decodeReport(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a memdiag report: %w", path, err)
+	}
+	return rep, nil
+}
+
+func reachError(target string, err error) error {
+	var ne net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("cannot reach %s: connection refused (is the service running? is the tree mounted at %s?)", target, defaultTree)
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return fmt.Errorf("cannot reach %s: no answer in time (a full report reads smaps, which takes longer on a large process: raise --timeout)", target)
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("%s: interrupted", target)
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return fmt.Errorf("cannot reach %s: unknown host %s", target, dnsErr.Name)
+	}
+	return fmt.Errorf("cannot reach %s: %w", target, err)
+}
+
+// firstBytes quotes the start of a body, enough to recognise an HTML page or a proxy's error.
+func firstBytes(b []byte) string {
+	const n = 80
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return "(empty body)"
+	}
+	if len(b) > n {
+		return fmt.Sprintf("%q…", b[:n])
+	}
+	return fmt.Sprintf("%q", b)
+}
+
+func newClient(timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout}
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"time"
+)
+
+const reportSynopsis = `usage: memdiag report [flags] URL
+
+Fetches a running service's memdiag report (GET <tree>report.json) and prints it as text: where
+the resident memory is, allocation and GC efficiency, findings with advice, top allocation sites.
+
+URL is the service (http://127.0.0.1:8080: the tree is taken to be at /debug/memdiag/), the tree
+(http://127.0.0.1:8080/debug/memdiag/) or report.json itself. Without a scheme, http is used.
+The tree serves loopback callers only unless the service configured an authorizer.
+
+exit status:
+  0  the report was printed
+  1  the service could not be reached, refused, or did not answer with a memdiag report
+  2  bad usage
+
+flags:
+`
+
+func reportFlags() (*flag.FlagSet, *time.Duration, *bool) {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the report (a full report reads smaps: seconds on a large process)")
+	asJSON := fs.Bool("json", false, "print the report's JSON as received, indented, instead of text")
+	return fs, timeout, asJSON
+}
+
+func reportUsage(w io.Writer) {
+	fs, _, _ := reportFlags()
+	fs.SetOutput(w)
+	io.WriteString(w, reportSynopsis)
+	fs.PrintDefaults()
+}
+
+func runReport(args []string, stdout, stderr io.Writer) int {
+	fs, timeout, asJSON := reportFlags()
+	fs.SetOutput(io.Discard)
+	pos, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		reportUsage(stdout)
+		return 0
+	}
+	if err == nil && len(pos) != 1 {
+		err = fmt.Errorf("want one URL, have %d arguments", len(pos))
+	}
+	if err == nil && *timeout <= 0 {
+		err = fmt.Errorf("--timeout %s: must be positive", *timeout)
+	}
+	if err != nil {
+		return cmdUsageError(stderr, "report", err)
+	}
+	target, err := reportURL(pos[0])
+	if err != nil {
+		return cmdUsageError(stderr, "report", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	rep, err := fetchReport(ctx, newClient(*timeout), target)
+	if err != nil {
+		fmt.Fprintf(stderr, "memdiag report: %v\n", err)
+		return exitFail
+	}
+	if *asJSON {
+		if err := jsonEncoder(stdout).Encode(rep); err != nil {
+			fmt.Fprintf(stderr, "memdiag report: %v\n", err)
+			return exitFail
+		}
+		return 0
+	}
+	writeReport(stdout, rep, target)
+	return 0
+}
+
+// cmdUsageError reports a command line that cannot be run.
+func cmdUsageError(stderr io.Writer, name string, err error) int {
+	fmt.Fprintf(stderr, "memdiag %s: %v\n", name, err)
+	fmt.Fprintf(stderr, "run memdiag help %s for usage\n", name)
+	return exitUsage
+}
