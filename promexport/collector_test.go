@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -67,6 +68,13 @@ func fixtureReport() *runtimediag.Report {
 			{Code: "gc_cpu_high", Severity: runtimediag.SeverityCritical},
 			{Code: "not_a_rule", Severity: runtimediag.SeverityWarning},
 		},
+	}
+	rep.Routes = []runtimediag.RouteStats{
+		{Route: "GET /hello", Requests: 1000, STWSeconds: 0.002, DelayedRequests: 3,
+			Alloc: &runtimediag.RouteAlloc{BytesPerRequest: 512, RelativeError: 0.1, Samples: 100, SampleRateBytes: 512 << 10}},
+		{Route: "GET /report", Requests: 500, STWSeconds: 0.01, DelayedRequests: 9, AllocNote: "too few samples"},
+		{Route: "GET /hello", Requests: 1}, // a duplicate name: left out, never a duplicate series
+		{Route: "GET /bad\xff", Requests: 2},
 	}
 	for i, name := range runtimediag.RSSCategoryNames() {
 		method := runtimediag.MethodSmaps
@@ -221,8 +229,7 @@ func TestNoClashWithGoAndProcessCollectors(t *testing.T) {
 		if !strings.HasPrefix(name, "memdiag_") {
 			t.Errorf("family %s is not under memdiag_", name)
 		}
-		// The fixture report has no routes: those families are absent.
-		if !bytes.Contains(out, []byte("# TYPE "+name+" ")) && !strings.HasPrefix(name, "memdiag_route_") {
+		if !bytes.Contains(out, []byte("# TYPE "+name+" ")) {
 			t.Errorf("family %s missing from a full exposition", name)
 		}
 	}
@@ -237,6 +244,28 @@ func TestLint(t *testing.T) {
 	}
 	for _, p := range problems {
 		t.Errorf("%s: %s", p.Metric, p.Text)
+	}
+}
+
+// TestMaxRoutes proves the route bound keeps the busiest routes.
+func TestMaxRoutes(t *testing.T) {
+	rep := fixtureReport()
+	rep.Routes = nil
+	for i := range 50 {
+		rep.Routes = append(rep.Routes, runtimediag.RouteStats{Route: fmt.Sprintf("GET /r%02d", i), Requests: uint64(i)})
+	}
+	c, err := newCollector(&fixedSource{p: fixturePoint(), rep: rep}, WithMaxRoutes(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := exposition(t, c)
+	for _, want := range []string{`route="GET /r49"`, `route="GET /r48"`, `route="GET /r47"`} {
+		if !bytes.Contains(got, []byte("memdiag_route_requests_total{"+want+"}")) {
+			t.Errorf("busiest route %s missing", want)
+		}
+	}
+	if n := testutil.CollectAndCount(c, "memdiag_route_requests_total"); n != 3 {
+		t.Errorf("memdiag_route_requests_total: %d series, want 3", n)
 	}
 }
 

@@ -14,7 +14,7 @@ type descs struct {
 	// The last full report.
 	reportAge, reportWindow, category, unexplained, goManaged, nonGo, lazyFree, arenaOK,
 	gcCPURatio, gcAssistRatio, gcBusyRatio, stwP50, stwP99, stwMax, heapUnusedRatio, heapFreeRatio, finding *prometheus.Desc
-	routeRequests, routeAllocBytes, routeAllocBytesPerRequest, routeSTW *prometheus.Desc
+	routeRequests, routeSTW, routeDelayed, routeAllocPerRequest *prometheus.Desc
 
 	// The Monitor's own work.
 	ticks, tickSeconds, fullReports *prometheus.Desc
@@ -67,10 +67,10 @@ func newDescs() descs {
 		heapFreeRatio:   n("heap_free_ratio", "Go heap free spans not returned to the OS ÷ mapped heap, report."),
 		finding:         n("finding", "1 for each finding active in the last report (docs/findings.md#<code>), report; absent when it is not.", "code", "severity"),
 
-		routeRequests:             n("route_requests_total", "Requests a route served since Instrument started, report.", "route"),
-		routeAllocBytes:           n("route_alloc_bytes_total", "Estimated Go heap bytes allocated while a route's requests ran, since Instrument started, report.", "route"),
-		routeAllocBytesPerRequest: n("route_alloc_bytes_per_request", "Estimated Go heap bytes allocated per request of a route, report.", "route"),
-		routeSTW:                  n("route_stw_seconds_total", "Stop-the-world time that overlapped a route's requests, summed over them, since Instrument started, report.", "route"),
+		routeRequests:        n("route_requests_total", "Requests of a route that Instrument counted, as of the last report.", "route"),
+		routeSTW:             n("route_stw_seconds_total", "Stop-the-world GC time a route's requests sat through, summed over requests, as of the last report.", "route"),
+		routeDelayed:         n("route_stw_delayed_requests_total", "Requests of a route that sat through at least one stop-the-world GC pause, as of the last report.", "route"),
+		routeAllocPerRequest: n("route_alloc_bytes_per_request", "Estimated Go heap bytes a route allocates per request, from the sampled allocation profile, report; absent when it could not be attributed.", "route"),
 
 		ticks:       n("monitor_ticks_total", "Ticks the Monitor has run."),
 		tickSeconds: n("monitor_tick_seconds_total", "Wall time the Monitor's ticks took, summed: memdiag's own periodic cost."),
@@ -85,7 +85,7 @@ func (d *descs) all() []*prometheus.Desc {
 		d.allocBytes, d.gcCycles, d.gcCPU, d.cpuAvailable, d.goroutines, d.threads,
 		d.reportAge, d.reportWindow, d.category, d.unexplained, d.goManaged, d.nonGo, d.lazyFree, d.arenaOK,
 		d.gcCPURatio, d.gcAssistRatio, d.gcBusyRatio, d.stwP50, d.stwP99, d.stwMax, d.heapUnusedRatio, d.heapFreeRatio, d.finding,
-		d.routeRequests, d.routeAllocBytes, d.routeAllocBytesPerRequest, d.routeSTW,
+		d.routeRequests, d.routeSTW, d.routeDelayed, d.routeAllocPerRequest,
 		d.ticks, d.tickSeconds, d.fullReports,
 	}
 }
