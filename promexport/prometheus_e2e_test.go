@@ -1,0 +1,284 @@
+package promexport
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/memdiag/memdiag/runtimediag"
+)
+
+// TestPrometheusEndToEnd scrapes a service with a real Prometheus (Debian's) and checks what
+// Prometheus stored against the service's own report: every RSS category within 5%, or within
+// 1 MiB for categories under 1 MiB, whose few pages move by more than 5% between two reads.
+//
+// The service is built in the test the way examples/service builds it (a Monitor, promexport on
+// its own registry beside client_golang's Go and process collectors, /metrics through promhttp)
+// and serves the report JSON itself from Monitor.Latest, so that the test depends on promexport
+// and runtimediag alone. Everything listens on 127.0.0.1; the test ends within a minute.
+func TestPrometheusEndToEnd(t *testing.T) {
+	promBin := requireTool(t, "prometheus")
+	if testing.Short() {
+		t.Skip("starts a Prometheus server; -short")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Second)
+	defer cancel()
+
+	mon, err := runtimediag.NewMonitor(
+		runtimediag.WithTickInterval(100*time.Millisecond),
+		runtimediag.WithFullInterval(5*time.Second),
+		runtimediag.WithLogInterval(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mon.Close()
+	if err := mon.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A report before the first scrape, so that every scrape carries the categories.
+	if _, err := mon.Report(ctx); err != nil {
+		t.Fatal(err)
+	}
+	col, err := NewCollector(mon)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(col, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}))
+	mux.HandleFunc("GET /debug/memdiag/report.json", func(w http.ResponseWriter, r *http.Request) {
+		_, rep := mon.Latest()
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(rep)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	served := make(chan struct{})
+	go func() { defer close(served); srv.Serve(ln) }()
+	defer func() { srv.Close(); <-served }()
+	target := ln.Addr().String()
+
+	promAddr := startPrometheus(ctx, t, promBin, target)
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	api := func(query string) []promSample {
+		t.Helper()
+		res, err := promQuery(ctx, client, promAddr, query)
+		if err != nil {
+			t.Fatalf("query %q: %v", query, err)
+		}
+		return res
+	}
+
+	// Two scrapes of the categories, and the target up.
+	start := time.Now()
+	for {
+		res := api(`count_over_time(memdiag_rss_category_bytes{category="binary"}[1m])`)
+		if len(res) > 0 && res[0].Value >= 2 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("Prometheus did not scrape the categories twice within the deadline; up = %v", api(`up`))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("two scrapes after %s", time.Since(start).Round(time.Millisecond))
+	if up := api(`up{job="memdiag"}`); len(up) != 1 || up[0].Value != 1 {
+		t.Fatalf("up{job=\"memdiag\"} = %+v, want one series at 1", up)
+	}
+	if gc := api(`go_goroutines{job="memdiag"}`); len(gc) != 1 {
+		t.Errorf("go_goroutines beside memdiag's families: %d series, want 1", len(gc))
+	}
+
+	stored := map[string]float64{}
+	for _, s := range api(`sum by (category) (memdiag_rss_category_bytes{job="memdiag"})`) {
+		stored[s.Metric["category"]] = s.Value
+	}
+	rep := fetchReport(ctx, t, client, "http://"+target+"/debug/memdiag/report.json")
+
+	const mib = 1 << 20
+	t.Logf("%-17s %14s %14s %8s", "category", "prometheus", "report.json", "diff")
+	for _, c := range rep.RSS.Categories {
+		got, ok := stored[c.Name]
+		want := float64(c.Bytes)
+		diff := got - want
+		rel := 0.0
+		if want > 0 {
+			rel = diff / want
+		}
+		t.Logf("%-17s %14.0f %14.0f %+7.2f%%", c.Name, got, want, rel*100)
+		switch {
+		case !ok:
+			t.Errorf("%s: not in Prometheus", c.Name)
+		case want < mib && math.Abs(diff) > mib:
+			t.Errorf("%s: Prometheus %.0f, report %.0f: more than 1 MiB apart", c.Name, got, want)
+		case want >= mib && math.Abs(rel) > 0.05:
+			t.Errorf("%s: Prometheus %.0f, report %.0f: %.1f%% apart, more than 5%%", c.Name, got, want, rel*100)
+		}
+	}
+	names := runtimediag.RSSCategoryNames()
+	for c := range stored {
+		if !slices.Contains(names, c) {
+			t.Errorf("Prometheus holds category %q, which memdiag does not define", c)
+		}
+	}
+	if len(stored) != len(names) {
+		t.Errorf("Prometheus holds %d categories, want %d", len(stored), len(names))
+	}
+	client.CloseIdleConnections()
+}
+
+// startPrometheus runs prometheus on a free loopback port with a one-job configuration scraping
+// target every second, waits until it is ready and stops it when the test ends.
+func startPrometheus(ctx context.Context, t *testing.T, bin, target string) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prometheus.yml")
+	yml := fmt.Sprintf(`global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: memdiag
+    static_configs:
+      - targets: ['%s']
+`, target)
+	if err := os.WriteFile(cfg, []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeLoopbackAddr(t)
+	var out bytes.Buffer
+	cmd := exec.Command(bin,
+		"--config.file="+cfg,
+		"--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+addr,
+		"--log.level=warn")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("prometheus output:\n%s", out.String())
+		}
+	})
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	defer client.CloseIdleConnections()
+	for {
+		resp, err := client.Get("http://" + addr + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return addr
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("prometheus not ready on %s: %v\n%s", addr, err, out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// freeLoopbackAddr is a loopback port free a moment ago.
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type promSample struct {
+	Metric map[string]string
+	Value  float64
+}
+
+// promQuery runs an instant query through Prometheus's HTTP API.
+func promQuery(ctx context.Context, client *http.Client, addr, query string) ([]promSample, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/api/v1/query?query="+url.QueryEscape(query), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			ResultType string `json:"resultType"`
+			Result     []struct {
+				Metric map[string]string `json:"metric"`
+				Value  [2]any            `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", body, err)
+	}
+	if r.Status != "success" || r.Data.ResultType != "vector" {
+		return nil, fmt.Errorf("status %s, result type %s: %s", r.Status, r.Data.ResultType, r.Error)
+	}
+	out := make([]promSample, 0, len(r.Data.Result))
+	for _, s := range r.Data.Result {
+		str, _ := s.Value[1].(string)
+		v, err := strconv.ParseFloat(str, 64)
+		if err != nil {
+			return nil, fmt.Errorf("value %v: %w", s.Value, err)
+		}
+		out = append(out, promSample{Metric: s.Metric, Value: v})
+	}
+	return out, nil
+}
+
+func fetchReport(ctx context.Context, t *testing.T, client *http.Client, u string) *runtimediag.Report {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var rep runtimediag.Report
+	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
+		t.Fatalf("%s: %v", u, err)
+	}
+	if len(rep.RSS.Categories) == 0 {
+		t.Fatalf("%s: no categories", u)
+	}
+	return &rep
+}
