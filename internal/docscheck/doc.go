@@ -1,0 +1,4 @@
+// Package docscheck holds no code: its tests fail when docs/ drifts from the code — the report's
+// JSON schema against real reports and the Report type, and every finding code, RSS category,
+// CLI command, HTTP endpoint and Prometheus metric name against the documents that list them.
+package docscheck
