@@ -10,7 +10,9 @@
 //	col, _ := promexport.NewCollector(mon)
 //	reg := prometheus.NewRegistry()
 //	reg.MustRegister(col, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-//	http.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+//	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+//
+// (ExampleNewCollector is this, compiled.)
 //
 // Every family is named memdiag_*, so it registers beside client_golang's go_* and process_*
 // collectors without a clash. Two sources feed a scrape, and each family's help says which:
