@@ -111,11 +111,29 @@ func TestPrometheusEndToEnd(t *testing.T) {
 		t.Errorf("go_goroutines beside memdiag's families: %d series, want 1", len(gc))
 	}
 
-	stored := map[string]float64{}
-	for _, s := range api(`sum by (category) (memdiag_rss_category_bytes{job="memdiag"})`) {
-		stored[s.Metric["category"]] = s.Value
+	// Compare with the report Prometheus scraped: the Monitor publishes a new one every 5 s, so
+	// wait (a second at a time) until one report spans the newest scrape, read after the report was.
+	var (
+		stored map[string]float64
+		rep    *runtimediag.Report
+	)
+	reportURL := "http://" + target + "/debug/memdiag/report.json"
+	for attempt := 1; ; attempt++ {
+		before := fetchReport(ctx, t, client, reportURL)
+		stored = map[string]float64{}
+		for _, s := range api(`sum by (category) (memdiag_rss_category_bytes{job="memdiag"})`) {
+			stored[s.Metric["category"]] = s.Value
+		}
+		scraped := api(`max(timestamp(memdiag_rss_category_bytes{job="memdiag"}))`)
+		rep = fetchReport(ctx, t, client, reportURL)
+		same := before.Time.Equal(rep.Time) && len(scraped) == 1 &&
+			scraped[0].Value > float64(rep.Time.UnixMilli())/1e3+1
+		if same || attempt == 5 {
+			t.Logf("attempt %d: the report Prometheus scraped is the one compared: %v", attempt, same)
+			break
+		}
+		time.Sleep(time.Second)
 	}
-	rep := fetchReport(ctx, t, client, "http://"+target+"/debug/memdiag/report.json")
 
 	const mib = 1 << 20
 	t.Logf("%-17s %14s %14s %8s", "category", "prometheus", "report.json", "diff")
