@@ -1,0 +1,707 @@
+package middleware
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"embed"
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/memdiag/memdiag/runtimediag"
+)
+
+//go:embed templates/page.html.tmpl templates/page.css templates/page.js
+var pageFiles embed.FS
+
+// pageTemplate is parsed once; the CSS and the script are inlined into it so that the page is one
+// response and loads nothing else (it must work air-gapped, and its Content-Security-Policy
+// forbids any other load).
+var pageTemplate = template.Must(template.New("page.html.tmpl").Funcs(template.FuncMap{
+	"css": func() template.CSS { return template.CSS(mustReadPageFile("templates/page.css")) },
+	"js":  func() template.JS { return template.JS(mustReadPageFile("templates/page.js")) },
+}).ParseFS(pageFiles, "templates/page.html.tmpl"))
+
+func mustReadPageFile(name string) string {
+	b, err := pageFiles.ReadFile(name)
+	if err != nil {
+		panic(err) // embedded at build time: cannot fail
+	}
+	return string(b)
+}
+
+// pageReportWait bounds how long a page load waits for a full report. A report that takes longer
+// (smaps of a very large process) leaves the page on the cheap tier, saying why, rather than
+// holding the request.
+const pageReportWait = 5 * time.Second
+
+// registerPage adds the page and its live stream to the tree.
+func (t *tree) registerPage() {
+	ev := &eventStream{
+		latest:    func() runtimediag.Point { p, _ := t.mon.Latest(); return p },
+		poll:      pollInterval(time.Duration(t.mon.Stats().TickIntervalSecond * float64(time.Second))),
+		lifetime:  t.cfg.maxDuration,
+		heartbeat: eventHeartbeat,
+		clients:   make(chan struct{}, maxEventClients),
+	}
+	t.handle("{$}", t.servePage)
+	t.handle("events", ev.serve)
+}
+
+func (t *tree) servePage(w http.ResponseWriter, r *http.Request) error {
+	if _, err := parseParams(r); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), pageReportWait)
+	rep, repErr := t.report(ctx)
+	cancel()
+	if r.Context().Err() != nil {
+		return errClientGone
+	}
+	p, last := t.mon.Latest()
+	if rep == nil {
+		rep = last // an older report is better than none
+	}
+	nonce, err := newNonce()
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	in := pageInput{Point: p, Report: rep, History: t.mon.History(), Nonce: nonce}
+	if repErr != nil {
+		in.ReportErr = repErr.Error()
+	}
+	if err := renderPage(&buf, &in); err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Security-Policy", pageCSP(nonce))
+	h.Set("Referrer-Policy", "no-referrer")
+	return writeBody(w, "text/html; charset=utf-8", buf.Bytes())
+}
+
+// pageCSP allows the page's own inline style and script (by nonce), its live stream, and images
+// only from itself or data: URLs. Nothing else loads, so a hostile string that escaped into the
+// markup still could not fetch or run anything.
+func pageCSP(nonce string) string {
+	return "default-src 'none'; script-src 'nonce-" + nonce + "'; style-src 'nonce-" + nonce + "'; " +
+		"img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+}
+
+func newNonce() (string, error) {
+	var b [18]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("page nonce: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// pageInput is everything the page is rendered from.
+type pageInput struct {
+	Point     runtimediag.Point   // the newest tick; zero Time when none
+	Report    *runtimediag.Report // the full report; nil while the first one is being taken
+	ReportErr string              // why taking a fresh report failed; Report is then an older one or nil
+	History   []runtimediag.Point
+	Nonce     string
+}
+
+// renderPage writes the page for in. It is a pure function of its input, so the golden tests
+// pin it byte for byte.
+func renderPage(w io.Writer, in *pageInput) error {
+	v := buildPageView(in)
+	if err := pageTemplate.Execute(w, v); err != nil {
+		return fmt.Errorf("rendering page: %w", err)
+	}
+	return nil
+}
+
+// figure is a number as the page shows it, with its exact value for the title attribute.
+type figure struct {
+	Text  string
+	Exact string
+	Raw   string // the exact value as a plain number, for data attributes
+}
+
+func bytesFigure(b uint64) figure {
+	return figure{Text: fmtBytes(b), Exact: groupDigits(b) + " bytes", Raw: strconv.FormatUint(b, 10)}
+}
+
+func signedBytesFigure(b int64) figure {
+	if b >= 0 {
+		return bytesFigure(uint64(b))
+	}
+	f := bytesFigure(uint64(-b))
+	return figure{Text: "−" + f.Text, Exact: "−" + f.Exact, Raw: strconv.FormatInt(b, 10)}
+}
+
+func floatFigure(text string, v float64, unit string) figure {
+	return figure{Text: text, Exact: strconv.FormatFloat(v, 'g', -1, 64) + " " + unit, Raw: strconv.FormatFloat(v, 'g', -1, 64)}
+}
+
+// pageView is the template's data: everything formatted, nothing left to compute in the template.
+type pageView struct {
+	Nonce string
+
+	Live        liveView
+	HaveReport  bool
+	ReportErr   string
+	ReportTime  string // RFC 3339, for data-report-time
+	ReportClock string
+	Window      string
+	Tier        string
+
+	Resident     figure
+	GoManaged    figure
+	GoManagedPct string
+	NonGo        figure
+	NonGoPct     string
+	Unexplained  figure
+	Largest      string
+	LargestBytes figure
+	LargestPct   string
+	Findings     []findingView
+
+	RSSBar     template.HTML
+	Categories []categoryView
+
+	AddressStrip template.HTML
+	Classes      []classTotal
+	MappingCount int
+	NoMappings   string
+
+	Charts []chartView
+
+	Pauses       template.HTML
+	PauseCount   int
+	PauseP50     figure
+	PauseP99     figure
+	PauseMax     figure
+	PauseWindowN uint64
+	Efficiency   []kv
+
+	Sites     []siteView
+	SitesNote string
+	NoSites   string
+
+	Routes   []routeView
+	NoRoutes string
+
+	Missing []sourceView
+	Notes   []string
+
+	HistoryData historyData
+}
+
+type liveView struct {
+	Have       bool
+	Time       string
+	Clock      string
+	Resident   figure
+	GoTotal    figure
+	HeapLive   figure
+	HeapGoal   figure
+	Goroutines string
+	Threads    string
+}
+
+type findingView struct {
+	Code, Severity, Headline, Advice, Doc string
+	Evidence                              []kv
+}
+
+type categoryView struct {
+	Name, Colour, Method, Pct string
+	Bytes                     figure
+	Empty                     bool
+}
+
+type chartView struct {
+	ID, Title, Note string
+	SVG             template.HTML
+	Series          []seriesDef
+}
+
+type kv struct {
+	Name  string
+	Value figure
+}
+
+type siteView struct {
+	Function, Where  string
+	Rate             figure
+	Objects          figure
+	Share            string
+	ShareBarFraction string
+}
+
+type sourceView struct{ Name, Reason, Error string }
+
+type routeView struct {
+	Name, Requests, InFlight, Delayed string
+	P50, P99, Max, STW                figure
+	Alloc                             figure
+	AllocNote                         string
+	CPU                               figure
+}
+
+// historyData is the history the script starts from, as compact rows: the time in Unix
+// milliseconds, then the fields of historyColumns.
+type historyData struct {
+	Columns []string    `json:"columns"`
+	Rows    [][]float64 `json:"rows"`
+	Max     int         `json:"max"`
+}
+
+var historyColumns = []string{"resident_bytes", "go_total_bytes", "heap_live_bytes", "heap_goal_bytes",
+	"limit_bytes", "alloc_bytes_total", "gc_cpu_seconds_total", "cpu_seconds_total"}
+
+func pointRow(p *runtimediag.Point) []float64 {
+	return []float64{float64(p.Time.UnixMilli()), float64(p.ResidentBytes), float64(p.GoTotalBytes),
+		float64(p.HeapLiveBytes), float64(p.HeapGoalBytes), float64(p.LimitBytes),
+		float64(p.AllocBytesTotal), p.GCCPUSecondsTotal, p.CPUSecondsTotal}
+}
+
+func buildPageView(in *pageInput) *pageView {
+	v := &pageView{Nonce: in.Nonce, ReportErr: in.ReportErr}
+	p := in.Point
+	if !p.Time.IsZero() {
+		v.Live = liveView{Have: true, Time: p.Time.UTC().Format(time.RFC3339Nano), Clock: fmtClock(p.Time),
+			Resident: bytesFigure(p.ResidentBytes), GoTotal: bytesFigure(p.GoTotalBytes),
+			HeapLive: bytesFigure(p.HeapLiveBytes), HeapGoal: bytesFigure(p.HeapGoalBytes),
+			Goroutines: strconv.FormatUint(uint64(p.Goroutines), 10), Threads: strconv.FormatUint(uint64(p.Threads), 10)}
+	}
+	hist := downsample(in.History, maxChartPoints)
+	v.Charts = buildCharts(hist)
+	v.HistoryData = historyData{Columns: historyColumns, Rows: make([][]float64, 0, len(hist)), Max: maxChartPoints}
+	for i := range hist {
+		v.HistoryData.Rows = append(v.HistoryData.Rows, pointRow(&hist[i]))
+	}
+	v.NoRoutes = "no per-route statistics: wrap the service's handler with middleware.Instrument"
+	rep := in.Report
+	if rep == nil {
+		return v
+	}
+	v.HaveReport = true
+	v.ReportTime = rep.Time.UTC().Format(time.RFC3339Nano)
+	v.ReportClock = rep.Time.UTC().Format("2006-01-02 15:04:05 UTC")
+	v.Window = fmtSeconds(rep.WindowSeconds)
+	rss := &rep.RSS
+	v.Tier = rss.Tier
+	v.Resident = bytesFigure(rss.ResidentBytes)
+	res := float64(max(rss.ResidentBytes, 1))
+	v.GoManaged, v.GoManagedPct = bytesFigure(rss.GoManagedBytes), fmtPercent(float64(rss.GoManagedBytes)/res)
+	v.NonGo, v.NonGoPct = bytesFigure(rss.NonGoBytes), fmtPercent(float64(rss.NonGoBytes)/res)
+	v.Unexplained = signedBytesFigure(rss.UnexplainedBytes)
+	v.Largest = rss.LargestCategory
+	v.LargestBytes = bytesFigure(rss.Category(rss.LargestCategory))
+	v.LargestPct = fmtPercent(float64(rss.Category(rss.LargestCategory)) / res)
+	for _, f := range rep.Findings {
+		fv := findingView{Code: f.Code, Severity: string(f.Severity), Headline: f.Headline, Advice: f.Advice, Doc: f.Doc}
+		if fv.Doc == "" {
+			fv.Doc = "docs/findings.md#" + f.Code
+		}
+		for _, e := range f.Evidence {
+			fv.Evidence = append(fv.Evidence, kv{Name: e.Name, Value: evidenceFigure(e)})
+		}
+		v.Findings = append(v.Findings, fv)
+	}
+
+	v.RSSBar = rssBar(rss)
+	for _, c := range rss.Categories {
+		v.Categories = append(v.Categories, categoryView{Name: c.Name, Colour: categoryColour(c.Name), Method: c.Method,
+			Bytes: bytesFigure(c.Bytes), Pct: fmtPercent(float64(c.Bytes) / res), Empty: c.Bytes == 0})
+	}
+
+	v.MappingCount = len(rss.Mappings)
+	if len(rss.Mappings) > 0 {
+		v.AddressStrip = addressStrip(rss.Mappings)
+		v.Classes = classTotals(rss.Mappings)
+	} else {
+		v.NoMappings = noMappingsReason(rep)
+	}
+
+	e := &rep.Efficiency
+	v.Pauses = pauseHistogram(e.LastPauses, e.PauseGC)
+	v.PauseCount = len(e.LastPauses)
+	v.PauseWindowN = e.PauseGC.Count
+	v.PauseP50 = durationFigure(e.PauseGC.P50)
+	v.PauseP99 = durationFigure(e.PauseGC.P99)
+	v.PauseMax = durationFigure(e.PauseGC.Max)
+	v.Efficiency = efficiencyRows(e)
+
+	if s := rep.TopAllocationSites; s != nil {
+		v.SitesNote = fmt.Sprintf("estimates from the runtime's sampled allocation profile (one sample about every %s allocated), over the %s of GC cycles completed in the window; %s/s allocated by every site",
+			fmtBytes(uint64(max(s.SampleRateBytes, 0))), fmtSeconds(s.WindowSeconds), fmtBytesF(s.TotalBytesPerSecond))
+		for _, site := range s.Sites {
+			v.Sites = append(v.Sites, siteView{Function: site.Function, Where: fmt.Sprintf("%s:%d", site.File, site.Line),
+				Rate:             floatFigure(fmtBytesF(site.BytesPerSecond)+"/s", site.BytesPerSecond, "bytes/s"),
+				Objects:          floatFigure(fmtCount(site.ObjectsPerSecond)+"/s", site.ObjectsPerSecond, "objects/s"),
+				Share:            fmtPercent(site.Share),
+				ShareBarFraction: num(math.Min(math.Max(site.Share, 0), 1) * 100)})
+		}
+		if len(v.Sites) == 0 {
+			v.NoSites = "no allocation was sampled in the window"
+		}
+	} else {
+		v.NoSites = "no allocation profile delta for this window: the first full report has no earlier profile to compare with, or reading the profile failed"
+	}
+
+	v.Routes = routeRows(rep.Routes)
+
+	for _, s := range rep.Sources {
+		if !s.OK {
+			v.Missing = append(v.Missing, sourceView{Name: s.Name, Reason: s.Reason, Error: s.Error})
+		}
+	}
+	v.Notes = append(append(v.Notes, rep.Notes...), rss.Notes...)
+	return v
+}
+
+// noMappingsReason says why the report has no per-mapping table: the smaps source's error when
+// it was not read, else the attribution's notes.
+func noMappingsReason(rep *runtimediag.Report) string {
+	for _, s := range rep.Sources {
+		if (s.Name == "smaps" || s.Name == "maps") && !s.OK {
+			return s.Name + " was not read: " + firstNonEmpty(s.Reason, s.Error)
+		}
+	}
+	if len(rep.RSS.Notes) > 0 {
+		return strings.Join(rep.RSS.Notes, "; ")
+	}
+	if rep.RSS.Tier == runtimediag.TierCheap {
+		return "this report is the cheap tier (statm and runtime/metrics): it has no per-mapping table"
+	}
+	return "the report has no per-mapping table"
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return "unknown reason"
+}
+
+func evidenceFigure(e runtimediag.Evidence) figure {
+	switch e.Unit {
+	case "bytes":
+		if e.Value < 0 {
+			return signedBytesFigure(int64(e.Value))
+		}
+		return bytesFigure(uint64(e.Value))
+	case "bytes/s":
+		return floatFigure(fmtBytesF(e.Value)+"/s", e.Value, e.Unit)
+	case "seconds":
+		return durationFigure(e.Value)
+	case "ratio":
+		return floatFigure(fmtPercent(e.Value), e.Value, e.Unit)
+	case "percent":
+		return floatFigure(strconv.FormatFloat(e.Value, 'f', 1, 64)+"%", e.Value, e.Unit)
+	default:
+		return floatFigure(fmtCount(e.Value)+" "+e.Unit, e.Value, e.Unit)
+	}
+}
+
+func durationFigure(sec float64) figure { return floatFigure(fmtDuration(sec), sec, "s") }
+
+func efficiencyRows(e *runtimediag.Efficiency) []kv {
+	rows := []kv{
+		{"allocation rate", floatFigure(fmtBytesF(e.AllocBytesPerSecond)+"/s", e.AllocBytesPerSecond, "bytes/s")},
+		{"objects allocated", floatFigure(fmtCount(e.AllocObjectsPerSecond)+"/s", e.AllocObjectsPerSecond, "objects/s")},
+		{"mean object size", floatFigure(fmtBytesF(e.MeanObjectBytes), e.MeanObjectBytes, "bytes")},
+		{"GC cycles", floatFigure(strconv.FormatFloat(e.GCCyclesPerSecond, 'f', 2, 64)+"/s", e.GCCyclesPerSecond, "cycles/s")},
+		{"GC CPU (of GOMAXPROCS × wall)", floatFigure(fmtPercent(e.GCCPUFraction), e.GCCPUFraction, "fraction")},
+		{"GC CPU (of CPU used)", floatFigure(fmtPercent(e.GCBusyCPUShare), e.GCBusyCPUShare, "fraction")},
+		{"mark assist (of CPU used)", floatFigure(fmtPercent(e.GCAssistBusyCPUShare), e.GCAssistBusyCPUShare, "fraction")},
+		{"CPU used", floatFigure(strconv.FormatFloat(e.BusyCores, 'f', 2, 64)+" cores", e.BusyCores, "cores")},
+		{"live heap", bytesFigure(e.HeapLiveBytes)},
+		{"heap goal", bytesFigure(e.HeapGoalBytes)},
+		{"churn (allocated per GC ÷ live heap)", floatFigure(strconv.FormatFloat(e.Churn, 'f', 2, 64), e.Churn, "ratio")},
+		{"fragmentation (unused ÷ objects)", floatFigure(fmtPercent(e.HeapUnusedRatio), e.HeapUnusedRatio, "ratio")},
+		{"free not returned (÷ heap mapped)", floatFigure(fmtPercent(e.HeapFreeRatio), e.HeapFreeRatio, "ratio")},
+	}
+	gogc := strconv.FormatInt(e.GOGC, 10)
+	if e.GOGC < 0 {
+		gogc = "off"
+	}
+	rows = append(rows, kv{"GOGC", figure{Text: gogc, Exact: strconv.FormatInt(e.GOGC, 10), Raw: strconv.FormatInt(e.GOGC, 10)}})
+	if e.GOMEMLIMITBytes != nil {
+		rows = append(rows, kv{"GOMEMLIMIT", signedBytesFigure(*e.GOMEMLIMITBytes)})
+		if e.GOMEMLIMITHeadroomBytes != nil {
+			rows = append(rows, kv{"headroom to GOMEMLIMIT", signedBytesFigure(*e.GOMEMLIMITHeadroomBytes)})
+		}
+	} else {
+		rows = append(rows, kv{"GOMEMLIMIT", figure{Text: "none", Exact: "no soft memory limit", Raw: ""}})
+	}
+	if e.CgroupLimitBytes != nil {
+		rows = append(rows, kv{"cgroup memory limit", bytesFigure(*e.CgroupLimitBytes)})
+		if e.CgroupHeadroomBytes != nil {
+			rows = append(rows, kv{"headroom to the cgroup limit", signedBytesFigure(*e.CgroupHeadroomBytes)})
+		}
+	}
+	rows = append(rows,
+		kv{"goroutines", countFigure(e.Goroutines)},
+		kv{"OS threads", countFigure(e.Threads)},
+		kv{"GOMAXPROCS", countFigure(e.GOMAXPROCS)},
+	)
+	if e.OpenFDsLimit > 0 {
+		rows = append(rows, kv{"open descriptors", figure{Text: fmt.Sprintf("%d of %d", e.OpenFDs, e.OpenFDsLimit), Exact: fmt.Sprintf("%d open, soft limit %d", e.OpenFDs, e.OpenFDsLimit), Raw: strconv.FormatUint(e.OpenFDs, 10)}})
+	}
+	return rows
+}
+
+func routeRows(rs []runtimediag.RouteStats) []routeView {
+	var out []routeView
+	for i := range rs {
+		r := &rs[i]
+		rv := routeView{Name: r.Route, Requests: groupDigits(r.Requests), InFlight: "–", Delayed: groupDigits(r.DelayedRequests),
+			P50: durationFigure(r.LatencyP50Seconds), P99: durationFigure(r.LatencyP99Seconds), Max: durationFigure(r.LatencyMaxSeconds),
+			STW: durationFigure(r.STWSeconds), AllocNote: r.AllocNote, CPU: figure{Text: "–", Exact: "no CPU profile with route labels was taken"}}
+		if r.InFlight != nil {
+			rv.InFlight = strconv.FormatInt(*r.InFlight, 10)
+		}
+		if a := r.Alloc; a != nil {
+			rv.Alloc = floatFigure(fmtBytesF(a.BytesPerRequest)+" ± "+fmtPercent(a.RelativeError), a.BytesPerRequest,
+				fmt.Sprintf("bytes per request from %d samples at one per %d bytes", a.Samples, a.SampleRateBytes))
+		} else {
+			rv.Alloc = figure{Text: "–", Exact: firstNonEmpty(r.AllocNote)}
+		}
+		if c := r.CPU; c != nil {
+			rv.CPU = floatFigure(fmtDuration(c.CPUSeconds), c.CPUSeconds, fmt.Sprintf("s of CPU in a %s profile; %s in the allocator, %s assisting the GC",
+				fmtSeconds(c.ProfileSeconds), fmtDuration(c.AllocCPUSeconds), fmtDuration(c.AssistCPUSeconds)))
+		}
+		out = append(out, rv)
+	}
+	return out
+}
+
+func countFigure(n uint64) figure {
+	return figure{Text: groupDigits(n), Exact: strconv.FormatUint(n, 10), Raw: strconv.FormatUint(n, 10)}
+}
+
+// buildCharts computes the page's three time series from the history: memory, allocation rate
+// and GC CPU. Rates are differences between consecutive points, as the script computes them for
+// the points it receives.
+func buildCharts(hist []runtimediag.Point) []chartView {
+	times := make([]time.Time, len(hist))
+	col := func(f func(p *runtimediag.Point) float64) []float64 {
+		vs := make([]float64, len(hist))
+		for i := range hist {
+			vs[i] = f(&hist[i])
+			times[i] = hist[i].Time
+		}
+		return vs
+	}
+	mem := []seriesDef{
+		{Key: "resident_bytes", Label: "resident (statm)", Colour: "#222222", Unit: bytesUnit, values: col(func(p *runtimediag.Point) float64 { return float64(p.ResidentBytes) })},
+		{Key: "go_total_bytes", Label: "Go total (runtime/metrics, mapped)", Colour: categoryColours[runtimediag.CategoryGoRuntime], Unit: bytesUnit, values: col(func(p *runtimediag.Point) float64 { return float64(p.GoTotalBytes) })},
+		{Key: "heap_live_bytes", Label: "live heap (last GC)", Colour: categoryColours[runtimediag.CategoryGoHeapObjects], Unit: bytesUnit, values: col(func(p *runtimediag.Point) float64 { return float64(p.HeapLiveBytes) })},
+		{Key: "heap_goal_bytes", Label: "heap goal", Colour: categoryColours[runtimediag.CategoryGoHeapUnused], Unit: bytesUnit, Dash: true, values: col(func(p *runtimediag.Point) float64 { return float64(p.HeapGoalBytes) })},
+	}
+	limit := seriesDef{Key: "limit_bytes", Label: "limit (GOMEMLIMIT or cgroup, the smaller)", Colour: categoryColours[runtimediag.CategoryCHeap], Unit: bytesUnit, Dash: true,
+		values: col(func(p *runtimediag.Point) float64 { return float64(p.LimitBytes) })}
+	for _, l := range limit.values {
+		if l > 0 {
+			mem = append(mem, limit)
+			break
+		}
+	}
+	alloc := []seriesDef{{Key: "alloc_rate", Label: "allocated bytes/s", Colour: categoryColours[runtimediag.CategoryGoHeapObjects], Unit: rate,
+		values: rates(hist, func(a, b *runtimediag.Point) float64 {
+			return counterDelta(float64(a.AllocBytesTotal), float64(b.AllocBytesTotal)) / b.Time.Sub(a.Time).Seconds()
+		})}}
+	gc := []seriesDef{{Key: "gc_cpu_percent", Label: "GC CPU % (of GOMAXPROCS × wall)", Colour: categoryColours[runtimediag.CategoryGoRuntime], Unit: percentUnit,
+		values: rates(hist, func(a, b *runtimediag.Point) float64 {
+			cpu := b.CPUSecondsTotal - a.CPUSecondsTotal
+			if cpu <= 0 {
+				return math.NaN()
+			}
+			return 100 * counterDelta(a.GCCPUSecondsTotal, b.GCCPUSecondsTotal) / cpu
+		})}}
+	charts := []chartView{
+		{ID: "chart-memory", Title: "Memory over time", Series: mem},
+		{ID: "chart-alloc", Title: "Allocation rate", Series: alloc},
+		{ID: "chart-gccpu", Title: "GC CPU", Series: gc},
+	}
+	for i := range charts {
+		c := &charts[i]
+		for j := range c.Series {
+			c.Series[j].Last = lastFigure(c.Series[j].values, c.Series[j].Unit)
+		}
+		c.SVG = timeSeries(c.ID, times, c.Series)
+	}
+	return charts
+}
+
+func counterDelta(a, b float64) float64 { return math.Max(b-a, 0) } // a restart reads as no change
+
+func rates(hist []runtimediag.Point, f func(a, b *runtimediag.Point) float64) []float64 {
+	vs := make([]float64, len(hist))
+	for i := range hist {
+		if i == 0 || !hist[i].Time.After(hist[i-1].Time) {
+			vs[i] = math.NaN()
+			continue
+		}
+		vs[i] = f(&hist[i-1], &hist[i])
+	}
+	return vs
+}
+
+func lastFigure(vs []float64, unit string) figure {
+	for i := len(vs) - 1; i >= 0; i-- {
+		if !math.IsNaN(vs[i]) {
+			return floatFigure(fmtUnit(vs[i], unit), vs[i], unit)
+		}
+	}
+	return figure{Text: "–", Exact: "no value yet"}
+}
+
+// downsample keeps at most n points, evenly spaced, always keeping the newest.
+func downsample(ps []runtimediag.Point, n int) []runtimediag.Point {
+	if len(ps) <= n {
+		return ps
+	}
+	out := make([]runtimediag.Point, 0, n)
+	step := float64(len(ps)-1) / float64(n-1)
+	for i := range n {
+		out = append(out, ps[int(math.Round(float64(i)*step))])
+	}
+	return out
+}
+
+// Formatting. Sizes are in binary units, as the runtime and the kernel count them.
+
+func fmtBytes(b uint64) string { return fmtBytesF(float64(b)) }
+
+func fmtBytesF(b float64) string {
+	if math.IsNaN(b) || math.IsInf(b, 0) {
+		return "–"
+	}
+	neg := ""
+	if b < 0 {
+		neg, b = "−", -b
+	}
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
+	i := 0
+	for b >= 1024 && i < len(units)-1 {
+		b /= 1024
+		i++
+	}
+	if i == 0 {
+		return neg + strconv.FormatFloat(math.Round(b), 'f', -1, 64) + " B"
+	}
+	return neg + strconv.FormatFloat(b, 'f', 1, 64) + " " + units[i]
+}
+
+// groupDigits writes n with thousands separators, for exact values people read.
+func groupDigits(n uint64) string {
+	s := strconv.FormatUint(n, 10)
+	if len(s) <= 3 {
+		return s
+	}
+	var b strings.Builder
+	pre := len(s) % 3
+	if pre > 0 {
+		b.WriteString(s[:pre])
+	}
+	for i := pre; i < len(s); i += 3 {
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(s[i : i+3])
+	}
+	return b.String()
+}
+
+func fmtPercent(f float64) string {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return "–"
+	}
+	return strconv.FormatFloat(f*100, 'f', 1, 64) + "%"
+}
+
+func fmtCount(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return "–"
+	case f >= 1e9:
+		return strconv.FormatFloat(f/1e9, 'f', 2, 64) + "G"
+	case f >= 1e6:
+		return strconv.FormatFloat(f/1e6, 'f', 2, 64) + "M"
+	case f >= 1e4:
+		return strconv.FormatFloat(f/1e3, 'f', 1, 64) + "k"
+	default:
+		return trimFloat(f)
+	}
+}
+
+// fmtDuration writes seconds with the unit that keeps one to three digits before the point.
+func fmtDuration(sec float64) string {
+	switch {
+	case math.IsNaN(sec):
+		return "–"
+	case sec == 0:
+		return "0"
+	case sec < 1e-6:
+		return trimFloat(sec*1e9) + " ns"
+	case sec < 1e-3:
+		return trimFloat(sec*1e6) + " µs"
+	case sec < 1:
+		return trimFloat(sec*1e3) + " ms"
+	default:
+		return trimFloat(sec) + " s"
+	}
+}
+
+// trimFloat keeps three significant digits at most, without trailing zeros.
+func trimFloat(f float64) string {
+	switch {
+	case f >= 100:
+		return strconv.FormatFloat(math.Round(f), 'f', -1, 64)
+	case f >= 10:
+		return strconv.FormatFloat(math.Round(f*10)/10, 'f', -1, 64)
+	default:
+		return strconv.FormatFloat(math.Round(f*100)/100, 'f', -1, 64)
+	}
+}
+
+func fmtSeconds(sec float64) string {
+	if sec <= 0 {
+		return "no window"
+	}
+	d := time.Duration(sec * float64(time.Second))
+	if d >= time.Minute {
+		return d.Round(time.Second).String()
+	}
+	return fmtDuration(sec)
+}
+
+func fmtUnit(v float64, unit string) string {
+	switch unit {
+	case bytesUnit:
+		return fmtBytesF(v)
+	case rate:
+		return fmtBytesF(v) + "/s"
+	case percentUnit:
+		if v < 10 {
+			return strconv.FormatFloat(v, 'f', 2, 64) + "%"
+		}
+		return strconv.FormatFloat(v, 'f', 1, 64) + "%"
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
+}
+
+func fmtClock(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("15:04:05")
+}

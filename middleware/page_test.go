@@ -1,0 +1,247 @@
+package middleware
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"html"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/memdiag/memdiag/runtimediag"
+)
+
+var updatePageGolden = flag.Bool("update", false, "rewrite testdata/page/*.golden from the current rendering")
+
+// recordedPage is a full report and history recorded from a real Monitor (Linux, Go 1.26.8),
+// the executable's path replaced.
+type recordedPage struct {
+	Report  *runtimediag.Report `json:"report"`
+	History []runtimediag.Point `json:"history"`
+}
+
+func loadRecorded(t *testing.T) recordedPage {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "page", "recorded.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec recordedPage
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+func renderString(t *testing.T, in *pageInput) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := renderPage(&buf, in); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "page", name+".golden")
+	if *updatePageGolden {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -run %s -update to create it)", err, t.Name())
+	}
+	if d := cmp.Diff(string(want), got); d != "" {
+		t.Errorf("%s differs from the golden file (-want +got; -update rewrites it):\n%s", path, d)
+	}
+}
+
+const testNonce = "dGVzdG5vbmNldGVzdG5vbmNl"
+
+// TestPageGolden pins the whole page for a recorded report and for the states around it.
+func TestPageGolden(t *testing.T) {
+	rec := loadRecorded(t)
+	last := rec.History[len(rec.History)-1]
+
+	noSmaps := *rec.Report
+	noSmaps.RSS.Mappings = nil
+	noSmaps.RSS.Tier = runtimediag.TierCheap
+	noSmaps.RSS.Notes = nil
+	noSmaps.Sources = append([]runtimediag.SourceHealth{{Name: "smaps", OK: false, Reason: "permission denied",
+		Error: "open /proc/self/smaps: permission denied"}}, noSmaps.Sources...)
+	noSmaps.TopAllocationSites = nil
+
+	withRoutes := *rec.Report
+	inFlight := int64(2)
+	withRoutes.Routes = []runtimediag.RouteStats{
+		{Route: "GET /users/{id}", Requests: 12840, InFlight: &inFlight, LatencyP50Seconds: 0.000512, LatencyP99Seconds: 0.008192,
+			LatencyMaxSeconds: 0.0213, STWSeconds: 0.0042, DelayedRequests: 31,
+			Alloc: &runtimediag.RouteAlloc{BytesPerRequest: 18432, RelativeError: 0.08, Samples: 156, SampleRateBytes: 512 << 10},
+			CPU:   &runtimediag.RouteCPU{ProfileSeconds: 10, CPUSeconds: 1.25, AllocCPUSeconds: 0.31, AssistCPUSeconds: 0.02}},
+		{Route: "unmatched", Requests: 3, LatencyP50Seconds: 0.000016, LatencyP99Seconds: 0.000032, LatencyMaxSeconds: 0.000032,
+			AllocNote: "too few samples"},
+	}
+
+	for _, tc := range []struct {
+		name string
+		in   pageInput
+	}{
+		{"recorded", pageInput{Point: last, Report: &withRoutes, History: rec.History, Nonce: testNonce}},
+		{"stale_report", pageInput{Point: last, Report: rec.Report, ReportErr: "context deadline exceeded", History: rec.History[:2], Nonce: testNonce}},
+		{"collecting", pageInput{Point: last, History: rec.History, Nonce: testNonce}},
+		{"no_tick", pageInput{Nonce: testNonce, ReportErr: "runtimediag: monitor closed"}},
+		{"missing_sources", pageInput{Point: last, Report: &noSmaps, History: rec.History[:1], Nonce: testNonce}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checkGolden(t, tc.name, renderString(t, &tc.in))
+		})
+	}
+}
+
+// TestPageShowsReport checks the figures the verdict and the bar promise, on the recorded report.
+func TestPageShowsReport(t *testing.T) {
+	rec := loadRecorded(t)
+	got := renderString(t, &pageInput{Point: rec.History[len(rec.History)-1], Report: rec.Report, History: rec.History, Nonce: testNonce})
+
+	if want := `data-resident-bytes="58761216"`; !strings.Contains(got, want) {
+		t.Errorf("page lacks %s", want)
+	}
+	if want := `data-report-time="` + rec.Report.Time.UTC().Format(time.RFC3339Nano) + `"`; !strings.Contains(got, want) {
+		t.Errorf("page lacks %s", want)
+	}
+	var nonEmpty []string
+	for _, c := range rec.Report.RSS.Categories {
+		if c.Bytes > 0 {
+			nonEmpty = append(nonEmpty, c.Name)
+		}
+	}
+	var drawn []string
+	for _, m := range regexp.MustCompile(`<rect [^>]*data-category="([a-z_]+)"`).FindAllStringSubmatch(got, -1) {
+		drawn = append(drawn, m[1])
+	}
+	if d := cmp.Diff(nonEmpty, drawn); d != "" {
+		t.Errorf("bar segments differ from the non-empty categories (-want +got):\n%s", d)
+	}
+	for _, want := range []string{
+		"page_cache_in_cgroup", "docs/findings.md#page_cache_in_cgroup", // the finding and its doc
+		`data-class="go_heap"`, `data-class="thread_stack"`, // the address space
+		`data-series="resident_bytes"`, `data-series="heap_goal_bytes"`, `data-series="alloc_rate"`, `data-series="gc_cpu_percent"`,
+		`data-mark="p99"`, // pauses
+		"latency",         // the source that was not read
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	// The verdict comes before everything else in <main>.
+	if i, j := strings.Index(got, `id="verdict"`), strings.Index(got, `id="rss"`); i < 0 || j < i {
+		t.Errorf("verdict (at %d) is not before the RSS bar (at %d)", i, j)
+	}
+	for _, ext := range []string{"http://", "https://", "//cdn", "@import", "src="} {
+		if strings.Contains(got, ext) {
+			t.Errorf("page refers to something outside itself: %q", ext)
+		}
+	}
+}
+
+// TestPageEscapesHostileStrings feeds markup through every string a report carries from the
+// process (mapping names, function names, finding text, source errors, notes) and checks that
+// none of it comes out as markup.
+func TestPageEscapesHostileStrings(t *testing.T) {
+	const evil = `"><script>alert(1)</script><img src=x onerror=alert(2)>`
+	rec := loadRecorded(t)
+	rep := *rec.Report
+	rep.RSS.Mappings = append([]runtimediag.ClassifiedMapping(nil), rep.RSS.Mappings...)
+	rep.RSS.Mappings[0].Name = "/usr/bin/" + evil
+	rep.RSS.Mappings[0].Class = runtimediag.MappingClass(evil)
+	rep.RSS.Categories = append([]runtimediag.RSSCategory(nil), rep.RSS.Categories...)
+	rep.RSS.Categories[0].Method = evil
+	rep.RSS.LargestCategory = evil
+	rep.Findings = []runtimediag.Finding{{Code: evil, Severity: runtimediag.Severity(evil), Headline: evil, Advice: evil, Doc: evil,
+		Evidence: []runtimediag.Evidence{{Name: evil, Value: 1, Unit: evil}}}}
+	rep.Sources = []runtimediag.SourceHealth{{Name: evil, Reason: evil, Error: evil}}
+	rep.Notes = []string{evil}
+	rep.Routes = []runtimediag.RouteStats{{Route: evil, AllocNote: evil}}
+	rep.RSS.Notes = []string{evil}
+	rep.TopAllocationSites = &runtimediag.AllocationSites{SampleRateBytes: 512 << 10, Sites: []runtimediag.AllocationSite{
+		{Function: "main.(*T)." + evil, File: evil, Line: 1, BytesPerSecond: 1, Share: 1}}}
+	got := renderString(t, &pageInput{Point: rec.History[0], Report: &rep, History: rec.History, Nonce: testNonce})
+
+	// Escaped, the words stay readable ("onerror=alert" is text); what must never appear is a quote
+	// or a bracket that ends the attribute or element it was put in.
+	for _, bad := range []string{evil, "<script>alert", "<img"} {
+		if n := strings.Count(got, bad); n > 0 {
+			t.Errorf("hostile string reflected as markup: %q appears %d times", bad, n)
+		}
+	}
+	// The page's own two scripts, and nothing else.
+	if n := strings.Count(got, "<script"); n != 2 {
+		t.Errorf("%d <script> elements, want the page's 2", n)
+	}
+	// And the text is still there, escaped, for a person to read.
+	if !strings.Contains(got, html.EscapeString("/usr/bin/"+evil)) && !strings.Contains(got, "/usr/bin/&#34;&gt;&lt;script&gt;") {
+		t.Errorf("the mapping name is not shown escaped")
+	}
+}
+
+func TestFormatting(t *testing.T) {
+	for _, tc := range []struct{ got, want string }{
+		{fmtBytes(0), "0 B"},
+		{fmtBytes(1023), "1023 B"},
+		{fmtBytes(58761216), "56.0 MiB"},
+		{fmtBytes(3 << 30), "3.0 GiB"},
+		{fmtBytesF(-2048), "−2.0 KiB"},
+		{groupDigits(58761216), "58,761,216"},
+		{groupDigits(999), "999"},
+		{fmtDuration(49.152e-6), "49.2 µs"},
+		{fmtDuration(655.36e-6), "655 µs"},
+		{fmtDuration(0.0025), "2.5 ms"},
+		{fmtDuration(1.5), "1.5 s"},
+		{fmtPercent(0.2104), "21.0%"},
+		{fmtUnit(0.25, percentUnit), "0.25%"},
+		{fmtSeconds(90), "1m30s"},
+		{fmtCount(0.24485152821823805), "0.24"},
+		{fmtCount(1234.5), "1235"},
+		{fmtCount(19400), "19.4k"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		v    float64
+		unit string
+		want float64
+	}{
+		{0, bytesUnit, 1 << 20},
+		{60 << 20, bytesUnit, 100 << 20},
+		{90 << 20, bytesUnit, 100 << 20},
+		{100 << 20, bytesUnit, 200 << 20},
+		{3.1, percentUnit, 5},
+	} {
+		if got := niceCeil(tc.v, tc.unit); got != tc.want {
+			t.Errorf("niceCeil(%g, %s) = %g, want %g", tc.v, tc.unit, got, tc.want)
+		}
+	}
+}
+
+func TestDownsampleKeepsNewest(t *testing.T) {
+	ps := make([]runtimediag.Point, 1000)
+	for i := range ps {
+		ps[i].Goroutines = uint32(i)
+	}
+	got := downsample(ps, 600)
+	if len(got) != 600 || got[0].Goroutines != 0 || got[599].Goroutines != 999 {
+		t.Errorf("downsample: %d points, first %d, last %d; want 600, 0, 999", len(got), got[0].Goroutines, got[len(got)-1].Goroutines)
+	}
+}
