@@ -24,6 +24,7 @@ type config struct {
 	maxDuration time.Duration
 	routeFunc   func(*http.Request) string
 	maxRoutes   int
+	pprofLabels bool // WithPprofLabels (instrument.go)
 }
 
 func defaultConfig() config {

@@ -1,0 +1,97 @@
+package middleware
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/google/pprof/profile"
+
+	"github.com/memdiag/memdiag/runtimediag"
+)
+
+// CPUByRoute sums a CPU profile (the pprof proto /debug/pprof/profile serves, gzipped or not)
+// by the profiler label route that Instrument sets with WithPprofLabels: each route's CPU, and
+// of it the time in the allocator (runtime.mallocgc and its size-specialised variants, GC assist
+// included) and in GC assist alone (runtime.gcAssistAlloc). Samples without the label are left
+// out; a profile taken without WithPprofLabels gives an empty map.
+func CPUByRoute(r io.Reader) (map[string]runtimediag.RouteCPU, error) {
+	p, err := profile.Parse(r)
+	if err != nil {
+		return nil, fmt.Errorf("middleware: parsing the CPU profile: %w", err)
+	}
+	iCPU := -1
+	for i, st := range p.SampleType {
+		if st.Type == "cpu" && st.Unit == "nanoseconds" {
+			iCPU = i
+		}
+	}
+	if iCPU < 0 {
+		return nil, errors.New("middleware: not a CPU profile: no cpu/nanoseconds sample type")
+	}
+	secs := time.Duration(p.DurationNanos).Seconds()
+	out := map[string]runtimediag.RouteCPU{}
+	for _, s := range p.Sample {
+		names := s.Label["route"]
+		if len(names) == 0 || len(s.Value) <= iCPU {
+			continue
+		}
+		c := out[names[0]]
+		c.ProfileSeconds = secs
+		v := time.Duration(s.Value[iCPU]).Seconds()
+		c.CPUSeconds += v
+		alloc, assist := allocFrames(s)
+		if alloc || assist {
+			c.AllocCPUSeconds += v
+		}
+		if assist {
+			c.AssistCPUSeconds += v
+		}
+		out[names[0]] = c
+	}
+	return out, nil
+}
+
+// allocFrames reports whether a sample's stack is in the allocator and in GC assist.
+func allocFrames(s *profile.Sample) (alloc, assist bool) {
+	for _, loc := range s.Location {
+		for _, l := range loc.Line {
+			if l.Function == nil {
+				continue
+			}
+			switch name := l.Function.Name; {
+			case strings.HasPrefix(name, "runtime.gcAssistAlloc"):
+				assist = true
+			case strings.HasPrefix(name, "runtime.mallocgc"):
+				alloc = true
+			}
+		}
+	}
+	return alloc, assist
+}
+
+// cpuAttribution is the last CPU profile's split by route. Guarded by routeTable.mu.
+type cpuAttribution struct {
+	byRoute map[string]runtimediag.RouteCPU
+}
+
+// noteCPUProfile keeps a CPU profile's split by route for the Monitor's reports (RouteStats.CPU):
+// for the handler that serves CPU profiles to call with what it served. It does nothing when no
+// Instrument shares the Monitor.
+func noteCPUProfile(mon *runtimediag.Monitor, prof []byte) error {
+	tab, ok := mon.RouteSourceOrSet(func() runtimediag.RouteSource { return nil }).(*routeTable)
+	if !ok {
+		return nil
+	}
+	byRoute, err := CPUByRoute(bytes.NewReader(prof))
+	if err != nil {
+		return err
+	}
+	tab.mu.Lock()
+	tab.cpu.byRoute = byRoute
+	tab.mu.Unlock()
+	return nil
+}

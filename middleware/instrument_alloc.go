@@ -1,0 +1,224 @@
+package middleware
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"runtime/pprof"
+
+	"github.com/google/pprof/profile"
+
+	"github.com/memdiag/memdiag/runtimediag"
+)
+
+// allocAttribution turns the runtime's sampled allocation profile into bytes per request by
+// route. Guarded by routeTable.mu.
+type allocAttribution struct {
+	buf bytes.Buffer
+	// base is what the profile held under each function when the table was made: the profile
+	// counts since the process started, the routes' requests since then.
+	base map[string]routeAlloc
+}
+
+// baseline reads the profile once, summing it by every function on each stack, so that
+// allocations made before Instrument (by an earlier table, or by a handler called another way)
+// are not charged to its requests. An error leaves no baseline: the estimate then counts from
+// the process's start.
+func (a *allocAttribution) baseline() {
+	p, err := a.profile()
+	if err != nil {
+		return
+	}
+	iObj, iBytes, err := allocTypes(p)
+	if err != nil {
+		return
+	}
+	a.base = map[string]routeAlloc{}
+	seen := map[string]bool{}
+	for _, s := range p.Sample {
+		v, ok := sampleAlloc(s, iObj, iBytes, float64(p.Period))
+		if !ok {
+			continue
+		}
+		clear(seen)
+		for _, loc := range s.Location {
+			for _, l := range loc.Line {
+				if l.Function == nil || seen[l.Function.Name] {
+					continue
+				}
+				seen[l.Function.Name] = true
+				b := a.base[l.Function.Name]
+				b.add(v)
+				a.base[l.Function.Name] = b
+			}
+		}
+	}
+}
+
+func (a *allocAttribution) profile() (*profile.Profile, error) {
+	a.buf.Reset()
+	if err := pprof.Lookup("allocs").WriteTo(&a.buf, 0); err != nil {
+		return nil, err
+	}
+	return profile.Parse(&a.buf)
+}
+
+// routeAlloc is what the profile holds under one route's handler frames.
+type routeAlloc struct {
+	bytes    float64 // scaled, as the runtime scales them
+	variance float64 // of bytes, from the sampling
+	samples  float64
+}
+
+// fill sets the Alloc (or AllocNote) of every route in out, which parallels routes.
+func (a *allocAttribution) fill(routes []*route, out []runtimediag.RouteStats) {
+	owner := map[string]int{} // frame → index of its route, -1 when several routes share it
+	for i, rt := range routes {
+		for _, f := range rt.frames {
+			if j, ok := owner[f]; ok && j != i {
+				owner[f] = -1
+			} else {
+				owner[f] = i
+			}
+		}
+	}
+	for i, rt := range routes {
+		switch {
+		case rt.name == RouteOther || rt.name == RouteUnmatched:
+			out[i].AllocNote = "not attributed: requests of several handlers"
+		case len(rt.frames) == 0:
+			out[i].AllocNote = "not attributed: the route's handler is unknown (not a ServeMux pattern Instrument could look up)"
+		case frameShared(rt.frames[0]):
+			out[i].AllocNote = "not attributed: the handler is net/http's own (" + rt.frames[0] + ")"
+		case owner[rt.frames[0]] < 0:
+			out[i].AllocNote = "not attributed: the handler function " + rt.frames[0] + " serves other routes too"
+		}
+	}
+	any := false
+	for i := range out {
+		if out[i].AllocNote == "" {
+			any = true
+		}
+	}
+	if !any {
+		return
+	}
+	sums, rate, err := a.read(owner, len(routes))
+	for i := range out {
+		if out[i].AllocNote != "" {
+			continue
+		}
+		if err != nil {
+			out[i].AllocNote = "not attributed: " + err.Error()
+			continue
+		}
+		if out[i].Requests == 0 {
+			out[i].AllocNote = "not attributed: no requests yet"
+			continue
+		}
+		s := sums[i]
+		for _, f := range routes[i].frames {
+			s.sub(a.base[f])
+		}
+		ra := &runtimediag.RouteAlloc{
+			BytesPerRequest: s.bytes / float64(out[i].Requests),
+			Samples:         int64(math.Round(s.samples)),
+			SampleRateBytes: int(rate),
+			HandlerFrames:   routes[i].frames,
+		}
+		if s.bytes > 0 {
+			ra.RelativeError = math.Sqrt(s.variance) / s.bytes
+		}
+		out[i].Alloc = ra
+	}
+}
+
+// read sums the allocs profile by the route whose handler frame is innermost in each stack.
+func (a *allocAttribution) read(owner map[string]int, n int) ([]routeAlloc, int64, error) {
+	p, err := a.profile()
+	if err != nil {
+		return nil, 0, err
+	}
+	iObj, iBytes, err := allocTypes(p)
+	if err != nil {
+		return nil, 0, err
+	}
+	sums := make([]routeAlloc, n)
+	for _, s := range p.Sample {
+		i := sampleRoute(s, owner)
+		if i < 0 {
+			continue
+		}
+		if v, ok := sampleAlloc(s, iObj, iBytes, float64(p.Period)); ok {
+			sums[i].add(v)
+		}
+	}
+	return sums, p.Period, nil
+}
+
+func allocTypes(p *profile.Profile) (iObj, iBytes int, err error) {
+	iObj, iBytes = -1, -1
+	for i, st := range p.SampleType {
+		switch st.Type {
+		case "alloc_objects":
+			iObj = i
+		case "alloc_space":
+			iBytes = i
+		}
+	}
+	if iObj < 0 || iBytes < 0 {
+		return 0, 0, errNoAllocTypes
+	}
+	return iObj, iBytes, nil
+}
+
+// sampleAlloc is one sample's estimated bytes, with its sample count and variance.
+func sampleAlloc(s *profile.Sample, iObj, iBytes int, rate float64) (routeAlloc, bool) {
+	if len(s.Value) <= max(iObj, iBytes) {
+		return routeAlloc{}, false
+	}
+	obj, b := float64(s.Value[iObj]), float64(s.Value[iBytes])
+	if obj <= 0 || b <= 0 {
+		return routeAlloc{}, false
+	}
+	// The runtime scales a bucket of objects of one size by 1/p, p = 1-exp(-size/rate), the
+	// chance that an allocation of that size is sampled. Undo that for the sample count; the
+	// estimate's variance is that of a binomial count scaled by size/p.
+	size := b / obj
+	prob := 1.0
+	if rate > 1 {
+		prob = -math.Expm1(-size / rate)
+	}
+	samples := obj * prob
+	return routeAlloc{bytes: b, samples: samples, variance: samples * (1 - prob) * (size / prob) * (size / prob)}, true
+}
+
+func (r *routeAlloc) add(v routeAlloc) {
+	r.bytes += v.bytes
+	r.samples += v.samples
+	r.variance += v.variance
+}
+
+// sub takes a baseline away; the profile's counts only grow, but never go below zero anyway.
+func (r *routeAlloc) sub(v routeAlloc) {
+	r.bytes = max(r.bytes-v.bytes, 0)
+	r.samples = max(r.samples-v.samples, 0)
+	r.variance = max(r.variance-v.variance, 0)
+}
+
+// sampleRoute is the route owning the innermost handler frame of a sample's stack, -1 for none.
+func sampleRoute(s *profile.Sample, owner map[string]int) int {
+	for _, loc := range s.Location {
+		for _, l := range loc.Line {
+			if l.Function == nil {
+				continue
+			}
+			if i, ok := owner[l.Function.Name]; ok {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+var errNoAllocTypes = errors.New("allocs profile has no alloc_objects and alloc_space sample types")
