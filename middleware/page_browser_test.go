@@ -112,7 +112,11 @@ func TestPageInBrowser(t *testing.T) {
 			}
 		case *cdpruntime.EventExceptionThrown:
 			d := e.ExceptionDetails
-			problems.add("exception at %d:%d: %s", d.LineNumber, d.ColumnNumber, d.Text)
+			msg := d.Text
+			if d.Exception != nil {
+				msg += " " + d.Exception.Description
+			}
+			problems.add("exception at %d:%d: %s", d.LineNumber, d.ColumnNumber, msg)
 		case *log.EventEntryAdded:
 			if e.Entry.Level == log.EntryLevelError {
 				problems.add("browser log (%s): %s %s", e.Entry.Source, e.Entry.Text, e.Entry.URL)

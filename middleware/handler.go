@@ -1,0 +1,397 @@
+package middleware
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/memdiag/memdiag/runtimediag"
+)
+
+// Handler returns the whole memdiag tree, to mount with
+//
+//	mux.Handle("/debug/memdiag/", middleware.Handler(mon))
+//
+// (or under WithPrefix's prefix). Every endpoint answers GET and HEAD only:
+//
+//	/               the page
+//	/report.json    a fresh full report (docs/report-schema.md); /report.txt the same in plain text
+//	/history.json   the Monitor's history ring, oldest first
+//	/events         the page's live stream (server-sent events)
+//	/maps           the classified mappings, text or ?format=json
+//	/proc           the process's own /proc files, decoded and redacted, ?format=json or text
+//	/allocs         top allocation sites over a fresh window: ?seconds=N&format=text|json&top=K
+//	/fgprof         a wall-clock profile (felixge/fgprof): ?seconds=N&format=pprof|folded — stops the world ~99 times a second
+//	/captures       what the Monitor's triggers kept; /captures/{id}/{part} downloads one part
+//
+// Only loopback callers are served unless WithAuthorizer says otherwise; docs/security.md says what
+// each endpoint reveals and costs. A bad option makes every request answer 500 with the reason: use
+// NewHandler to get the error instead.
+func Handler(mon *runtimediag.Monitor, opts ...Option) http.Handler {
+	h, err := NewHandler(mon, opts...)
+	if err != nil {
+		return brokenHandler{err: err}
+	}
+	return h
+}
+
+// NewHandler is Handler that returns a bad option or a nil Monitor as an error.
+func NewHandler(mon *runtimediag.Monitor, opts ...Option) (http.Handler, error) {
+	if mon == nil {
+		return nil, errors.New("middleware: Handler: nil Monitor")
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return newTree(mon, cfg), nil
+}
+
+// brokenHandler answers every request with the option error, so a misconfiguration is seen on the
+// first request instead of being a silent 404.
+type brokenHandler struct{ err error }
+
+func (b brokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	setCommonHeaders(w.Header())
+	writePlain(w, http.StatusInternalServerError, "memdiag handler misconfigured: "+b.err.Error()+"\n")
+}
+
+// Bounds on what a request may carry. Nothing in the tree needs more; a longer URL is an attack or
+// a mistake, and answering it early keeps its bytes out of every later step.
+const (
+	maxPathBytes  = 512
+	maxQueryBytes = 512
+)
+
+// tree is the /debug/memdiag tree: a ServeMux of Go 1.22 method patterns under the prefix, and the
+// state the endpoints share.
+type tree struct {
+	mon *runtimediag.Monitor
+	cfg config
+	mux *http.ServeMux
+
+	// One profile of each kind at a time: each holds a goroutine and memory for its whole window,
+	// and fgprof stops the world ~99 times a second.
+	allocs profileSlot
+	fgprof profileSlot
+	// One /proc read at a time: threads and descriptors cost a few file reads each, and 32 clients
+	// asking at once should wait for each other rather than multiply that cost.
+	procSem chan struct{}
+}
+
+func newTree(mon *runtimediag.Monitor, cfg config) *tree {
+	t := &tree{mon: mon, cfg: cfg, mux: http.NewServeMux(), procSem: make(chan struct{}, 1)}
+	t.handle("report.json", t.serveReportJSON)
+	t.handle("report.txt", t.serveReportText)
+	t.handle("history.json", t.serveHistory)
+	t.handle("maps", t.serveMaps)
+	t.handle("proc", t.serveProc)
+	t.handle("allocs", t.serveAllocs)
+	t.handle("fgprof", t.serveFgprof)
+	t.handle("captures", t.serveCaptureList)
+	t.handle("captures/{id}/{part}", t.serveCapturePart)
+	// The page ("/" and "/events") lives in page.go, written separately; registerPage adds it with
+	// t.handle("{$}", …) and t.handle("events", …).
+	t.registerPage()
+	return t
+}
+
+// endpoint is a handler of the tree: it returns its error instead of writing it, so that every
+// error response is written by writeError alone.
+type endpoint func(w http.ResponseWriter, r *http.Request) error
+
+// handle registers fn for GET (and so HEAD) of prefix+name.
+func (t *tree) handle(name string, fn endpoint) {
+	t.mux.Handle("GET "+t.cfg.prefix+name, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			writeError(w, err)
+		}
+	}))
+}
+
+func (t *tree) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	setCommonHeaders(w.Header())
+	if err := t.serveHTTP(w, r); err != nil {
+		writeError(w, err)
+	}
+}
+
+// serveHTTP checks what every endpoint needs checked — who asks, how, for which path — and hands
+// the request to the ServeMux.
+func (t *tree) serveHTTP(w http.ResponseWriter, r *http.Request) error {
+	if !t.allowed(r) {
+		return &httpError{status: http.StatusForbidden, msg: "forbidden: memdiag serves loopback callers only unless the service sets an authorizer (docs/security.md)"}
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		return &httpError{status: http.StatusMethodNotAllowed, msg: "method: only GET and HEAD are served"}
+	}
+	if len(r.URL.Path) > maxPathBytes || len(r.URL.RawPath) > maxPathBytes || len(r.URL.RawQuery) > maxQueryBytes {
+		return &httpError{status: http.StatusRequestURITooLong, msg: fmt.Sprintf("url: longer than %d bytes of path or %d of query", maxPathBytes, maxQueryBytes)}
+	}
+	// Only canonical paths reach the ServeMux: it would answer "..", "//" and encoded slashes with a
+	// redirect built from the request, and a diagnostics tree has no use for either.
+	if p := r.URL.Path; r.URL.RawPath != "" || !strings.HasPrefix(p, t.cfg.prefix) || !isClean(p) {
+		return errNotFound
+	}
+	if _, pattern := t.mux.Handler(r); pattern == "" {
+		return errNotFound
+	}
+	t.mux.ServeHTTP(w, r)
+	return nil
+}
+
+// isClean reports whether p is its own path.Clean, a trailing slash allowed.
+func isClean(p string) bool {
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c == p
+}
+
+// httpError is an error with the status it answers with. Its message names the parameter that is
+// wrong and never carries raw request bytes: anything taken from the request goes through quote.
+type httpError struct {
+	status     int
+	msg        string
+	retryAfter int // seconds, for 429
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+var errNotFound = &httpError{status: http.StatusNotFound, msg: "path: not found (see docs/security.md for the endpoints)"}
+
+// errClientGone is returned when the request's context ended: nobody is left to read an answer.
+var errClientGone = errors.New("client went away")
+
+func badParam(name, format string, args ...any) error {
+	return &httpError{status: http.StatusBadRequest, msg: name + ": " + fmt.Sprintf(format, args...)}
+}
+
+// writeError is the one place error responses are written.
+func writeError(w http.ResponseWriter, err error) {
+	if errors.Is(err, errClientGone) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return
+	}
+	var he *httpError
+	if !errors.As(err, &he) {
+		status := http.StatusInternalServerError
+		if errors.Is(err, runtimediag.ErrMonitorClosed) {
+			status = http.StatusServiceUnavailable
+		}
+		he = &httpError{status: status, msg: err.Error()}
+	}
+	h := w.Header()
+	h.Del("Content-Disposition")
+	h.Del("Content-Encoding")
+	setCommonHeaders(h)
+	if he.retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(he.retryAfter))
+	}
+	writePlain(w, he.status, he.msg+"\n")
+}
+
+func setCommonHeaders(h http.Header) {
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+}
+
+func writePlain(w http.ResponseWriter, status int, body string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+}
+
+// writeBody writes a rendered body with its type and length. Everything the tree serves is
+// rendered into memory first, so an error found while rendering is still a clean error response.
+func writeBody(w http.ResponseWriter, contentType string, body []byte) error {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("encoding json: %w", err)
+	}
+	return writeBody(w, "application/json; charset=utf-8", buf.Bytes())
+}
+
+const contentTypeText = "text/plain; charset=utf-8"
+
+// quote renders request bytes for an error message: printable ASCII letters, digits and a few
+// punctuation marks as they are, everything else (markup, quotes, control and non-ASCII bytes) as
+// \xNN, cut to 64 bytes. A message can then never carry markup, whatever a client sends.
+func quote(s string) string {
+	const max = 64
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		if i == max {
+			b.WriteString("…")
+			break
+		}
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9',
+			c == '.', c == '-', c == '_', c == '/', c == ' ', c == ',', c == ':', c == '+':
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, `\x%02x`, c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// params is a request's query, checked: every parameter known to the endpoint, none repeated.
+type params url.Values
+
+func parseParams(r *http.Request, known ...string) (params, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, badParam("query", "malformed (%s)", quote(r.URL.RawQuery))
+	}
+	var unknown []string
+	for k, vs := range q {
+		isKnown := false
+		for _, n := range known {
+			if k == n {
+				isKnown = true
+			}
+		}
+		if !isKnown {
+			unknown = append(unknown, quote(k))
+			continue
+		}
+		if len(vs) > 1 {
+			return nil, badParam(k, "given %d times, want it once", len(vs))
+		}
+	}
+	if len(unknown) > 0 {
+		if len(unknown) > 4 {
+			unknown = append(unknown[:4], "…")
+		}
+		want := "none"
+		if len(known) > 0 {
+			want = strings.Join(known, ", ")
+		}
+		return nil, badParam("query", "unknown parameter %s (this endpoint takes: %s)", strings.Join(unknown, ", "), want)
+	}
+	return params(q), nil
+}
+
+// format returns the format parameter, one of allowed (the first is the default).
+func (p params) format(allowed ...string) (string, error) {
+	vs, ok := p["format"]
+	if !ok {
+		return allowed[0], nil
+	}
+	for _, a := range allowed {
+		if vs[0] == a {
+			return a, nil
+		}
+	}
+	return "", badParam("format", "must be one of %s, not %s", strings.Join(allowed, ", "), quote(vs[0]))
+}
+
+// seconds returns the seconds parameter: a positive integer no larger than max (def when absent).
+func (p params) seconds(def, max time.Duration) (time.Duration, error) {
+	maxSec := int64(max / time.Second)
+	vs, ok := p["seconds"]
+	if !ok {
+		return min(def, max), nil
+	}
+	n, err := strconv.ParseInt(vs[0], 10, 64)
+	if err != nil || !allDigits(vs[0]) || n < 1 || n > maxSec {
+		return 0, badParam("seconds", "must be an integer between 1 and %d, not %s", maxSec, quote(vs[0]))
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
+// intParam returns an integer parameter in [lo, hi] (def when absent).
+func (p params) intParam(name string, def, lo, hi int) (int, error) {
+	vs, ok := p[name]
+	if !ok {
+		return def, nil
+	}
+	n, err := strconv.Atoi(vs[0])
+	if err != nil || !allDigits(vs[0]) || n < lo || n > hi {
+		return 0, badParam(name, "must be an integer between %d and %d, not %s", lo, hi, quote(vs[0]))
+	}
+	return n, nil
+}
+
+// allDigits is true for a plain decimal number: no sign, no space, no base prefix.
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// reportReuse is how old the Monitor's last report may be and still answer /report.json: clients
+// polling together share one full collection (which walks the page tables) instead of each
+// forcing one.
+const reportReuse = time.Second
+
+// report returns a full report no older than reportReuse, taking one when needed. The page uses it
+// too.
+func (t *tree) report(ctx context.Context) (*runtimediag.Report, error) {
+	if _, rep := t.mon.Latest(); rep != nil && time.Since(rep.Time) < reportReuse {
+		return rep, nil
+	}
+	return t.mon.Report(ctx)
+}
+
+func (t *tree) serveReportJSON(w http.ResponseWriter, r *http.Request) error {
+	if _, err := parseParams(r); err != nil {
+		return err
+	}
+	rep, err := t.report(r.Context())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, rep)
+}
+
+func (t *tree) serveReportText(w http.ResponseWriter, r *http.Request) error {
+	if _, err := parseParams(r); err != nil {
+		return err
+	}
+	rep, err := t.report(r.Context())
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	renderReportText(&buf, rep)
+	return writeBody(w, contentTypeText, buf.Bytes())
+}
+
+func (t *tree) serveHistory(w http.ResponseWriter, r *http.Request) error {
+	if _, err := parseParams(r); err != nil {
+		return err
+	}
+	pts := t.mon.History()
+	if pts == nil {
+		pts = []runtimediag.Point{}
+	}
+	return writeJSON(w, pts)
+}

@@ -1,0 +1,67 @@
+package middleware
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// FuzzHandler sends arbitrary methods, paths and queries: the tree never answers 5xx, always
+// names its content type with nosniff, and never reflects a '<' it was sent.
+func FuzzHandler(f *testing.F) {
+	for _, s := range [][3]string{
+		{"GET", "report.json", ""}, {"HEAD", "report.txt", ""}, {"GET", "allocs", "seconds=1"},
+		{"GET", "fgprof", "seconds=2&format=folded"}, {"POST", "proc", ""}, {"GET", "proc/../../etc/passwd", ""},
+		{"GET", "captures/1/heap", ""}, {"GET", "maps", "format=%3Cscript%3E"}, {"GET", "history.json", "a=1&a=2"},
+		{"GET", "captures/<b>/heap", ""}, {"DELETE", "captures", ""}, {"GET", "maps", "format=json"},
+	} {
+		f.Add(s[0], s[1], s[2])
+	}
+	mon := newTestMonitor(f)
+	h := newTestTree(f, mon)
+	// Profiles would make an iteration last seconds: hold both slots so that valid profile
+	// requests get their 429 while every parameter is still checked.
+	relA, _, _ := h.allocs.acquire(time.Hour)
+	relF, _, _ := h.fgprof.acquire(time.Hour)
+	f.Cleanup(func() { relA(); relF() })
+	f.Fuzz(func(t *testing.T, method, path, query string) {
+		if !validMethod(method) {
+			return
+		}
+		u := &url.URL{Path: testPrefix + path, RawQuery: query}
+		r := &http.Request{Method: method, URL: u, Header: http.Header{}, RemoteAddr: "127.0.0.1:1", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}
+		r.RequestURI = u.RequestURI()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r.WithContext(ctx))
+		if w.Code >= 500 {
+			t.Fatalf("%s %s?%s: %d %s", method, path, query, w.Code, w.Body.String())
+		}
+		checkHygiene(t, w)
+		b := w.Body.String()
+		if w.Code >= 400 && strings.Contains(b, "<") {
+			t.Fatalf("%s %q?%q: error body carries '<': %q", method, path, query, b)
+		}
+		if strings.Contains(path+query, "<") && strings.Contains(w.Header().Get("Content-Type"), "html") && strings.Contains(b, "<"+strings.SplitN(path+query, "<", 2)[1]) {
+			t.Fatalf("%s %q?%q: reflected into HTML", method, path, query)
+		}
+	})
+}
+
+// validMethod is what net/http would accept as a method token.
+func validMethod(m string) bool {
+	if m == "" || len(m) > 16 {
+		return false
+	}
+	for _, c := range m {
+		if c < '!' || c > '~' || strings.ContainsRune(`()<>@,;:\"/[]?={}`, c) {
+			return false
+		}
+	}
+	return true
+}
