@@ -55,9 +55,11 @@ import (
 //
 // # Overhead
 //
-// See benchmarks/instrument_test.go: on a 2-core VM, Go 1.26.8, the middleware adds about
-// 110 ns and no allocation to a request; with WithPprofLabels about 230 ns, and one 16-byte
-// allocation for a pattern with wildcards (the mux's own lookup). Once per GC cycle, the first
+// benchmarks/instrument_test.go measures it against a bare ServeMux and client_golang's
+// InstrumentHandlerDuration + InstrumentHandlerCounter in one run (2-core VM, Go 1.26.8, medians
+// of 6 on a loaded machine): bare 57 ns, Instrument 246 ns and no allocation, WithPprofLabels
+// 539 ns, promhttp 1207 ns and 6 allocations. Two time.Now calls (about 33 ns each on that VM)
+// are a third of the cost. Once per GC cycle, the first
 // request after it allocates the next sentinel (three small objects) and a request that saw the
 // cycle reads the pause history (a few microseconds under the heap lock).
 func Instrument(mon *runtimediag.Monitor, opts ...Option) func(http.Handler) http.Handler {
