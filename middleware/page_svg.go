@@ -457,6 +457,9 @@ func pauseHistogram(pauses []runtimediag.GCPause, sum runtimediag.PauseSummary) 
 		s.close("rect")
 		s.elem("text", label, "x", num(x+bw/2), "y", "166", "class", "xlab", "text-anchor", "middle")
 	}
+	if len(pauses) == 0 {
+		s.elem("text", "no GC pause recorded yet", "x", "500", "y", "90", "text-anchor", "middle", "class", "empty")
+	}
 	marks := []struct {
 		name string
 		v    float64
