@@ -1,11 +1,23 @@
-// Command service is a small HTTP service on loopback with a memdiag Monitor watching its memory:
-// it serves a few routes, drives them with a built-in bounded load generator, and the Monitor logs a
-// summary line through zap every few seconds, takes a full report (RSS attribution, allocation
-// sites, findings) less often, and logs each finding when it appears, gets worse or clears
-// (docs/logging.md).
+// Command service is a small JSON API on loopback with memdiag mounted the way a production service
+// would mount it: a Monitor watching memory, the /debug/memdiag tree (page, JSON, text, profiles),
+// per-route instrumentation on the app routes, Prometheus metrics at /metrics, and zap production
+// logs. A built-in, bounded load generator drives the routes so the page has something to show
+// within seconds.
 //
-//	go run ./examples/service            # listens on 127.0.0.1:8080
-//	go run ./examples/service -addr 127.0.0.1:0 -interval 2s -load=false
+//	go run ./examples/service                       # 127.0.0.1:8080, load on
+//	go run ./examples/service -addr 127.0.0.1:0 -load=false
+//
+// The routes allocate differently on purpose:
+//
+//	GET /api/hello         almost nothing
+//	GET /api/report        builds a string by repeated concatenation: churn of short-lived strings
+//	GET /api/cache         keeps a bounded 8 MiB of data alive: a live heap
+//	GET /api/sum/escaping  make([]int, n) with n from the request escapes to the heap: one
+//	                       allocation per request (go build -gcflags=-m shows "escapes to heap")
+//	GET /api/sum           the fix: a fixed-size array on the stack, sliced to n — no allocation
+//	GET /api/session       starts a goroutine that waits for a session that never ends: a
+//	                       deliberate, bounded goroutine leak, so memdiag's goroutines_growing
+//	                       finding has something to find (-leak=false turns it off)
 package main
 
 import (
@@ -18,58 +30,70 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/memdiag/memdiag/middleware"
+	"github.com/memdiag/memdiag/promexport"
 	"github.com/memdiag/memdiag/runtimediag"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "service:", err)
 		os.Exit(1)
 	}
 }
 
 type options struct {
-	addr      string
-	interval  time.Duration
-	fullEvery int
-	load      bool
-	loadRPS   int
+	addr         string
+	logInterval  time.Duration
+	fullInterval time.Duration
+	load         bool
+	loadRPS      int
+	leak         bool
 }
 
 func parseFlags(args []string, out io.Writer) (options, error) {
 	var o options
 	fl := flag.NewFlagSet("service", flag.ContinueOnError)
 	fl.SetOutput(out)
-	fl.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address; loopback only unless you mean it")
-	fl.DurationVar(&o.interval, "interval", 5*time.Second, "how often the Monitor logs its summary line")
-	fl.IntVar(&o.fullEvery, "full-every", 6, "take a full report every N intervals (0: only on demand)")
+	fl.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address; memdiag serves loopback callers only unless an authorizer is set")
+	fl.DurationVar(&o.logInterval, "log-interval", 10*time.Second, "how often the Monitor logs its summary line")
+	fl.DurationVar(&o.fullInterval, "full-interval", 30*time.Second, "how often the Monitor takes a full report (smaps, attribution, findings)")
 	fl.BoolVar(&o.load, "load", true, "run the built-in loopback load generator")
 	fl.IntVar(&o.loadRPS, "load-rps", 200, "requests per second of the load generator (1-5000)")
+	fl.BoolVar(&o.leak, "leak", true, "let /api/session leak goroutines (bounded), so there is a finding to see")
 	if err := fl.Parse(args); err != nil {
 		return o, err
 	}
 	switch {
-	case o.interval < 100*time.Millisecond:
-		return o, fmt.Errorf("-interval %s: must be at least 100ms", o.interval)
-	case o.fullEvery < 0:
-		return o, fmt.Errorf("-full-every %d: must not be negative", o.fullEvery)
+	case fl.NArg() > 0:
+		return o, fmt.Errorf("unexpected arguments: %q", fl.Args())
+	case o.logInterval < time.Second:
+		return o, fmt.Errorf("-log-interval %s: must be at least 1s, the Monitor's tick", o.logInterval)
+	case o.fullInterval < time.Second:
+		return o, fmt.Errorf("-full-interval %s: must be at least 1s", o.fullInterval)
 	case o.loadRPS < 1 || o.loadRPS > 5000:
 		return o, fmt.Errorf("-load-rps %d: must be between 1 and 5000", o.loadRPS)
 	}
 	return o, nil
 }
 
-// run is main without the process exit, so a test can drive it.
-func run(ctx context.Context, args []string, logOut io.Writer) error {
+// run is main without the process exit, so a test can drive it: where-to-look lines go to stdout,
+// zap's JSON logs to logOut.
+func run(ctx context.Context, args []string, stdout, logOut io.Writer) error {
 	o, err := parseFlags(args, logOut)
 	if err != nil {
 		return err
@@ -81,9 +105,8 @@ func run(ctx context.Context, args []string, logOut io.Writer) error {
 
 	mon, err := runtimediag.NewMonitor(
 		runtimediag.WithLogger(logger),
-		runtimediag.WithTickInterval(min(time.Second, o.interval)),
-		runtimediag.WithLogInterval(o.interval),
-		runtimediag.WithFullInterval(o.interval*time.Duration(o.fullEvery)),
+		runtimediag.WithLogInterval(o.logInterval),
+		runtimediag.WithFullInterval(o.fullInterval),
 	)
 	if err != nil {
 		return err
@@ -93,16 +116,37 @@ func run(ctx context.Context, args []string, logOut io.Writer) error {
 		return err
 	}
 
+	reg := prometheus.NewRegistry()
+	exp, err := promexport.NewCollector(mon)
+	if err != nil {
+		return err
+	}
+	reg.MustRegister(exp, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	app := newApp(ctx, o.leak)
+
+	root := http.NewServeMux()
+	root.Handle("/debug/memdiag/", middleware.Handler(mon))
+	root.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	root.Handle("/api/", middleware.Instrument(mon)(app.mux))
+
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: newApp(), ReadHeaderTimeout: 5 * time.Second}
-	logger.Info("service listening", zap.String("url", "http://"+ln.Addr().String()+"/"))
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, `memdiag example service on %[1]s
+  page:    %[1]s/debug/memdiag/
+  report:  %[1]s/debug/memdiag/report.txt   (or: go run ./cmd/memdiag report %[1]s)
+  metrics: %[1]s/metrics
+  app:     %[1]s/api/hello, /api/report, /api/cache, /api/sum?n=50, /api/sum/escaping?n=50, /api/session
+`, base)
+	logger.Info("service listening", zap.String("url", base+"/"), zap.String("memdiag", base+"/debug/memdiag/"))
 
+	srv := &http.Server{Handler: root, ReadHeaderTimeout: 5 * time.Second}
 	var wg sync.WaitGroup
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -113,56 +157,127 @@ func run(ctx context.Context, args []string, logOut io.Writer) error {
 	}()
 	if o.load {
 		wg.Add(1)
-		go func() { defer wg.Done(); generateLoad(ctx, "http://"+ln.Addr().String(), o.loadRPS) }()
+		go func() { defer wg.Done(); generateLoad(ctx, base, o.loadRPS) }()
 	}
 
 	<-ctx.Done()
-
 	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
 	defer done()
 	err = srv.Shutdown(shutdownCtx)
 	cancel()
 	wg.Wait()
+	app.sessions.Wait()
 	return err
 }
 
-// newApp is the demo API: routes with different allocation behaviour.
-func newApp() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /hello", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+// app is the demo API.
+type app struct {
+	mux      *http.ServeMux
+	sessions sync.WaitGroup // leaked sessions end when the service stops
+	leaked   atomic.Int64
+}
+
+// maxLeakedSessions bounds the deliberate leak: about 8 KiB of stack each, 40 MiB at most.
+const maxLeakedSessions = 5000
+
+func newApp(ctx context.Context, leak bool) *app {
+	a := &app{mux: http.NewServeMux()}
+	text := func(w http.ResponseWriter) { w.Header().Set("Content-Type", "text/plain; charset=utf-8") }
+
+	a.mux.HandleFunc("GET /api/hello", func(w http.ResponseWriter, r *http.Request) {
+		text(w)
 		io.WriteString(w, "hello\n")
 	})
-	// /report builds a string by repeated concatenation: many short-lived allocations per request.
-	mux.HandleFunc("GET /report", func(w http.ResponseWriter, r *http.Request) {
+	a.mux.HandleFunc("GET /api/report", func(w http.ResponseWriter, r *http.Request) {
 		s := ""
 		for i := range 200 {
-			s += fmt.Sprintf("line %d\n", i)
+			s += "line " + strconv.Itoa(i) + "\n" // each += copies the whole string: churn
 		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		text(w)
 		io.WriteString(w, s)
 	})
-	// /cache keeps a bounded amount of data alive, so the live heap is not empty.
 	var mu sync.Mutex
 	cache := make(map[int][]byte)
 	next := 0
-	mux.HandleFunc("GET /cache", func(w http.ResponseWriter, r *http.Request) {
+	a.mux.HandleFunc("GET /api/cache", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		cache[next%512] = make([]byte, 16<<10)
 		next++
 		n := len(cache)
 		mu.Unlock()
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		text(w)
 		fmt.Fprintf(w, "%d entries\n", n)
 	})
-	return mux
+	a.mux.HandleFunc("GET /api/sum/escaping", func(w http.ResponseWriter, r *http.Request) {
+		n, err := sumArg(r)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		text(w)
+		fmt.Fprintf(w, "%d\n", sumEscaping(n))
+	})
+	a.mux.HandleFunc("GET /api/sum", func(w http.ResponseWriter, r *http.Request) {
+		n, err := sumArg(r)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		text(w)
+		fmt.Fprintf(w, "%d\n", sumOnStack(n))
+	})
+	a.mux.HandleFunc("GET /api/session", func(w http.ResponseWriter, r *http.Request) {
+		if leak && a.leaked.Load() < maxLeakedSessions {
+			a.leaked.Add(1)
+			a.sessions.Add(1)
+			// The bug: the session waits for a close that never comes; only the service's
+			// shutdown ends it.
+			go func() { defer a.sessions.Done(); <-ctx.Done() }()
+		}
+		text(w)
+		io.WriteString(w, "session started\n")
+	})
+	return a
+}
+
+func sumArg(r *http.Request) (int, error) {
+	n, err := strconv.Atoi(r.URL.Query().Get("n"))
+	if err != nil || n < 1 || n > 64 {
+		return 0, errors.New("n: must be an integer between 1 and 64")
+	}
+	return n, nil
+}
+
+// sumEscaping allocates: make with a size known only at run time cannot live on the stack.
+//
+//go:noinline
+func sumEscaping(n int) int {
+	nums := make([]int, n)
+	return fill(nums)
+}
+
+// sumOnStack is the fix: a fixed-size array the compiler keeps on the stack, sliced to n.
+//
+//go:noinline
+func sumOnStack(n int) int {
+	var buf [64]int
+	return fill(buf[:n])
+}
+
+func fill(nums []int) int {
+	s := 0
+	for i := range nums {
+		nums[i] = i * i
+		s += nums[i]
+	}
+	return s
 }
 
 // generateLoad sends requests to the service's own routes on loopback at about rps per second
 // until ctx ends. It never targets anything but the address the service listens on.
 func generateLoad(ctx context.Context, base string, rps int) {
 	client := &http.Client{Timeout: 2 * time.Second}
-	routes := []string{"/hello", "/report", "/cache"}
+	routes := []string{"/api/hello", "/api/report", "/api/cache", "/api/sum?n=50", "/api/sum/escaping?n=50", "/api/session"}
 	t := time.NewTicker(time.Second / time.Duration(rps))
 	defer t.Stop()
 	for i := 0; ; i++ {
