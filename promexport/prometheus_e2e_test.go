@@ -1,20 +1,12 @@
 package promexport
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
 	"math"
 	"net"
 	"net/http"
-	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -22,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/memdiag/memdiag/internal/promtest"
 	"github.com/memdiag/memdiag/runtimediag"
 )
 
@@ -34,7 +27,7 @@ import (
 // and serves the report JSON itself from Monitor.Latest, so that the test depends on promexport
 // and runtimediag alone. Everything listens on 127.0.0.1; the test ends within a minute.
 func TestPrometheusEndToEnd(t *testing.T) {
-	promBin := requireTool(t, "prometheus")
+	promBin := promtest.RequireTool(t, "prometheus")
 	if testing.Short() {
 		t.Skip("starts a Prometheus server; -short")
 	}
@@ -80,11 +73,11 @@ func TestPrometheusEndToEnd(t *testing.T) {
 	defer func() { srv.Close(); <-served }()
 	target := ln.Addr().String()
 
-	promAddr := startPrometheus(ctx, t, promBin, target)
+	promAddr := promtest.StartPrometheus(ctx, t, promBin, target)
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	api := func(query string) []promSample {
+	api := func(query string) []promtest.Sample {
 		t.Helper()
-		res, err := promQuery(ctx, client, promAddr, query)
+		res, err := promtest.Query(ctx, client, promAddr, query)
 		if err != nil {
 			t.Fatalf("query %q: %v", query, err)
 		}
@@ -165,119 +158,6 @@ func TestPrometheusEndToEnd(t *testing.T) {
 		t.Errorf("Prometheus holds %d categories, want %d", len(stored), len(names))
 	}
 	client.CloseIdleConnections()
-}
-
-// startPrometheus runs prometheus on a free loopback port with a one-job configuration scraping
-// target every second, waits until it is ready and stops it when the test ends.
-func startPrometheus(ctx context.Context, t *testing.T, bin, target string) string {
-	t.Helper()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "prometheus.yml")
-	yml := fmt.Sprintf(`global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: memdiag
-    static_configs:
-      - targets: ['%s']
-`, target)
-	if err := os.WriteFile(cfg, []byte(yml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	addr := freeLoopbackAddr(t)
-	var out bytes.Buffer
-	cmd := exec.Command(bin,
-		"--config.file="+cfg,
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr,
-		"--log.level=warn")
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("prometheus output:\n%s", out.String())
-		}
-	})
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	defer client.CloseIdleConnections()
-	for {
-		resp, err := client.Get("http://" + addr + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return addr
-			}
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("prometheus not ready on %s: %v\n%s", addr, err, out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// freeLoopbackAddr is a loopback port free a moment ago.
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-type promSample struct {
-	Metric map[string]string
-	Value  float64
-}
-
-// promQuery runs an instant query through Prometheus's HTTP API.
-func promQuery(ctx context.Context, client *http.Client, addr, query string) ([]promSample, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/api/v1/query?query="+url.QueryEscape(query), nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, err
-	}
-	var r struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			ResultType string `json:"resultType"`
-			Result     []struct {
-				Metric map[string]string `json:"metric"`
-				Value  [2]any            `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(body, &r); err != nil {
-		return nil, fmt.Errorf("%s: %w", body, err)
-	}
-	if r.Status != "success" || r.Data.ResultType != "vector" {
-		return nil, fmt.Errorf("status %s, result type %s: %s", r.Status, r.Data.ResultType, r.Error)
-	}
-	out := make([]promSample, 0, len(r.Data.Result))
-	for _, s := range r.Data.Result {
-		str, _ := s.Value[1].(string)
-		v, err := strconv.ParseFloat(str, 64)
-		if err != nil {
-			return nil, fmt.Errorf("value %v: %w", s.Value, err)
-		}
-		out = append(out, promSample{Metric: s.Metric, Value: v})
-	}
-	return out, nil
 }
 
 func fetchReport(ctx context.Context, t *testing.T, client *http.Client, u string) *runtimediag.Report {

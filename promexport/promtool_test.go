@@ -3,30 +3,13 @@ package promexport
 import (
 	"bytes"
 	"context"
-	"os"
+	"github.com/memdiag/memdiag/internal/promtest"
 	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/memdiag/memdiag/runtimediag"
 )
-
-// requireTool returns the path of a Debian prometheus binary, or skips the test with the reason
-// when it is not installed: unless MEMDIAG_REQUIRE_ALL=1, which CI sets so that a missing install
-// fails instead of passing quietly.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	const why = " not found (apt-get install prometheus provides it)"
-	if os.Getenv("MEMDIAG_REQUIRE_ALL") == "1" {
-		t.Fatal(name + why + "; MEMDIAG_REQUIRE_ALL=1")
-	}
-	t.Skip(name + why)
-	return ""
-}
 
 func promtoolCheck(t *testing.T, promtool string, exposition []byte) (string, error) {
 	t.Helper()
@@ -42,7 +25,7 @@ func promtoolCheck(t *testing.T, promtool string, exposition []byte) (string, er
 // (every family, with values) and a live Monitor after a full report. It first proves that the
 // linter runs and speaks, on a counter named without _total.
 func TestPromtoolCheckMetrics(t *testing.T) {
-	promtool := requireTool(t, "promtool")
+	promtool := promtest.RequireTool(t, "promtool")
 
 	bad := []byte("# HELP memdiag_bad_bytes x\n# TYPE memdiag_bad_bytes counter\nmemdiag_bad_bytes 1\n")
 	if out, err := promtoolCheck(t, promtool, bad); err == nil || !bytes.Contains([]byte(out), []byte("_total")) {
