@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -173,7 +174,8 @@ type captureStore struct {
 	evicted   uint64
 	takeMu    sync.Mutex // one capture at a time: the flight recorder allows one WriteTo
 	fr        *trace.FlightRecorder
-	stwCounts uint64 // goroutine profiles taken, each a stop-the-world
+	frOn      atomic.Bool // fr != nil, readable without takeMu
+	stwCounts uint64      // goroutine profiles taken, each a stop-the-world
 }
 
 func newCaptureStore(count int, bytes int64) *captureStore {

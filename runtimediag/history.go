@@ -8,7 +8,7 @@ import (
 	"github.com/memdiag/memdiag/procself"
 )
 
-// maxHistoryBytes bounds the Monitor's history ring: an hour of 1 s ticks is about 490 KiB, and
+// maxHistoryBytes bounds the Monitor's history ring: an hour of 1 s ticks is about 480 KiB, and
 // WithHistory refuses a window that would need more than this.
 const maxHistoryBytes = 4 << 20
 
@@ -104,9 +104,11 @@ func pointFrom(p *Point, prev, cur *Snapshot) {
 	}
 	if cur.Has(SourceGCPauses) {
 		// Recent is newest first; the pauses of the cycles completed since prev are its head.
-		n := len(cur.GCPauses.Recent)
+		// Without a previous point there is no "since": the history reaches back to the process's
+		// start, and its maximum must not pass for a pause of this tick.
+		n := 0
 		if prev != nil && prev.Has(SourceGCPauses) {
-			n = int(min(int64(n), max(0, cur.GCPauses.NumGC-prev.GCPauses.NumGC)))
+			n = int(min(int64(len(cur.GCPauses.Recent)), max(0, cur.GCPauses.NumGC-prev.GCPauses.NumGC)))
 		}
 		for _, gp := range cur.GCPauses.Recent[:n] {
 			p.PauseGCMaxSeconds = max(p.PauseGCMaxSeconds, gp.Duration.Seconds())

@@ -42,14 +42,16 @@ import (
 // the next line written (log_lines_dropped). Report also runs each full collection on a goroutine
 // of its own, so that callers who give up (ctx) leave it to finish for the others.
 type Monitor struct {
-	mc   monitorConfig
-	col  *Collector
-	attr *Attributor
-	user *zap.Logger // the caller's logger; written only by the log writer
-	log  *zap.Logger // queues its lines for the log writer
-	q    *logQueue
-	hist *historyRing
-	caps *captureStore
+	mc  monitorConfig
+	col *Collector
+	// fullCol serves full reports, so that they never wait on, or hold up, the tick's col.
+	fullCol *Collector
+	attr    *Attributor
+	user    *zap.Logger // the caller's logger; written only by the log writer
+	log     *zap.Logger // queues its lines for the log writer
+	q       *logQueue
+	hist    *historyRing
+	caps    *captureStore
 
 	routes routeSlot // per-route statistics for reports (routes.go)
 
@@ -147,10 +149,18 @@ func NewMonitor(opts ...Option) (*Monitor, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Full reports read through a collector of their own: a Collector serialises its reads, and a
+	// full read walks smaps for milliseconds, which must never hold up the tick's cheap read.
+	fullCol, err := NewCollector(append(slices.Clone(opts), WithLogger(async))...)
+	if err != nil {
+		col.Close()
+		return nil, err
+	}
 	life, stop := context.WithCancel(context.Background())
 	return &Monitor{
 		mc:            mc,
 		col:           col,
+		fullCol:       fullCol,
 		attr:          NewAttributor(),
 		user:          cfg.logger,
 		log:           async,
@@ -186,6 +196,7 @@ func (m *Monitor) Start(ctx context.Context) error {
 		}
 		m.caps.takeMu.Lock()
 		m.caps.fr = fr
+		m.caps.frOn.Store(true)
 		m.caps.takeMu.Unlock()
 	}
 	run, cancel := context.WithCancel(ctx)
@@ -230,8 +241,9 @@ func (m *Monitor) Close() error {
 		m.caps.fr.Stop()
 		m.caps.fr = nil
 	}
+	m.caps.frOn.Store(false)
 	m.caps.takeMu.Unlock()
-	return m.col.Close()
+	return errors.Join(m.col.Close(), m.fullCol.Close())
 }
 
 // Report takes a fresh full report: a full snapshot, its RSS attribution, the allocation sites
@@ -326,9 +338,9 @@ func (m *Monitor) Stats() MonitorStats {
 	m.caps.mu.Lock()
 	s.CapturesStored, s.CapturesEvicted = len(m.caps.items), m.caps.evicted
 	m.caps.mu.Unlock()
-	m.caps.takeMu.Lock()
-	s.FlightRecorderOn = m.caps.fr != nil
-	m.caps.takeMu.Unlock()
+	// An atomic, not takeMu: a capture holds takeMu while it writes profiles, and Stats is on
+	// every Prometheus scrape.
+	s.FlightRecorderOn = m.caps.frOn.Load()
 	m.hist.mu.Lock()
 	s.HistoryPoints = m.hist.count
 	m.hist.mu.Unlock()
@@ -575,7 +587,7 @@ func (m *Monitor) startFull() (*fullCall, error) {
 // collectFull reads a full snapshot and the allocation profile and analyses the window since the
 // previous full report.
 func (m *Monitor) collectFull(ctx context.Context) (*Report, error) {
-	snap := m.col.Full(ctx)
+	snap := m.fullCol.Full(ctx)
 	if ctx.Err() != nil {
 		return nil, ErrMonitorClosed
 	}
