@@ -16,8 +16,6 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
-const v1Sentinel4K = 9223372036854771712 // PAGE_COUNTER_MAX * 4096, v1's "no limit"
-
 var unlimited = CgroupLimit{Unlimited: true}
 
 func limitOf(b uint64) CgroupLimit { return CgroupLimit{Bytes: b} }
