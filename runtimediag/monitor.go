@@ -125,6 +125,13 @@ func NewMonitor(opts ...Option) (*Monitor, error) {
 		}
 	}
 	mc := cfg.monitor
+	// A default interval never makes a valid tick invalid: it grows to the tick instead.
+	if !mc.fullSet {
+		mc.full = max(mc.full, mc.tick)
+	}
+	if !mc.logSet {
+		mc.logInterval = max(mc.logInterval, mc.tick)
+	}
 	switch {
 	case mc.full > 0 && mc.full < mc.tick:
 		return nil, fmt.Errorf("runtimediag: full interval %s is shorter than the tick interval %s", mc.full, mc.tick)

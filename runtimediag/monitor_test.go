@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -122,6 +123,49 @@ func TestNewMonitorRejectsBadOptions(t *testing.T) {
 			m.Close()
 			t.Errorf("%s: no error", name)
 		}
+	}
+}
+
+// TestDefaultIntervalsFollowTheTick: a tick longer than the default full or log interval raises
+// the default to the tick rather than failing; intervals set explicitly keep their value and are
+// still checked against the tick.
+func TestDefaultIntervalsFollowTheTick(t *testing.T) {
+	tests := []struct {
+		name          string
+		opts          []Option
+		wantFull      time.Duration
+		wantLog       time.Duration
+		wantErrSubstr string
+	}{
+		{"tick between the defaults", []Option{WithTickInterval(2 * time.Minute)}, 5 * time.Minute, 2 * time.Minute, ""},
+		{"tick above both defaults", []Option{WithTickInterval(10 * time.Minute)}, 10 * time.Minute, 10 * time.Minute, ""},
+		{"explicit log kept", []Option{WithTickInterval(2 * time.Minute), WithLogInterval(3 * time.Minute)}, 5 * time.Minute, 3 * time.Minute, ""},
+		{"explicit full kept", []Option{WithTickInterval(10 * time.Minute), WithFullInterval(time.Hour)}, time.Hour, 10 * time.Minute, ""},
+		{"explicit zero kept", []Option{WithTickInterval(10 * time.Minute), WithFullInterval(0), WithLogInterval(0)}, 0, 0, ""},
+		{"explicit log below tick", []Option{WithTickInterval(2 * time.Minute), WithLogInterval(time.Minute)}, 0, 0, "log interval 1m0s is shorter"},
+		{"explicit full below tick", []Option{WithTickInterval(10 * time.Minute), WithFullInterval(5 * time.Minute)}, 0, 0, "full interval 5m0s is shorter"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := NewMonitor(tt.opts...)
+			if tt.wantErrSubstr != "" {
+				if err == nil {
+					m.Close()
+					t.Fatalf("no error, want one containing %q", tt.wantErrSubstr)
+				}
+				if !strings.Contains(err.Error(), tt.wantErrSubstr) {
+					t.Fatalf("error %q, want one containing %q", err, tt.wantErrSubstr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			if m.mc.full != tt.wantFull || m.mc.logInterval != tt.wantLog {
+				t.Errorf("full, log = %s, %s; want %s, %s", m.mc.full, m.mc.logInterval, tt.wantFull, tt.wantLog)
+			}
+		})
 	}
 }
 

@@ -118,9 +118,11 @@ func WithFullSources(s SourceSet) Option {
 type monitorConfig struct {
 	tick         time.Duration
 	full         time.Duration // 0: on demand only
+	fullSet      bool          // the default grows to the tick; an explicit interval must not be shorter
 	history      time.Duration
 	historySet   bool          // the default hour shrinks to fit the bound; an explicit window must fit
 	logInterval  time.Duration // 0: no periodic line
+	logSet       bool          // as fullSet
 	topSites     int
 	triggers     []Trigger
 	captureCount int
@@ -147,7 +149,9 @@ func defaultMonitorConfig() monitorConfig {
 const minTickInterval = 10 * time.Millisecond
 
 // WithTickInterval sets how often a Monitor reads the cheap tier and stores a history point
-// (default 1 s, at least 10 ms). A tick costs a few microseconds (docs/performance.md).
+// (default 1 s, at least 10 ms). A tick costs a few microseconds (docs/performance.md). A tick
+// longer than the default full or log interval raises that default to the tick; an interval set
+// explicitly must be at least the tick.
 func WithTickInterval(d time.Duration) Option {
 	return optionFunc(func(c *config) error {
 		if d < minTickInterval {
@@ -158,15 +162,16 @@ func WithTickInterval(d time.Duration) Option {
 	})
 }
 
-// WithFullInterval sets how often a Monitor takes a full report in the background (default 5 min;
-// 0 means only on demand, through Monitor.Report). A full report reads smaps, whose cost grows with
+// WithFullInterval sets how often a Monitor takes a full report in the background (default 5 min,
+// or the tick interval when that is longer; 0 means only on demand, through Monitor.Report); it
+// may not be shorter than the tick interval. A full report reads smaps, whose cost grows with
 // resident memory: milliseconds for a small service, tens of milliseconds at a gigabyte.
 func WithFullInterval(d time.Duration) Option {
 	return optionFunc(func(c *config) error {
 		if d < 0 {
 			return fmt.Errorf("runtimediag: WithFullInterval: %s is negative", d)
 		}
-		c.monitor.full = d
+		c.monitor.full, c.monitor.fullSet = d, true
 		return nil
 	})
 }
@@ -186,14 +191,15 @@ func WithHistory(d time.Duration) Option {
 }
 
 // WithLogInterval sets how often a Monitor logs its one-line summary through the logger of
-// WithLogger (default 1 min; 0 turns the periodic line off, leaving only finding transitions and
-// captures). docs/logging.md lists the fields.
+// WithLogger (default 1 min, or the tick interval when that is longer; 0 turns the periodic line
+// off, leaving only finding transitions and captures); it may not be shorter than the tick
+// interval. docs/logging.md lists the fields.
 func WithLogInterval(d time.Duration) Option {
 	return optionFunc(func(c *config) error {
 		if d < 0 {
 			return fmt.Errorf("runtimediag: WithLogInterval: %s is negative", d)
 		}
-		c.monitor.logInterval = d
+		c.monitor.logInterval, c.monitor.logSet = d, true
 		return nil
 	})
 }
