@@ -3,6 +3,7 @@ package runtimediag
 import (
 	"math"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	"go.uber.org/zap"
@@ -95,10 +96,12 @@ type logItem struct {
 }
 
 // logQueue hands lines from the Monitor to its log writer goroutine without ever waiting: when
-// the queue is full the line is dropped and counted, and the count goes out with the next line
-// written.
+// the queue is full, or closed because the writer has stopped, the line is dropped and counted,
+// and the count goes out with the next line written.
 type logQueue struct {
 	ch      chan logItem
+	mu      sync.Mutex // orders put against close, so that no line is queued after the writer left
+	closed  bool
 	dropped atomic.Uint64
 	written atomic.Uint64
 	lost    atomic.Uint64 // every line ever dropped, for Stats
@@ -107,11 +110,42 @@ type logQueue struct {
 func newLogQueue() *logQueue { return &logQueue{ch: make(chan logItem, logQueueSize)} }
 
 func (q *logQueue) put(it logItem) {
-	select {
-	case q.ch <- it:
-	default:
-		q.dropped.Add(1)
-		q.lost.Add(1)
+	q.mu.Lock()
+	queued := false
+	if !q.closed {
+		select {
+		case q.ch <- it:
+			queued = true
+		default:
+		}
+	}
+	q.mu.Unlock()
+	if !queued {
+		q.drop()
+	}
+}
+
+func (q *logQueue) drop() {
+	q.dropped.Add(1)
+	q.lost.Add(1)
+}
+
+// close makes every later put drop its line: the writer is leaving.
+func (q *logQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+}
+
+// discard drops what the writer left in a closed queue.
+func (q *logQueue) discard() {
+	for {
+		select {
+		case <-q.ch:
+			q.drop()
+		default:
+			return
+		}
 	}
 }
 

@@ -31,7 +31,8 @@ import (
 //     trigger fires (WithTriggers), keeping a bounded number in memory ([Monitor.Captures]).
 //
 // Nothing runs before [Monitor.Start]; [Monitor.Close] stops everything and waits. Both are
-// idempotent and a Monitor cannot be restarted. Every method is safe for concurrent use.
+// idempotent and a Monitor cannot be restarted, neither after Close nor after the end of the
+// context given to Start. Every method is safe for concurrent use.
 //
 // # Goroutines
 //
@@ -59,7 +60,8 @@ type Monitor struct {
 	stopLife context.CancelFunc
 
 	mu        sync.Mutex
-	state     monitorState
+	state     monitorState    // read through stateLocked
+	run       context.Context // the background's context, derived from Start's
 	cancelRun context.CancelFunc
 	inflight  *fullCall
 	wg        sync.WaitGroup // tick, worker, full collections
@@ -101,11 +103,15 @@ type monitorState uint8
 const (
 	stateNew monitorState = iota
 	stateRunning
+	stateStopped // Start's context ended: nothing runs in the background any more
 	stateClosed
 )
 
 // ErrMonitorClosed is returned by a Monitor's methods after Close.
 var ErrMonitorClosed = errors.New("runtimediag: monitor closed")
+
+// ErrMonitorStopped is returned by Start once the context given to an earlier Start has ended.
+var ErrMonitorStopped = errors.New("runtimediag: monitor stopped: its Start context ended")
 
 // closeLogWait is how long Close waits for the log writer to flush. A sink blocked longer keeps
 // the writer until its write returns; the Monitor is already stopped by then and the writer exits
@@ -187,12 +193,20 @@ func NewMonitor(opts ...Option) (*Monitor, error) {
 // WithFlightRecorder asked for it. The Monitor runs until ctx is done or Close is called; Close
 // must be called either way, to wait for it and release its files. Start on a running Monitor does
 // nothing; Start after Close returns ErrMonitorClosed.
+//
+// When ctx ends the Monitor stops for good: the tick, the worker, the log writer and the flight
+// recorder stop, and Start returns an error wrapping ErrMonitorStopped and the context's cause.
+// What needs no background goroutine goes on working until Close: Report, Capture, Latest,
+// History, Stats. Their log lines (finding transitions, captures) have no writer left: they are
+// dropped and counted in MonitorStats.LogLinesDropped, never queued for nobody.
 func (m *Monitor) Start(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	switch m.state {
+	switch m.stateLocked() {
 	case stateRunning:
 		return nil
+	case stateStopped:
+		return fmt.Errorf("%w: %w", ErrMonitorStopped, context.Cause(m.run))
 	case stateClosed:
 		return ErrMonitorClosed
 	}
@@ -207,7 +221,7 @@ func (m *Monitor) Start(ctx context.Context) error {
 		m.caps.takeMu.Unlock()
 	}
 	run, cancel := context.WithCancel(ctx)
-	m.cancelRun = cancel
+	m.run, m.cancelRun = run, cancel
 	m.state = stateRunning
 	m.wg.Add(2)
 	go m.runTicks(run)
@@ -225,7 +239,7 @@ func (m *Monitor) Close() error {
 		m.mu.Unlock()
 		return nil
 	}
-	wasRunning := m.state == stateRunning
+	started := m.state == stateRunning || m.state == stateStopped
 	m.state = stateClosed
 	cancel := m.cancelRun
 	m.mu.Unlock()
@@ -235,7 +249,7 @@ func (m *Monitor) Close() error {
 		cancel()
 	}
 	m.wg.Wait()
-	if wasRunning {
+	if started {
 		t := time.NewTimer(closeLogWait)
 		select {
 		case <-m.logDone:
@@ -243,6 +257,12 @@ func (m *Monitor) Close() error {
 		}
 		t.Stop()
 	}
+	m.stopFlightRecorder()
+	return errors.Join(m.col.Close(), m.fullCol.Close())
+}
+
+// stopFlightRecorder stops the flight recorder if it runs; it waits for a capture reading it.
+func (m *Monitor) stopFlightRecorder() {
 	m.caps.takeMu.Lock()
 	if m.caps.fr != nil {
 		m.caps.fr.Stop()
@@ -250,7 +270,6 @@ func (m *Monitor) Close() error {
 	}
 	m.caps.frOn.Store(false)
 	m.caps.takeMu.Unlock()
-	return errors.Join(m.col.Close(), m.fullCol.Close())
 }
 
 // Report takes a fresh full report: a full snapshot, its RSS attribution, the allocation sites
@@ -363,7 +382,16 @@ func (m *Monitor) closed() bool {
 func (m *Monitor) running() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.state == stateRunning
+	return m.stateLocked() == stateRunning
+}
+
+// stateLocked is the Monitor's state, a running Monitor whose Start context ended becoming
+// stopped: from the moment the context ends, not from when the goroutines notice. m.mu is held.
+func (m *Monitor) stateLocked() monitorState {
+	if m.state == stateRunning && m.run.Err() != nil {
+		m.state = stateStopped
+	}
+	return m.state
 }
 
 // runTicks is the tick goroutine. The first tick runs at once, so that Latest has a point as
@@ -493,9 +521,11 @@ func (m *Monitor) fire(req captureRequest) bool {
 	}
 }
 
-// runWorker takes the background full reports and the captures.
+// runWorker takes the background full reports and the captures. The flight recorder stops with
+// it: it exists for the captures the worker takes.
 func (m *Monitor) runWorker(ctx context.Context) {
 	defer m.wg.Done()
+	defer m.stopFlightRecorder()
 	m.baseline()
 	for {
 		select {
@@ -534,7 +564,8 @@ func (m *Monitor) baseline() {
 }
 
 // runLogWriter writes the queued lines until the Monitor stops, then what is still queued, for
-// as long as Close waits.
+// as long as Close waits; what is left after that, and every line logged later, is dropped and
+// counted.
 func (m *Monitor) runLogWriter(ctx context.Context) {
 	defer close(m.logDone)
 	for {
@@ -542,6 +573,8 @@ func (m *Monitor) runLogWriter(ctx context.Context) {
 		case it := <-m.q.ch:
 			m.q.write(&it, m.summaryFields, m.user)
 		case <-ctx.Done():
+			m.q.close()
+			defer m.q.discard()
 			deadline := time.Now().Add(closeLogWait)
 			for time.Now().Before(deadline) {
 				select {

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 func newTestMonitor(t *testing.T, opts ...Option) *Monitor {
@@ -93,6 +96,56 @@ func TestMonitorStopsWithStartContext(t *testing.T) {
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("Close took %s", d)
+	}
+}
+
+// TestMonitorStoppedByStartContext: when Start's context ends the Monitor stops for good — its
+// goroutines and flight recorder end, and a second Start says why instead of pretending to run —
+// while Report goes on working and the log lines it makes are dropped and counted, not queued
+// for a writer that is gone.
+func TestMonitorStoppedByStartContext(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	core, logs := observer.New(zapcore.DebugLevel)
+	m, err := NewMonitor(WithLogger(zap.New(core)), WithTickInterval(10*time.Millisecond),
+		WithFullInterval(0), WithLogInterval(0), WithFlightRecorder(time.Second, 1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "no tick", func() bool { return len(m.History()) > 0 })
+	cancel()
+
+	err = m.Start(context.Background())
+	if !errors.Is(err, ErrMonitorStopped) || !errors.Is(err, context.Canceled) {
+		t.Errorf("Start after its context ended = %v, want ErrMonitorStopped and context.Canceled", err)
+	}
+	waitFor(t, 5*time.Second, "the flight recorder still runs", func() bool { return !m.Stats().FlightRecorderOn })
+	// The tick, the worker and the log writer are gone before Close.
+	goleak.VerifyNone(t, goleak.IgnoreCurrent(), goleak.IgnoreTopFunction("github.com/memdiag/memdiag/runtimediag.(*Monitor).startFull.func1"))
+	n := len(m.History())
+	time.Sleep(30 * time.Millisecond)
+	if len(m.History()) != n {
+		t.Error("the tick kept running after its context ended")
+	}
+
+	if _, err := m.Report(context.Background()); err != nil {
+		t.Errorf("Report after the context ended: %v", err)
+	}
+	dropped := m.Stats().LogLinesDropped
+	// A finding no real report has: at least its appearance is a transition to log.
+	m.afterFull(&Report{Time: time.Now(), Findings: []Finding{{Code: "test_only", Severity: SeverityWarning}}})
+	if got := m.Stats().LogLinesDropped; got <= dropped {
+		t.Errorf("log lines dropped = %d after a finding appeared, want more than %d", got, dropped)
+	}
+	if n := len(m.q.ch); n != 0 {
+		t.Errorf("%d lines queued for a log writer that has stopped", n)
+	}
+	if n := len(linesWith(logs, LogMessageFinding)); n != 0 {
+		t.Errorf("%d finding lines written after the Monitor stopped", n)
 	}
 }
 
