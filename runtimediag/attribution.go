@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"runtime"
 	"sync"
+	"time"
 )
 
 // Attributor explains a process's resident memory: [Attributor.Full] classifies every mapping of a
@@ -269,33 +270,66 @@ func (r *RSS) finish() {
 // is marked "estimate"; ClassifiedAt says how old the classification is. Before any full
 // classification, everything outside the Go heap is unexplained.
 func (a *Attributor) Estimate(s *Snapshot) RSS {
+	in := estimateInputOf(s)
+	return a.estimate(&in)
+}
+
+// estimateInput is what Estimate reads of a snapshot: a few words, so that the Monitor's summary
+// line can take a copy from the tick without copying the whole Snapshot.
+type estimateInput struct {
+	time          time.Time
+	residentBytes uint64 // statm
+	sharedBytes   uint64 // statm
+	heapObjects   uint64
+	heapUnused    uint64
+	heapFree      uint64
+	heapStacks    uint64
+	goRuntime     uint64 // RuntimeMetrics.GoRuntimeBytes
+	osStacks      uint64
+}
+
+func estimateInputOf(s *Snapshot) estimateInput {
+	rt := &s.Runtime
+	return estimateInput{
+		time:          s.Time,
+		residentBytes: s.Statm.ResidentBytes,
+		sharedBytes:   s.Statm.SharedBytes,
+		heapObjects:   rt.HeapObjectsBytes,
+		heapUnused:    rt.HeapUnusedBytes,
+		heapFree:      rt.HeapFreeBytes,
+		heapStacks:    rt.HeapStacksBytes,
+		goRuntime:     rt.GoRuntimeBytes(),
+		osStacks:      rt.OSStacksBytes,
+	}
+}
+
+func (a *Attributor) estimate(s *estimateInput) RSS {
 	a.mu.Lock()
 	last, lastShared, lastGoRt := a.last, a.lastShared, a.lastGoRtMeta
 	a.mu.Unlock()
 
-	rt := &s.Runtime
-	r := RSS{Tier: TierCheap, Time: s.Time, ResidentBytes: s.Statm.ResidentBytes}
+	r := RSS{Tier: TierCheap, Time: s.time, ResidentBytes: s.residentBytes}
 	cats := [len(rssCategoryNames)]RSSCategory{}
 	for i := range cats {
 		cats[i] = RSSCategory{Name: rssCategoryNames[i], Method: MethodEstimate}
 	}
-	cats[0].Bytes = rt.HeapObjectsBytes
-	cats[1].Bytes = rt.HeapUnusedBytes
-	cats[2].Bytes = rt.HeapFreeBytes
-	cats[3].Bytes = rt.HeapStacksBytes
+	cats[0].Bytes = s.heapObjects
+	cats[1].Bytes = s.heapUnused
+	cats[2].Bytes = s.heapFree
+	cats[3].Bytes = s.heapStacks
 	if last == nil {
-		cats[4].Bytes = rt.GoRuntimeBytes() - min(rt.GoRuntimeBytes(), rt.OSStacksBytes)
+		cats[4].Bytes = s.goRuntime - min(s.goRuntime, s.osStacks)
 		r.Notes = append(r.Notes, "no full classification yet: go_runtime is what the runtime has mapped off-heap, and everything outside Go is unexplained")
 	} else {
 		r.ClassifiedAt = last.Time
-		r.ClassificationAgeSeconds = s.Time.Sub(last.Time).Seconds()
+		r.ClassificationAgeSeconds = s.time.Sub(last.Time).Seconds()
 		r.LazyFreeBytes = last.LazyFreeBytes
-		cats[4].Bytes = scale(last.Category(CategoryGoRuntime), rt.GoRuntimeBytes(), lastGoRt)
+		cats[4].Bytes = scale(last.Category(CategoryGoRuntime), s.goRuntime, lastGoRt)
 		for i := 5; i < len(cats); i++ {
 			b := last.Category(cats[i].Name)
 			switch cats[i].Name {
 			case CategoryBinary, CategorySharedLibraries, CategoryFileMappings, CategorySharedMemory:
-				b = scale(b, s.Statm.SharedBytes, lastShared)
+				b = scale(b, s.sharedBytes, lastShared)
 			}
 			cats[i].Bytes = b
 		}

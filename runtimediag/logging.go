@@ -208,29 +208,19 @@ type summaryInput struct {
 	from, to Point
 	pauseP99 float64
 	pauseMax float64
-	// snap is a copy of the tick's snapshot with the scalars Attributor.Estimate reads; its
-	// histograms are cleared, because their counts live in buffers the tick refills.
-	snap Snapshot
+	estimate estimateInput // what Attributor.Estimate reads of the tick's snapshot
 }
 
 // newSummaryInput copies what a summary line needs from the tick's state.
 func newSummaryInput(from, to *Point, pauseP99, pauseMax float64, cur *Snapshot) *summaryInput {
-	in := &summaryInput{from: *from, to: *to, pauseP99: pauseP99, pauseMax: pauseMax}
-	in.snap.Time, in.snap.Requested, in.snap.sources = cur.Time, cur.Requested, cur.sources
-	in.snap.Statm = cur.Statm
-	in.snap.Runtime = cur.Runtime
-	rt := &in.snap.Runtime
-	rt.AllocsBySize, rt.FreesBySize = Histogram{}, Histogram{}
-	rt.PausesTotalGC, rt.PausesTotalOther = Histogram{}, Histogram{}
-	rt.PausesStoppingGC, rt.PausesStoppingOther, rt.SchedLatencies = Histogram{}, Histogram{}, Histogram{}
-	return in
+	return &summaryInput{from: *from, to: *to, pauseP99: pauseP99, pauseMax: pauseMax, estimate: estimateInputOf(cur)}
 }
 
 // summaryFields composes the periodic line.
 func (m *Monitor) summaryFields(in *summaryInput) []zapcore.Field {
 	from, to := &in.from, &in.to
 	secs := to.Time.Sub(from.Time).Seconds()
-	rss := m.attr.Estimate(&in.snap)
+	rss := m.attr.estimate(&in.estimate)
 	rep := m.lastReport.Load()
 
 	fs := make([]zapcore.Field, 0, 20)
