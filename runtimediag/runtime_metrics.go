@@ -208,9 +208,6 @@ const (
 	numRuntimeMetrics
 )
 
-// RuntimeMetricNames lists every runtime/metrics key memdiag reads, in the order it reads them.
-func RuntimeMetricNames() []string { return slices.Clone(runtimeMetricNames[:]) }
-
 // unsupportedRuntimeMetrics names the metrics this Go version does not provide; computed once
 // because the set is fixed for the life of the binary. Copying metrics.All first: it returns the
 // runtime's own slice.
