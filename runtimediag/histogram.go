@@ -3,6 +3,7 @@ package runtimediag
 import (
 	"math"
 	"runtime/metrics"
+	"slices"
 )
 
 // Histogram is a cumulative distribution read from runtime/metrics: Counts[i] events fell in
@@ -80,7 +81,7 @@ func bucketValue(lo, hi float64) float64 {
 // absent: the result is then all of h.
 func (h Histogram) Delta(prev Histogram, dst *Histogram) {
 	counts := dst.Counts[:0]
-	same := len(prev.Counts) == len(h.Counts)
+	same := len(prev.Counts) == len(h.Counts) && sameBuckets(prev.Buckets, h.Buckets)
 	for i, c := range h.Counts {
 		if same && prev.Counts[i] > c {
 			same = false
@@ -94,4 +95,17 @@ func (h Histogram) Delta(prev Histogram, dst *Histogram) {
 		counts = append(counts, c)
 	}
 	dst.Counts, dst.Buckets = counts, h.Buckets
+}
+
+// sameBuckets reports whether two histograms have the same boundaries. Two reads of one runtime
+// metric share the runtime's bucket slice, so the element comparison runs only for histograms
+// from elsewhere (recorded snapshots).
+func sameBuckets(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 || &a[0] == &b[0] {
+		return true
+	}
+	return slices.Equal(a, b)
 }

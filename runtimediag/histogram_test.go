@@ -47,6 +47,8 @@ func TestHistogramDelta(t *testing.T) {
 		{"window", Histogram{Counts: []uint64{1, 7, 2}, Buckets: b}, []uint64{4, 0, 7}},
 		{"no previous", Histogram{}, []uint64{5, 7, 9}},
 		{"other buckets", Histogram{Counts: []uint64{1}, Buckets: b[:2]}, []uint64{5, 7, 9}},
+		{"other buckets, as many", Histogram{Counts: []uint64{1, 1, 1}, Buckets: []float64{0, 10, 20, 30}}, []uint64{5, 7, 9}},
+		{"same buckets, another slice", Histogram{Counts: []uint64{1, 7, 2}, Buckets: []float64{0, 1, 2, 3}}, []uint64{4, 0, 7}},
 		{"went backwards (restart)", Histogram{Counts: []uint64{9, 0, 0}, Buckets: b}, []uint64{5, 7, 9}},
 	}
 	for _, tt := range tests {
