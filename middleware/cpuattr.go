@@ -78,20 +78,32 @@ type cpuAttribution struct {
 	byRoute map[string]runtimediag.RouteCPU
 }
 
-// noteCPUProfile keeps a CPU profile's split by route for the Monitor's reports (RouteStats.CPU):
-// for the handler that serves CPU profiles to call with what it served. It does nothing when no
-// Instrument shares the Monitor.
-func noteCPUProfile(mon *runtimediag.Monitor, prof []byte) error {
+// Notes noteCPUProfile returns when a profile gives no route its CPU. The handler puts them in
+// the X-Memdiag-Note header of /cpu: RouteStats has no field for them.
+const (
+	noteCPUNoInstrument = "no Instrument shares this Monitor: the CPU profile is not split by route"
+	noteCPUNoLabels     = "no sample carried a route label: the split by route needs Instrument's WithPprofLabels (off by default) " +
+		"and instrumented requests using CPU during the profile; the routes' cpu stays empty"
+)
+
+// noteCPUProfile keeps a CPU profile's split by route for the Monitor's reports (RouteStats.CPU),
+// replacing the last profile's: the handler's /cpu calls it with what it served. It returns a
+// note saying why no route got any CPU (no Instrument on the Monitor, or no labelled sample), ""
+// when some did.
+func noteCPUProfile(mon *runtimediag.Monitor, prof []byte) (note string, err error) {
 	tab, ok := mon.RouteSourceOrSet(func() runtimediag.RouteSource { return nil }).(*routeTable)
 	if !ok {
-		return nil
+		return noteCPUNoInstrument, nil
 	}
 	byRoute, err := CPUByRoute(bytes.NewReader(prof))
 	if err != nil {
-		return err
+		return "", err
 	}
 	tab.mu.Lock()
 	tab.cpu.byRoute = byRoute
 	tab.mu.Unlock()
-	return nil
+	if len(byRoute) == 0 {
+		return noteCPUNoLabels, nil
+	}
+	return "", nil
 }

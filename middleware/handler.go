@@ -30,6 +30,7 @@ import (
 //	/proc           the process's own /proc files, decoded and redacted, ?format=json or text
 //	/allocs         top allocation sites over a fresh window: ?seconds=N&format=text|json&top=K
 //	/fgprof         a wall-clock profile (felixge/fgprof): ?seconds=N&format=pprof|folded — stops the world ~99 times a second
+//	/cpu            a CPU profile (runtime/pprof): ?seconds=N; with Instrument's WithPprofLabels it also fills the report's per-route CPU
 //	/captures       what the Monitor's triggers kept; /captures/{id}/{part} downloads one part
 //
 // Only loopback callers are served unless WithAuthorizer says otherwise; docs/security.md says what
@@ -82,6 +83,7 @@ type tree struct {
 	// and fgprof stops the world ~99 times a second.
 	allocs profileSlot
 	fgprof profileSlot
+	cpu    profileSlot
 	// One /proc read at a time: threads and descriptors cost a few file reads each, and 32 clients
 	// asking at once should wait for each other rather than multiply that cost.
 	procSem chan struct{}
@@ -96,6 +98,7 @@ func newTree(mon *runtimediag.Monitor, cfg config) *tree {
 	t.handle("proc", t.serveProc)
 	t.handle("allocs", t.serveAllocs)
 	t.handle("fgprof", t.serveFgprof)
+	t.handle("cpu", t.serveCPU)
 	t.handle("captures", t.serveCaptureList)
 	t.handle("captures/{id}/{part}", t.serveCapturePart)
 	// The page ("/" and "/events") lives in page.go, written separately; registerPage adds it with
@@ -112,7 +115,7 @@ type endpoint func(w http.ResponseWriter, r *http.Request) error
 func (t *tree) handle(name string, fn endpoint) {
 	t.mux.Handle("GET "+t.cfg.prefix+name, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := fn(w, r); err != nil {
-			writeError(w, err)
+			writeRequestError(w, r, err)
 		}
 	}))
 }
@@ -120,7 +123,7 @@ func (t *tree) handle(name string, fn endpoint) {
 func (t *tree) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	setCommonHeaders(w.Header())
 	if err := t.serveHTTP(w, r); err != nil {
-		writeError(w, err)
+		writeRequestError(w, r, err)
 	}
 }
 
@@ -170,17 +173,36 @@ func (e *httpError) Error() string { return e.msg }
 
 var errNotFound = &httpError{status: http.StatusNotFound, msg: "path: not found (see docs/security.md for the endpoints)"}
 
-// errClientGone is returned when the request's context ended: nobody is left to read an answer.
-var errClientGone = errors.New("client went away")
+// errClientGone is returned when the request's context ended. Whether anyone is left to read an
+// answer is writeRequestError's to decide, from the context.
+var errClientGone = errors.New("the request's context ended")
 
 func badParam(name, format string, args ...any) error {
 	return &httpError{status: http.StatusBadRequest, msg: name + ": " + fmt.Sprintf(format, args...)}
 }
 
-// writeError is the one place error responses are written.
+// writeRequestError answers r with err, or nothing when r's client went away. net/http cancels a
+// request's context when its connection closes, so context.Canceled on r.Context() means nobody
+// is left to read an answer. A deadline is different: http.TimeoutHandler or a middleware's
+// context.WithTimeout ended the request on the server's side while its client still waits, and
+// an empty 200 would tell that client nothing, so it gets 503 with the reason (under
+// TimeoutHandler the handler's own 503 is the one sent).
+func writeRequestError(w http.ResponseWriter, r *http.Request, err error) {
+	ctxErr := r.Context().Err()
+	if errors.Is(ctxErr, context.Canceled) {
+		return
+	}
+	if ctxErr != nil && errors.Is(err, errClientGone) {
+		err = fmt.Errorf("%w: %w", err, context.Cause(r.Context()))
+	}
+	writeError(w, err)
+}
+
+// writeError is the one place error responses are written. A context that ended (errClientGone,
+// or a context error from a step) answers 503 with the reason.
 func writeError(w http.ResponseWriter, err error) {
 	if errors.Is(err, errClientGone) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return
+		err = &httpError{status: http.StatusServiceUnavailable, msg: "unavailable: the request's work ended before its answer was ready (" + err.Error() + ")"}
 	}
 	var he *httpError
 	if !errors.As(err, &he) {

@@ -35,6 +35,18 @@ func TestHostileRequests(t *testing.T) {
 		{name: "seconds exponent", target: "fgprof?seconds=1e3", want: 400, contains: "seconds:"},
 		{name: "seconds hex", target: "fgprof?seconds=0x3", want: 400, contains: "seconds:"},
 		{name: "seconds repeated", target: "allocs?seconds=1&seconds=2", want: 400, contains: "seconds: given 2 times"},
+		{name: "cpu seconds not a number", target: "cpu?seconds=abc", want: 400, contains: "seconds: must be an integer between 1 and 5"},
+		{name: "cpu seconds zero", target: "cpu?seconds=0", want: 400, contains: "seconds:"},
+		{name: "cpu seconds negative", target: "cpu?seconds=-1", want: 400, contains: "seconds:"},
+		{name: "cpu seconds fractional", target: "cpu?seconds=0.5", want: 400, contains: "seconds:"},
+		{name: "cpu seconds over the bound", target: "cpu?seconds=6", want: 400, contains: "between 1 and 5"},
+		{name: "cpu seconds huge", target: "cpu?seconds=99999999999999999999999999", want: 400, contains: "seconds:"},
+		{name: "cpu seconds empty", target: "cpu?seconds=", want: 400, contains: "seconds:"},
+		{name: "cpu seconds repeated", target: "cpu?seconds=1&seconds=1", want: 400, contains: "seconds: given 2 times"},
+		{name: "cpu format", target: "cpu?format=pprof", want: 400, contains: `unknown parameter "format" (this endpoint takes: seconds)`},
+		{name: "cpu below its path", target: "cpu/profile", want: 404, contains: "path: not found"},
+		{name: "POST cpu", method: "POST", target: "cpu?seconds=1", want: 405, contains: "method:"},
+		{name: "remote caller, cpu", target: "cpu?seconds=1", remote: "203.0.113.7:1234", want: 403, contains: "forbidden"},
 		{name: "seconds on an endpoint without it", target: "report.json?seconds=1", want: 400, contains: "unknown parameter"},
 		{name: "fgprof unknown format", target: "fgprof?format=svg", want: 400, contains: "format: must be one of pprof, folded"},
 		{name: "maps unknown format", target: "maps?format=xml", want: 400, contains: "format:"},
@@ -80,6 +92,7 @@ func TestHostileRequests(t *testing.T) {
 		{name: "remote caller, bad method", method: "POST", target: "report.json", remote: "203.0.113.7:1234", want: 403, contains: "forbidden"},
 		{name: "no remote address", target: "report.json", remote: "@", want: 403, contains: "forbidden"},
 		{name: "HEAD of a profile answers at once", method: "HEAD", target: "allocs?seconds=5", want: 200},
+		{name: "HEAD of cpu answers at once", method: "HEAD", target: "cpu?seconds=5", want: 200},
 		{name: "valid report", target: "report.json", want: 200, contains: `"resident_bytes"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -133,7 +146,7 @@ func TestHostileRequests(t *testing.T) {
 func TestConcurrentProfiles(t *testing.T) {
 	mon := newTestMonitor(t)
 	h := newTestTree(t, mon)
-	for _, kind := range []string{"allocs", "fgprof"} {
+	for _, kind := range []string{"allocs", "fgprof", "cpu"} {
 		t.Run(kind, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan int)
@@ -170,7 +183,7 @@ func TestConcurrentProfiles(t *testing.T) {
 func TestProfileStopsOnDisconnect(t *testing.T) {
 	mon := newTestMonitor(t)
 	h := newTestTree(t, mon)
-	for _, target := range []string{"allocs?seconds=60", "fgprof?seconds=60", "fgprof?seconds=60&format=folded"} {
+	for _, target := range []string{"allocs?seconds=60", "fgprof?seconds=60", "fgprof?seconds=60&format=folded", "cpu?seconds=60"} {
 		t.Run(target, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			r := httptest.NewRequestWithContext(ctx, "GET", testPrefix+target, nil)
@@ -205,7 +218,7 @@ func TestProfileStopsOnRealDisconnect(t *testing.T) {
 	h := newTestTree(t, mon)
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	for _, kind := range []string{"allocs", "fgprof"} {
+	for _, kind := range []string{"allocs", "fgprof", "cpu"} {
 		ctx, cancel := context.WithCancel(context.Background())
 		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+testPrefix+kind+"?seconds=60", nil)
 		errc := make(chan error, 1)
@@ -236,8 +249,11 @@ func TestProfileStopsOnRealDisconnect(t *testing.T) {
 }
 
 func slotOf(t *tree, kind string) *profileSlot {
-	if kind == "allocs" {
+	switch kind {
+	case "allocs":
 		return &t.allocs
+	case "cpu":
+		return &t.cpu
 	}
 	return &t.fgprof
 }

@@ -350,8 +350,8 @@ func TestCPUByRouteOnARealProfile(t *testing.T) {
 	if !ok || c.CPUSeconds < 0.05 || c.AllocCPUSeconds <= 0 || c.AllocCPUSeconds > c.CPUSeconds || c.AssistCPUSeconds > c.AllocCPUSeconds {
 		t.Errorf("GET /busy in a profile of 800 ms of its allocating loop: %+v (found %v)", c, ok)
 	}
-	if err := noteCPUProfile(mon, data); err != nil {
-		t.Fatal(err)
+	if note, err := noteCPUProfile(mon, data); err != nil || note != "" {
+		t.Fatalf("noteCPUProfile: note %q, error %v", note, err)
 	}
 	if s := routeStats(t, mon, "GET /busy"); s.CPU == nil || s.CPU.CPUSeconds != c.CPUSeconds {
 		t.Errorf("RouteStats.CPU = %+v, want %+v", s.CPU, c)
