@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/memdiag/memdiag/internal/humanize"
 	"github.com/memdiag/memdiag/runtimediag"
 )
 
@@ -40,7 +41,7 @@ func (t *tree) serveCaptureList(w http.ResponseWriter, r *http.Request) error {
 		for i, part := range c.Parts {
 			parts[i] = "captures/" + strconv.FormatUint(c.ID, 10) + "/" + part.Name
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Time.UTC().Format(time.RFC3339), c.Trigger, bytesText(uint64(c.Bytes)), strings.Join(parts, " "), oneLine(c.Reason))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Time.UTC().Format(time.RFC3339), c.Trigger, humanize.Bytes(uint64(c.Bytes)), strings.Join(parts, " "), oneLine(c.Reason))
 	}
 	tw.Flush()
 	for _, c := range caps {

@@ -24,7 +24,7 @@ func TestEndpoints(t *testing.T) {
 		target, contentType, contains string
 	}{
 		{"report.json", "application/json", `"rss"`},
-		{"report.txt", "text/plain", "Resident memory"},
+		{"report.txt", "text/plain", "RESIDENT"},
 		{"history.json", "application/json", `"resident_bytes"`},
 		{"maps", "text/plain", "memdiag mappings"},
 		{"maps?format=json", "application/json", `"mappings"`},

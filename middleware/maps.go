@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/memdiag/memdiag/internal/humanize"
 	"github.com/memdiag/memdiag/runtimediag"
 )
 
@@ -78,18 +79,18 @@ func (t *tree) serveMaps(w http.ResponseWriter, r *http.Request) error {
 	}
 	var buf bytes.Buffer
 	fmt.Fprintf(&buf, "memdiag mappings at %s: %d mappings, resident %s (tier %s)\n\n",
-		v.Time.UTC().Format(time.RFC3339), len(v.Mappings), bytesText(v.ResidentBytes), v.Tier)
+		v.Time.UTC().Format(time.RFC3339), len(v.Mappings), humanize.Bytes(v.ResidentBytes), v.Tier)
 	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "class\tmappings\tsize\trss\n")
 	for _, c := range v.ByClass {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", c.Class, c.Mappings, bytesText(c.SizeBytes), bytesText(c.RssBytes))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", c.Class, c.Mappings, humanize.Bytes(c.SizeBytes), humanize.Bytes(c.RssBytes))
 	}
 	tw.Flush()
 	buf.WriteString("\n")
 	tw = tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "start\tend\tperms\tsize\trss\tclass\tname\n")
 	for _, m := range v.Mappings {
-		fmt.Fprintf(tw, "%012x\t%012x\t%s\t%s\t%s\t%s\t%s\n", m.Start, m.End, m.Perms, bytesText(m.SizeBytes), bytesText(m.RssBytes), m.Class, oneLine(m.Name))
+		fmt.Fprintf(tw, "%012x\t%012x\t%s\t%s\t%s\t%s\t%s\n", m.Start, m.End, m.Perms, humanize.Bytes(m.SizeBytes), humanize.Bytes(m.RssBytes), m.Class, oneLine(m.Name))
 	}
 	tw.Flush()
 	for _, n := range v.Notes {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/memdiag/memdiag/internal/humanize"
 	"github.com/memdiag/memdiag/runtimediag"
 )
 
@@ -130,7 +131,7 @@ type figure struct {
 }
 
 func bytesFigure(b uint64) figure {
-	return figure{Text: fmtBytes(b), Exact: groupDigits(b) + " bytes", Raw: strconv.FormatUint(b, 10)}
+	return figure{Text: humanize.Bytes(b), Exact: groupDigits(b) + " bytes", Raw: strconv.FormatUint(b, 10)}
 }
 
 func signedBytesFigure(b int64) figure {
@@ -338,7 +339,7 @@ func buildPageView(in *pageInput) *pageView {
 
 	if s := rep.TopAllocationSites; s != nil {
 		v.SitesNote = fmt.Sprintf("estimates from the runtime's sampled allocation profile (one sample about every %s allocated), over the %s of GC cycles completed in the window; %s/s allocated by every site",
-			fmtBytes(uint64(max(s.SampleRateBytes, 0))), fmtSeconds(s.WindowSeconds), fmtBytesF(s.TotalBytesPerSecond))
+			humanize.Bytes(uint64(max(s.SampleRateBytes, 0))), fmtSeconds(s.WindowSeconds), fmtBytesF(s.TotalBytesPerSecond))
 		for _, site := range s.Sites {
 			v.Sites = append(v.Sites, siteView{Function: site.Function, Where: fmt.Sprintf("%s:%d", site.File, site.Line),
 				Rate:             floatFigure(fmtBytesF(site.BytesPerSecond)+"/s", site.BytesPerSecond, "bytes/s"),
@@ -410,7 +411,7 @@ func evidenceFigure(e runtimediag.Evidence) figure {
 	}
 }
 
-func durationFigure(sec float64) figure { return floatFigure(fmtDuration(sec), sec, "s") }
+func durationFigure(sec float64) figure { return floatFigure(humanize.Duration(sec), sec, "s") }
 
 func efficiencyRows(e *runtimediag.Efficiency) []kv {
 	rows := []kv{
@@ -475,8 +476,8 @@ func routeRows(rs []runtimediag.RouteStats) []routeView {
 			rv.Alloc = figure{Text: "–", Exact: firstNonEmpty(r.AllocNote)}
 		}
 		if c := r.CPU; c != nil {
-			rv.CPU = floatFigure(fmtDuration(c.CPUSeconds), c.CPUSeconds, fmt.Sprintf("s of CPU in a %s profile; %s in the allocator, %s assisting the GC",
-				fmtSeconds(c.ProfileSeconds), fmtDuration(c.AllocCPUSeconds), fmtDuration(c.AssistCPUSeconds)))
+			rv.CPU = floatFigure(humanize.Duration(c.CPUSeconds), c.CPUSeconds, fmt.Sprintf("s of CPU in a %s profile; %s in the allocator, %s assisting the GC",
+				fmtSeconds(c.ProfileSeconds), humanize.Duration(c.AllocCPUSeconds), humanize.Duration(c.AssistCPUSeconds)))
 		}
 		out = append(out, rv)
 	}
@@ -579,26 +580,12 @@ func downsample(ps []runtimediag.Point, n int) []runtimediag.Point {
 
 // Formatting. Sizes are in binary units, as the runtime and the kernel count them.
 
-func fmtBytes(b uint64) string { return fmtBytesF(float64(b)) }
-
+// fmtBytesF formats a byte figure that arrives as a float: a rate, a mean, an evidence value.
 func fmtBytesF(b float64) string {
 	if math.IsNaN(b) || math.IsInf(b, 0) {
 		return "–"
 	}
-	neg := ""
-	if b < 0 {
-		neg, b = "−", -b
-	}
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
-	i := 0
-	for b >= 1024 && i < len(units)-1 {
-		b /= 1024
-		i++
-	}
-	if i == 0 {
-		return neg + strconv.FormatFloat(math.Round(b), 'f', -1, 64) + " B"
-	}
-	return neg + strconv.FormatFloat(b, 'f', 1, 64) + " " + units[i]
+	return humanize.SignedBytes(int64(math.Round(b)))
 }
 
 // groupDigits writes n with thousands separators, for exact values people read.
@@ -639,37 +626,7 @@ func fmtCount(f float64) string {
 	case f >= 1e4:
 		return strconv.FormatFloat(f/1e3, 'f', 1, 64) + "k"
 	default:
-		return trimFloat(f)
-	}
-}
-
-// fmtDuration writes seconds with the unit that keeps one to three digits before the point.
-func fmtDuration(sec float64) string {
-	switch {
-	case math.IsNaN(sec):
-		return "–"
-	case sec == 0:
-		return "0"
-	case sec < 1e-6:
-		return trimFloat(sec*1e9) + " ns"
-	case sec < 1e-3:
-		return trimFloat(sec*1e6) + " µs"
-	case sec < 1:
-		return trimFloat(sec*1e3) + " ms"
-	default:
-		return trimFloat(sec) + " s"
-	}
-}
-
-// trimFloat keeps three significant digits at most, without trailing zeros.
-func trimFloat(f float64) string {
-	switch {
-	case f >= 100:
-		return strconv.FormatFloat(math.Round(f), 'f', -1, 64)
-	case f >= 10:
-		return strconv.FormatFloat(math.Round(f*10)/10, 'f', -1, 64)
-	default:
-		return strconv.FormatFloat(math.Round(f*100)/100, 'f', -1, 64)
+		return humanize.Float(f)
 	}
 }
 
@@ -681,7 +638,7 @@ func fmtSeconds(sec float64) string {
 	if d >= time.Minute {
 		return d.Round(time.Second).String()
 	}
-	return fmtDuration(sec)
+	return humanize.Duration(sec)
 }
 
 func fmtUnit(v float64, unit string) string {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/memdiag/memdiag/internal/humanize"
 	"github.com/memdiag/memdiag/runtimediag"
 )
 
@@ -151,7 +152,7 @@ func rssBar(rss *runtimediag.RSS) template.HTML {
 		s.open("rect", "x", num(x), "y", "0", "width", num(cw), "height", num(h),
 			"fill", categoryColour(c.Name), "data-category", c.Name, "data-bytes", strconv.FormatUint(c.Bytes, 10))
 		s.elem("title", fmt.Sprintf("%s: %s (%s bytes, %s of resident) — %s",
-			c.Name, fmtBytes(c.Bytes), groupDigits(c.Bytes), fmtPercent(float64(c.Bytes)/float64(max(rss.ResidentBytes, 1))), c.Method))
+			c.Name, humanize.Bytes(c.Bytes), groupDigits(c.Bytes), fmtPercent(float64(c.Bytes)/float64(max(rss.ResidentBytes, 1))), c.Method))
 		s.close("rect")
 		x += cw
 	}
@@ -159,7 +160,7 @@ func rssBar(rss *runtimediag.RSS) template.HTML {
 		u := uint64(rss.UnexplainedBytes)
 		s.open("rect", "x", num(x), "y", "0", "width", num(w-x), "height", num(h),
 			"fill", unexplainedColour, "data-unexplained", strconv.FormatUint(u, 10))
-		s.elem("title", fmt.Sprintf("unexplained: %s (%s bytes)", fmtBytes(u), groupDigits(u)))
+		s.elem("title", fmt.Sprintf("unexplained: %s (%s bytes)", humanize.Bytes(u), groupDigits(u)))
 		s.close("rect")
 	}
 	s.close("svg")
@@ -235,7 +236,7 @@ func addressStrip(ms []runtimediag.ClassifiedMapping) template.HTML {
 		gw := units[i] * scale
 		col := classColour(g.Class)
 		title := fmt.Sprintf("%s: %d mapping(s) %#x–%#x, %s mapped (%s bytes), %s resident (%s bytes)",
-			g.Class, g.Count, g.Start, g.End, fmtBytes(g.SizeBytes), groupDigits(g.SizeBytes), fmtBytes(g.RssBytes), groupDigits(g.RssBytes))
+			g.Class, g.Count, g.Start, g.End, humanize.Bytes(g.SizeBytes), groupDigits(g.SizeBytes), humanize.Bytes(g.RssBytes), groupDigits(g.RssBytes))
 		if len(g.Names) > 0 {
 			title += " — " + strings.Join(g.Names, ", ")
 		}
@@ -439,19 +440,19 @@ func pauseHistogram(pauses []runtimediag.GCPause, sum runtimediag.PauseSummary) 
 	s.elem("text", "0", "x", num(left-6), "y", num(bottom), "class", "ylab", "text-anchor", "end")
 	for i, c := range counts {
 		x := left + float64(i)*bw
-		label := "> " + fmtDuration(pauseBins[len(pauseBins)-1].Seconds())
+		label := "> " + humanize.Duration(pauseBins[len(pauseBins)-1].Seconds())
 		lo := "0"
 		if i < len(pauseBins) {
-			label = "≤ " + fmtDuration(pauseBins[i].Seconds())
+			label = "≤ " + humanize.Duration(pauseBins[i].Seconds())
 		}
 		if i > 0 {
-			lo = fmtDuration(pauseBins[i-1].Seconds())
+			lo = humanize.Duration(pauseBins[i-1].Seconds())
 		}
 		bh := (bottom - top) * float64(c) / float64(maxCount)
 		s.open("rect", "x", num(x+2), "y", num(bottom-bh), "width", num(bw-4), "height", num(bh), "fill", categoryColour(runtimediag.CategoryGoRuntime), "data-bin", strconv.Itoa(i), "data-count", strconv.Itoa(c))
 		hi := label
 		if i < len(pauseBins) {
-			hi = fmtDuration(pauseBins[i].Seconds())
+			hi = humanize.Duration(pauseBins[i].Seconds())
 		}
 		s.elem("title", fmt.Sprintf("%d pause(s) in (%s, %s]", c, lo, hi))
 		s.close("rect")
@@ -470,7 +471,7 @@ func pauseHistogram(pauses []runtimediag.GCPause, sum runtimediag.PauseSummary) 
 		}
 		x := pauseX(m.v, left, bw)
 		s.open("g", "class", "mark", "data-mark", m.name)
-		s.elem("title", fmt.Sprintf("%s over the window: %s (%s s, a histogram bucket's upper bound)", m.name, fmtDuration(m.v), strconv.FormatFloat(m.v, 'g', -1, 64)))
+		s.elem("title", fmt.Sprintf("%s over the window: %s (%s s, a histogram bucket's upper bound)", m.name, humanize.Duration(m.v), strconv.FormatFloat(m.v, 'g', -1, 64)))
 		s.void("line", "x1", num(x), "x2", num(x), "y1", num(top-6), "y2", num(bottom), "stroke-dasharray", "4 3")
 		s.elem("text", m.name, "x", num(x+3), "y", num(top+float64(k)*12), "class", "marklab")
 		s.close("g")

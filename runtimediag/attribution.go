@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/memdiag/memdiag/internal/humanize"
 )
 
 // Attributor explains a process's resident memory: [Attributor.Full] classifies every mapping of a
@@ -166,7 +168,7 @@ func attribute(s *Snapshot, labels []mappingLabel, ck *ArenaCheck) RSS {
 		if anon > goOffHeap {
 			r.Notes = append(r.Notes, fmt.Sprintf(
 				"unnamed anonymous mappings hold %s resident; the Go runtime has %s mapped off-heap, so the rest is other_anonymous",
-				formatBytes(anon), formatBytes(goOffHeap)))
+				humanize.Bytes(anon), humanize.Bytes(goOffHeap)))
 		}
 	}
 
@@ -201,7 +203,7 @@ func attribute(s *Snapshot, labels []mappingLabel, ck *ArenaCheck) RSS {
 	if d := r.UnexplainedBytes; abs64(d) > r.ResidentBytes/50 {
 		r.Notes = append(r.Notes, fmt.Sprintf(
 			"statm and smaps differ by %s: resident memory changed between the two reads (the scavenger returning free heap, a burst of allocation)",
-			formatBytes(abs64(d))))
+			humanize.Bytes(abs64(d))))
 	}
 	return r
 }
@@ -401,15 +403,4 @@ func sat(a, b uint64) uint64 {
 		return 0
 	}
 	return a - b
-}
-
-func formatBytes(b uint64) string {
-	switch {
-	case b >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(b)/(1<<30))
-	case b >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
-	default:
-		return fmt.Sprintf("%d KiB", b>>10)
-	}
 }

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/memdiag/memdiag/internal/humanize"
 )
 
 // TriggerKind names what made a Monitor capture. The names are stable: logs and the capture
@@ -256,8 +258,8 @@ type captureRequest struct {
 func (r *captureRequest) reason() string {
 	switch r.kind {
 	case TriggerResident:
-		return fmt.Sprintf("resident %s reached %s, %.4g%% of the %s limit", formatBytes(uint64(r.value)), formatBytes(uint64(r.threshold)),
-			100*r.threshold/r.limit, formatBytes(uint64(r.limit)))
+		return fmt.Sprintf("resident %s reached %s, %.4g%% of the %s limit", humanize.Bytes(uint64(r.value)), humanize.Bytes(uint64(r.threshold)),
+			100*r.threshold/r.limit, humanize.Bytes(uint64(r.limit)))
 	case TriggerGCPause:
 		return fmt.Sprintf("GC pause of %s, at least %s", time.Duration(r.value*1e9), time.Duration(r.threshold*1e9))
 	case TriggerFinding:

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/memdiag/memdiag/internal/humanize"
 )
 
 // Thresholds are the numbers the finding rules compare with. docs/findings.md gives the reasoning
@@ -172,7 +174,7 @@ var rules = []rule{
 			return nil
 		}
 		return &Finding{
-			Headline: fmt.Sprintf("the cgroup limits memory to %s but GOMEMLIMIT is unset: the GC paces by GOGC alone and does not see the limit", formatBytes(*lim)),
+			Headline: fmt.Sprintf("the cgroup limits memory to %s but GOMEMLIMIT is unset: the GC paces by GOGC alone and does not see the limit", humanize.Bytes(*lim)),
 			Evidence: []Evidence{ev("cgroup_limit", float64(*lim), "bytes"), ev("heap_goal", float64(c.e.HeapGoalBytes), "bytes"), ev("gogc", float64(c.e.GOGC), "percent")},
 			Advice: fmt.Sprintf("set GOMEMLIMIT to the limit minus what is not Go heap (C memory, thread stacks, page cache), "+
 				"typically 80–90%% of it: GOMEMLIMIT=%dMiB; keep GOGC so the limit is a backstop, not the pacer", *lim*85/100>>20),
@@ -184,7 +186,7 @@ var rules = []rule{
 			return nil
 		}
 		return &Finding{
-			Headline: fmt.Sprintf("GOMEMLIMIT %s is at or above the cgroup limit %s: the kernel OOM-kills the process before the GC reacts", formatBytes(uint64(*gml)), formatBytes(*lim)),
+			Headline: fmt.Sprintf("GOMEMLIMIT %s is at or above the cgroup limit %s: the kernel OOM-kills the process before the GC reacts", humanize.Bytes(uint64(*gml)), humanize.Bytes(*lim)),
 			Evidence: []Evidence{ev("gomemlimit", float64(*gml), "bytes"), ev("cgroup_limit", float64(*lim), "bytes")},
 			Advice:   fmt.Sprintf("lower GOMEMLIMIT below the cgroup limit, leaving room for memory outside the Go runtime: about %dMiB", *lim*85/100>>20),
 		}
@@ -206,7 +208,7 @@ var rules = []rule{
 			return nil
 		}
 		f := &Finding{
-			Headline: fmt.Sprintf("the cgroup's %s is %s of its %s limit (%s)", what, pct(share), formatBytes(*lim), formatBytes(used)),
+			Headline: fmt.Sprintf("the cgroup's %s is %s of its %s limit (%s)", what, pct(share), humanize.Bytes(*lim), humanize.Bytes(used)),
 			Evidence: []Evidence{ev("cgroup_"+map[bool]string{true: "working_set", false: "usage"}[what == "working set"], float64(used), "bytes"),
 				ev("cgroup_limit", float64(*lim), "bytes"), ev("share_of_limit", share, "ratio"), ev("resident", float64(c.e.ResidentBytes), "bytes"),
 				ev("heap_live", float64(c.e.HeapLiveBytes), "bytes")},
@@ -241,7 +243,7 @@ var rules = []rule{
 			return nil
 		}
 		return &Finding{
-			Headline: fmt.Sprintf("%.1f GC cycles/s for a live heap of %s: each cycle is cheap but the fixed costs add up to %s of CPU", auto, formatBytes(c.e.HeapLiveBytes), pct(c.e.GCBusyCPUShare)),
+			Headline: fmt.Sprintf("%.1f GC cycles/s for a live heap of %s: each cycle is cheap but the fixed costs add up to %s of CPU", auto, humanize.Bytes(c.e.HeapLiveBytes), pct(c.e.GCBusyCPUShare)),
 			Evidence: []Evidence{ev("gc_cycles_per_second", auto, "1/s"), ev("heap_live", float64(c.e.HeapLiveBytes), "bytes"),
 				ev("heap_goal", float64(c.e.HeapGoalBytes), "bytes"), ev("gogc", float64(c.e.GOGC), "percent"), ev("churn", c.e.Churn, "ratio"),
 				ev("gc_busy_cpu_share", c.e.GCBusyCPUShare, "ratio")},
@@ -267,7 +269,7 @@ var rules = []rule{
 			return nil
 		}
 		return &Finding{
-			Headline: fmt.Sprintf("%s of in-use heap spans hold no object: %.2f bytes unused per byte of objects", formatBytes(rt.HeapUnusedBytes), c.e.HeapUnusedRatio),
+			Headline: fmt.Sprintf("%s of in-use heap spans hold no object: %.2f bytes unused per byte of objects", humanize.Bytes(rt.HeapUnusedBytes), c.e.HeapUnusedRatio),
 			Evidence: []Evidence{ev("heap_unused", float64(rt.HeapUnusedBytes), "bytes"), ev("heap_objects", float64(rt.HeapObjectsBytes), "bytes"),
 				ev("heap_unused_ratio", c.e.HeapUnusedRatio, "ratio")},
 			Advice: "a few long-lived objects keep whole spans of short-lived ones alive: allocate long-lived data together (one slice of structs instead of many pointers), drop references to caches' evicted entries, and avoid keeping a small sub-slice of a large buffer",
@@ -279,7 +281,7 @@ var rules = []rule{
 			return nil
 		}
 		return &Finding{
-			Headline: fmt.Sprintf("%s of free heap (%s of the mapped heap) is still resident, not yet returned to the OS", formatBytes(rt.HeapFreeBytes), pct(c.e.HeapFreeRatio)),
+			Headline: fmt.Sprintf("%s of free heap (%s of the mapped heap) is still resident, not yet returned to the OS", humanize.Bytes(rt.HeapFreeBytes), pct(c.e.HeapFreeRatio)),
 			Evidence: []Evidence{ev("heap_free", float64(rt.HeapFreeBytes), "bytes"), ev("heap_mapped", float64(rt.GoHeapMappedBytes()), "bytes"),
 				ev("heap_free_ratio", c.e.HeapFreeRatio, "ratio"), ev("heap_released", float64(rt.HeapReleasedBytes), "bytes")},
 			Advice: "the heap was larger a moment ago; the scavenger returns it gradually. Set GOMEMLIMIT so it returns memory as the limit nears, or flatten the spike (stream instead of loading whole)",
@@ -296,7 +298,7 @@ var rules = []rule{
 			return nil
 		}
 		return &Finding{
-			Headline: fmt.Sprintf("%s (%s of resident) is memory Go does not manage: C heap %s, thread stacks %s, other anonymous %s", formatBytes(n), pct(share), formatBytes(cheap), formatBytes(threads), formatBytes(other)),
+			Headline: fmt.Sprintf("%s (%s of resident) is memory Go does not manage: C heap %s, thread stacks %s, other anonymous %s", humanize.Bytes(n), pct(share), humanize.Bytes(cheap), humanize.Bytes(threads), humanize.Bytes(other)),
 			Evidence: []Evidence{ev("c_heap", float64(cheap), "bytes"), ev("thread_stacks", float64(threads), "bytes"),
 				ev("other_anonymous", float64(other), "bytes"), ev("resident", float64(c.rss.ResidentBytes), "bytes"), ev("share_of_resident", share, "ratio")},
 			Advice: "GOMEMLIMIT and the GC do not see this memory: free what cgo libraries allocate, cap glibc's arenas (MALLOC_ARENA_MAX=2) and trim them (malloc_trim), bound the threads blocked in cgo; subtract this from the limit when setting GOMEMLIMIT",
@@ -357,7 +359,7 @@ var rules = []rule{
 		}
 		secs := last.Time.Sub(first.Time).Seconds()
 		return &Finding{
-			Headline: fmt.Sprintf("resident memory grew %s in %.0f s while the live heap changed by %s: memory is growing outside the Go heap", formatBytes(grew), secs, signedBytes(heapGrew)),
+			Headline: fmt.Sprintf("resident memory grew %s in %.0f s while the live heap changed by %s: memory is growing outside the Go heap", humanize.Bytes(grew), secs, signedBytes(heapGrew)),
 			Evidence: []Evidence{ev("resident_first", float64(first.ResidentBytes), "bytes"), ev("resident_last", float64(last.ResidentBytes), "bytes"),
 				ev("heap_live_first", float64(first.HeapLiveBytes), "bytes"), ev("heap_live_last", float64(last.HeapLiveBytes), "bytes"), ev("span", secs, "seconds")},
 			Advice: "compare the RSS categories over time: c_heap growing means C memory not freed (cgo), thread_stacks means threads accumulating, file_mappings means mapped files kept; go_stacks means goroutines",
@@ -383,7 +385,7 @@ var rules = []rule{
 			return nil
 		}
 		return &Finding{
-			Headline: fmt.Sprintf("%s of %s/s allocated is in objects over 32 KiB", pct(c.e.LargeAllocShare), formatBytes(uint64(c.e.AllocBytesPerSecond))),
+			Headline: fmt.Sprintf("%s of %s/s allocated is in objects over 32 KiB", pct(c.e.LargeAllocShare), humanize.Bytes(uint64(c.e.AllocBytesPerSecond))),
 			Evidence: []Evidence{ev("large_alloc_share", c.e.LargeAllocShare, "ratio"), ev("alloc_bytes_per_second", c.e.AllocBytesPerSecond, "bytes/s")},
 			Advice:   "each large object is a span of its own, zeroed on allocation and counted whole towards the next GC: reuse large buffers (a sync.Pool of *[]byte or bytes.Buffer), stream instead of reading whole bodies, pre-size instead of growing by append",
 		}
@@ -459,7 +461,7 @@ var rules = []rule{
 			return nil
 		}
 		return &Finding{
-			Headline: fmt.Sprintf("%s of resident memory (%s) was released with MADV_FREE and not yet reclaimed by the kernel", formatBytes(lf), pct(ratio(float64(lf), float64(res)))),
+			Headline: fmt.Sprintf("%s of resident memory (%s) was released with MADV_FREE and not yet reclaimed by the kernel", humanize.Bytes(lf), pct(ratio(float64(lf), float64(res)))),
 			Evidence: []Evidence{ev("lazy_free", float64(lf), "bytes"), ev("resident", float64(res), "bytes")},
 			Advice:   "these pages are free and go away under memory pressure, but RSS and dashboards count them; unset GODEBUG=madvdontneed=0 (MADV_DONTNEED, the default since Go 1.16) to make RSS honest",
 		}
@@ -475,7 +477,7 @@ var rules = []rule{
 			return nil
 		}
 		return &Finding{
-			Headline: fmt.Sprintf("%s of the cgroup's %s usage is inactive page cache: the working set is %s", formatBytes(inactive), formatBytes(usage), formatBytes(*ws)),
+			Headline: fmt.Sprintf("%s of the cgroup's %s usage is inactive page cache: the working set is %s", humanize.Bytes(inactive), humanize.Bytes(usage), humanize.Bytes(*ws)),
 			Evidence: []Evidence{ev("cgroup_usage", float64(usage), "bytes"), ev("cgroup_working_set", float64(*ws), "bytes"),
 				ev("inactive_file", float64(inactive), "bytes"), ev("resident", float64(c.e.ResidentBytes), "bytes")},
 			Advice: "inactive file pages are reclaimed before anything is OOM-killed: alert on the working set (usage − inactive_file, container_memory_working_set_bytes), not on usage",
@@ -487,7 +489,7 @@ var rules = []rule{
 			return nil
 		}
 		return &Finding{
-			Headline: fmt.Sprintf("%s of the %s live heap holds pointers the GC must scan", pct(min(c.e.ScanHeapShare, 1)), formatBytes(rt.HeapLiveBytes)),
+			Headline: fmt.Sprintf("%s of the %s live heap holds pointers the GC must scan", pct(min(c.e.ScanHeapShare, 1)), humanize.Bytes(rt.HeapLiveBytes)),
 			Evidence: []Evidence{ev("scan_heap", float64(rt.ScanHeapBytes), "bytes"), ev("heap_live", float64(rt.HeapLiveBytes), "bytes"), ev("scan_heap_share", c.e.ScanHeapShare, "ratio")},
 			Advice:   "mark cost grows with pointers, not bytes: store values instead of pointers in large slices and maps, use indices into a slice instead of pointer graphs, keep strings and byte slices out of long-lived maps or intern them",
 		}
@@ -497,7 +499,7 @@ var rules = []rule{
 			return nil
 		}
 		return &Finding{
-			Headline: fmt.Sprintf("GOGC=off and no GOMEMLIMIT: the heap (%s now) grows until the process is killed", formatBytes(c.w.cur.Runtime.HeapObjectsBytes)),
+			Headline: fmt.Sprintf("GOGC=off and no GOMEMLIMIT: the heap (%s now) grows until the process is killed", humanize.Bytes(c.w.cur.Runtime.HeapObjectsBytes)),
 			Evidence: []Evidence{ev("gogc", float64(c.e.GOGC), "percent"), ev("heap_objects", float64(c.w.cur.Runtime.HeapObjectsBytes), "bytes")},
 			Advice:   "GOGC=off is only safe with GOMEMLIMIT set: set GOMEMLIMIT to what the process may use, or turn GOGC back on",
 		}
@@ -519,7 +521,7 @@ var rules = []rule{
 			return nil
 		}
 		return &Finding{
-			Headline: fmt.Sprintf("Go's memory is within %s of GOMEMLIMIT %s: the GC runs more often to stay under it", signedBytes(float64(*h)), formatBytes(uint64(*g))),
+			Headline: fmt.Sprintf("Go's memory is within %s of GOMEMLIMIT %s: the GC runs more often to stay under it", signedBytes(float64(*h)), humanize.Bytes(uint64(*g))),
 			Evidence: []Evidence{ev("gomemlimit", float64(*g), "bytes"), ev("gomemlimit_headroom", float64(*h), "bytes"),
 				ev("heap_live", float64(c.e.HeapLiveBytes), "bytes"), ev("gc_cycles_per_second", c.e.GCCyclesPerSecond, "1/s")},
 			Advice: "the live heap is close to the limit: raise it if the container has room, or reduce what is kept live; next comes the GC CPU limiter",
@@ -566,7 +568,7 @@ func secs(s float64) string { return time.Duration(finite(s) * 1e9).String() }
 
 func signedBytes(v float64) string {
 	if v < 0 {
-		return "−" + formatBytes(uint64(-v))
+		return "−" + humanize.Bytes(uint64(-v))
 	}
-	return "+" + formatBytes(uint64(v))
+	return "+" + humanize.Bytes(uint64(v))
 }

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/memdiag/memdiag/internal/humanize"
 	"github.com/memdiag/memdiag/runtimediag"
 )
 
@@ -57,11 +58,9 @@ type kpi struct {
 	form func(float64) string
 }
 
-func bytesForm(v float64) string     { return signedIEC(int64(v)) }
-func bytesRateForm(v float64) string { return signedIEC(int64(v)) + "/s" }
+func bytesForm(v float64) string     { return humanize.SignedBytes(int64(v)) }
+func bytesRateForm(v float64) string { return humanize.SignedBytes(int64(v)) + "/s" }
 func plainForm(v float64) string     { return fmt.Sprintf("%.3g", v) }
-func pctForm(v float64) string       { return pct(v) }
-func secondsForm(v float64) string   { return seconds(v) }
 func optionalInt(p *int64) float64   { return ifNil(p == nil, func() float64 { return float64(*p) }) }
 func optionalUint(p *uint64) float64 { return ifNil(p == nil, func() float64 { return float64(*p) }) }
 func ifNil(isNil bool, v func() float64) float64 {
@@ -78,12 +77,12 @@ var diffKPIs = []kpi{
 	{"alloc_objects_per_second", func(e *runtimediag.Efficiency) float64 { return e.AllocObjectsPerSecond }, plainForm},
 	{"mean_object_bytes", func(e *runtimediag.Efficiency) float64 { return e.MeanObjectBytes }, plainForm},
 	{"gc_cycles_per_second", func(e *runtimediag.Efficiency) float64 { return e.GCCyclesPerSecond }, plainForm},
-	{"gc_busy_cpu_share", func(e *runtimediag.Efficiency) float64 { return e.GCBusyCPUShare }, pctForm},
-	{"gc_assist_busy_cpu_share", func(e *runtimediag.Efficiency) float64 { return e.GCAssistBusyCPUShare }, pctForm},
-	{"gc_cpu_fraction", func(e *runtimediag.Efficiency) float64 { return e.GCCPUFraction }, pctForm},
+	{"gc_busy_cpu_share", func(e *runtimediag.Efficiency) float64 { return e.GCBusyCPUShare }, humanize.Percent},
+	{"gc_assist_busy_cpu_share", func(e *runtimediag.Efficiency) float64 { return e.GCAssistBusyCPUShare }, humanize.Percent},
+	{"gc_cpu_fraction", func(e *runtimediag.Efficiency) float64 { return e.GCCPUFraction }, humanize.Percent},
 	{"busy_cores", func(e *runtimediag.Efficiency) float64 { return e.BusyCores }, plainForm},
-	{"pause_gc.p99_seconds", func(e *runtimediag.Efficiency) float64 { return e.PauseGC.P99 }, secondsForm},
-	{"pause_gc.max_seconds", func(e *runtimediag.Efficiency) float64 { return e.PauseGC.Max }, secondsForm},
+	{"pause_gc.p99_seconds", func(e *runtimediag.Efficiency) float64 { return e.PauseGC.P99 }, humanize.Duration},
+	{"pause_gc.max_seconds", func(e *runtimediag.Efficiency) float64 { return e.PauseGC.Max }, humanize.Duration},
 	{"heap_live_bytes", func(e *runtimediag.Efficiency) float64 { return float64(e.HeapLiveBytes) }, bytesForm},
 	{"heap_goal_bytes", func(e *runtimediag.Efficiency) float64 { return float64(e.HeapGoalBytes) }, bytesForm},
 	{"churn", func(e *runtimediag.Efficiency) float64 { return e.Churn }, plainForm},

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"text/tabwriter"
 
+	"github.com/memdiag/memdiag/internal/humanize"
 	"github.com/memdiag/memdiag/procself"
 	"github.com/memdiag/memdiag/runtimediag"
 )
@@ -161,11 +162,11 @@ func writeMaps(w io.Writer, res *mapsResult, table bool) {
 		tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 		fmt.Fprintln(tw, "ADDRESS\tPERMS\tSIZE\tRSS\tCLASS\tNAME")
 		for _, m := range res.Mappings {
-			rss := iec(m.RssBytes)
+			rss := humanize.Bytes(m.RssBytes)
 			if !res.HaveSizes {
 				rss = "?"
 			}
-			fmt.Fprintf(tw, "%x-%x\t%s\t%s\t%s\t%s\t%s\n", m.Start, m.End, m.Perms, iec(m.SizeBytes), rss, m.Class, m.Name)
+			fmt.Fprintf(tw, "%x-%x\t%s\t%s\t%s\t%s\t%s\n", m.Start, m.End, m.Perms, humanize.Bytes(m.SizeBytes), rss, m.Class, m.Name)
 		}
 		tw.Flush()
 	}
@@ -174,14 +175,14 @@ func writeMaps(w io.Writer, res *mapsResult, table bool) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "CLASS\tMAPPINGS\tSIZE\tRSS\tSHARE\t  WHAT IT IS")
 	for _, s := range res.Classes {
-		rss, sh := iec(s.RssBytes), share(float64(s.RssBytes), float64(res.ResidentBytes))
+		rss, sh := humanize.Bytes(s.RssBytes), humanize.Share(float64(s.RssBytes), float64(res.ResidentBytes))
 		if !res.HaveSizes {
 			rss, sh = "?", ""
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t  %s\n", s.Class, s.Mappings, iec(s.SizeBytes), rss, sh, classMeaning[s.Class])
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t  %s\n", s.Class, s.Mappings, humanize.Bytes(s.SizeBytes), rss, sh, classMeaning[s.Class])
 	}
 	if res.HaveSizes {
-		fmt.Fprintf(tw, "total\t%d\t\t%s\t\t\n", len(res.Mappings), iec(res.ResidentBytes))
+		fmt.Fprintf(tw, "total\t%d\t\t%s\t\t\n", len(res.Mappings), humanize.Bytes(res.ResidentBytes))
 	}
 	tw.Flush()
 }

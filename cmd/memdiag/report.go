@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"time"
+
+	"github.com/memdiag/memdiag/internal/reporttext"
 )
 
 const reportSynopsis = `usage: memdiag report [flags] URL
@@ -77,7 +79,11 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	writeReport(stdout, rep, target)
+	// Render here rather than fetch report.txt, so that decodeReport checks this is memdiag.
+	if err := reporttext.Write(stdout, rep, target); err != nil {
+		fmt.Fprintf(stderr, "memdiag report: %v\n", err)
+		return exitFail
+	}
 	return 0
 }
 

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/memdiag/memdiag/internal/reporttext"
 )
 
 // reportServer serves the recorded report the way a memdiag tree does, and the answers a CLI
@@ -128,7 +130,9 @@ func TestReportText(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	writeReport(&out, rep, "")
+	if err := reporttext.Write(&out, rep, ""); err != nil {
+		t.Fatal(err)
+	}
 	golden(t, "report-b.txt", out.Bytes())
 }
 

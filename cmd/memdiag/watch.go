@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"time"
+
+	"github.com/memdiag/memdiag/internal/reporttext"
 )
 
 const watchSynopsis = `usage: memdiag watch [flags] URL
@@ -105,7 +107,7 @@ func watch(ctx context.Context, c *watchConfig, target string, terminal bool, st
 			fmt.Fprintf(&buf, "memdiag watch %s  %s\n\n%v\n", target, time.Now().Format(time.TimeOnly), err)
 		} else {
 			status = 0
-			writeReport(&buf, rep, target)
+			reporttext.Write(&buf, rep, target) // a bytes.Buffer does not fail
 		}
 		if terminal {
 			fmt.Fprintf(&buf, "\nevery %s; Ctrl-C to stop\n", c.interval)

@@ -1,0 +1,91 @@
+// Package humanize formats byte counts, durations and shares for people: the HTML page, the
+// text report and the CLI all print them the same way. It imports nothing of memdiag so that
+// every package, runtimediag included, can use it.
+package humanize
+
+import (
+	"math"
+	"strconv"
+)
+
+// Bytes formats b in binary units, as the runtime and the kernel count memory: whole bytes
+// below 1 KiB, then one decimal below 100 of a unit and none from 100 — "512 B", "68.0 KiB",
+// "349 MiB" — at most three significant digits, which is what a person compares.
+func Bytes(b uint64) string {
+	const unit = 1024
+	if b < unit {
+		return strconv.FormatUint(b, 10) + " B"
+	}
+	v, i := float64(b), -1
+	for v >= unit && i < 5 {
+		v /= unit
+		i++
+	}
+	prec := 1
+	if v >= 99.95 { // would round to 100.0
+		prec = 0
+	}
+	return strconv.FormatFloat(v, 'f', prec, 64) + " " + "KMGTPE"[i:i+1] + "iB"
+}
+
+// SignedBytes is Bytes for a difference: an ASCII minus when b is negative, no sign otherwise.
+func SignedBytes(b int64) string {
+	if b < 0 {
+		return "-" + Bytes(uint64(-b)) // uint64(-MinInt64) is still 1<<63
+	}
+	return Bytes(uint64(b))
+}
+
+// Duration formats sec seconds in the unit that keeps one to three digits before the point,
+// with three significant digits at most: "49.2 µs", "2.5 ms", "1.5 s", "600 s". NaN is "–".
+func Duration(sec float64) string {
+	switch {
+	case math.IsNaN(sec):
+		return "–"
+	case sec == 0:
+		return "0"
+	case sec < 0:
+		return "-" + Duration(-sec)
+	case sec < 1e-6:
+		return Float(sec*1e9) + " ns"
+	case sec < 1e-3:
+		return Float(sec*1e6) + " µs"
+	case sec < 1:
+		return Float(sec*1e3) + " ms"
+	default:
+		return Float(sec) + " s"
+	}
+}
+
+// digits3 keeps three significant digits at most, without trailing zeros.
+func Float(f float64) string {
+	switch {
+	case f >= 100:
+		return strconv.FormatFloat(math.Round(f), 'f', -1, 64)
+	case f >= 10:
+		return strconv.FormatFloat(math.Round(f*10)/10, 'f', -1, 64)
+	default:
+		return strconv.FormatFloat(math.Round(f*100)/100, 'f', -1, 64)
+	}
+}
+
+// Percent formats a fraction as a percentage with one decimal, or two when it is not zero but
+// would print as 0.0%. NaN and infinities are "?".
+func Percent(fraction float64) string {
+	if math.IsNaN(fraction) || math.IsInf(fraction, 0) {
+		return "?"
+	}
+	p := fraction * 100
+	if p != 0 && math.Abs(p) < 0.1 {
+		return strconv.FormatFloat(p, 'f', 2, 64) + "%"
+	}
+	return strconv.FormatFloat(p, 'f', 1, 64) + "%"
+}
+
+// Share is part as a percentage of whole, or "" when whole is not positive.
+func Share(part, whole float64) string {
+	if whole <= 0 {
+		return ""
+	}
+	return Percent(part / whole)
+}

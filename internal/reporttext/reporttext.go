@@ -1,0 +1,206 @@
+// Package reporttext renders a runtimediag.Report as plain text: the /report.txt endpoint and
+// the memdiag report and watch commands print the same thing.
+package reporttext
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/memdiag/memdiag/internal/humanize"
+	"github.com/memdiag/memdiag/runtimediag"
+)
+
+// Write renders rep as text for a terminal: where the resident memory is, how the process
+// allocates and collects, what to change, which code allocates, and which sources could not be
+// read. source, when not empty, names where the report came from. It returns the first error
+// from w.
+func Write(w io.Writer, rep *runtimediag.Report, source string) error {
+	ew := &errWriter{w: w}
+	w = ew
+	r := &rep.RSS
+	window := "one snapshot, no rates"
+	if rep.WindowSeconds > 0 {
+		window = fmt.Sprintf("window %s", humanize.Duration(rep.WindowSeconds))
+	}
+	fmt.Fprintf(w, "memdiag report  %s  %s  (%s tier)\n", rep.Time.UTC().Format(time.RFC3339), window, r.Tier)
+	if source != "" {
+		fmt.Fprintf(w, "from %s\n", source)
+	}
+
+	fmt.Fprintf(w, "\nRESIDENT %s   Go-managed %s   non-Go %s   unexplained %s\n",
+		humanize.Bytes(r.ResidentBytes), humanize.Bytes(r.GoManagedBytes), humanize.Bytes(r.NonGoBytes), humanize.SignedBytes(r.UnexplainedBytes))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	for _, c := range r.Categories {
+		if c.Bytes == 0 {
+			continue
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t  %s\n", c.Name, humanize.Bytes(c.Bytes), humanize.Share(float64(c.Bytes), float64(r.ResidentBytes)), c.Method)
+	}
+	tw.Flush()
+	var extra []string
+	if r.LazyFreeBytes > 0 {
+		extra = append(extra, "lazy free "+humanize.Bytes(r.LazyFreeBytes))
+	}
+	if r.SwapBytes > 0 {
+		extra = append(extra, "swapped "+humanize.Bytes(r.SwapBytes))
+	}
+	if r.AnonHugePagesBytes > 0 {
+		extra = append(extra, "in huge pages "+humanize.Bytes(r.AnonHugePagesBytes))
+	}
+	if ck := r.ArenaCheck; ck != nil && !ck.OK {
+		extra = append(extra, "arena self-check failed: "+ck.Message)
+	}
+	if r.Tier == runtimediag.TierCheap && r.ClassificationAgeSeconds > 0 {
+		extra = append(extra, "classified "+humanize.Duration(r.ClassificationAgeSeconds)+" ago")
+	}
+	for _, e := range extra {
+		fmt.Fprintf(w, "  (%s)\n", e)
+	}
+
+	e := &rep.Efficiency
+	fmt.Fprintln(w, "\nEFFICIENCY")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if rep.WindowSeconds > 0 {
+		fmt.Fprintf(tw, "  allocation\t%s/s, %s objects/s, mean %s, tiny %s, large %s\n",
+			humanize.Bytes(uint64(e.AllocBytesPerSecond)), count(e.AllocObjectsPerSecond), humanize.Bytes(uint64(e.MeanObjectBytes)),
+			humanize.Percent(e.TinyAllocShare), humanize.Percent(e.LargeAllocShare))
+		fmt.Fprintf(tw, "  GC\t%.2f cycles/s (%.2f forced), %s of busy CPU (assist %s), %s of all CPU, busy %.2f cores\n",
+			e.GCCyclesPerSecond, e.ForcedGCCyclesPerSecond, humanize.Percent(e.GCBusyCPUShare), humanize.Percent(e.GCAssistBusyCPUShare),
+			humanize.Percent(e.GCCPUFraction), e.BusyCores)
+		fmt.Fprintf(tw, "  pauses\tGC %s; stopping %s; other %s\n", pauses(e.PauseGC), pauses(e.StoppingGC), pauses(e.PauseOther))
+	}
+	fmt.Fprintf(tw, "  heap\tlive %s, goal %s, churn %.2f, unused/objects %.2f, free/mapped %.2f, pointer-bearing %s\n",
+		humanize.Bytes(e.HeapLiveBytes), humanize.Bytes(e.HeapGoalBytes), e.Churn, e.HeapUnusedRatio, e.HeapFreeRatio, humanize.Percent(e.ScanHeapShare))
+	fmt.Fprintf(tw, "  limits\t%s\n", limits(e))
+	fmt.Fprintf(tw, "  runtime\t%d goroutines, %d threads, GOMAXPROCS %d, stacks %s%s%s\n",
+		e.Goroutines, e.Threads, e.GOMAXPROCS, humanize.Bytes(e.StackBytes), fds(e), backlog(e))
+	if e.LimiterEngaged {
+		fmt.Fprintf(tw, "  limiter\tthe GC CPU limiter was engaged\n")
+	}
+	tw.Flush()
+
+	fmt.Fprintf(w, "\nFINDINGS (%d)\n", len(rep.Findings))
+	if len(rep.Findings) == 0 {
+		fmt.Fprintln(w, "  none")
+	}
+	for _, f := range rep.Findings {
+		fmt.Fprintf(w, "  [%s] %s: %s\n", f.Severity, f.Code, f.Headline)
+		if f.Advice != "" {
+			fmt.Fprintf(w, "      %s\n", f.Advice)
+		}
+		if f.Doc != "" {
+			fmt.Fprintf(w, "      see %s\n", f.Doc)
+		}
+	}
+
+	if s := rep.TopAllocationSites; s != nil {
+		fmt.Fprintf(w, "\nTOP ALLOCATION SITES (estimates: one sample per %s allocated; %s/s in all)\n",
+			humanize.Bytes(uint64(s.SampleRateBytes)), humanize.Bytes(uint64(s.TotalBytesPerSecond)))
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, site := range s.Sites {
+			fmt.Fprintf(tw, "  %s/s\t%s\t%s\t%s:%d\n", humanize.Bytes(uint64(site.BytesPerSecond)), humanize.Percent(site.Share), site.Function, site.File, site.Line)
+		}
+		tw.Flush()
+	}
+
+	var missing []string
+	for _, s := range rep.Sources {
+		if !s.OK {
+			why := s.Reason
+			if why == "" {
+				why = s.Error
+			}
+			missing = append(missing, fmt.Sprintf("%s (%s)", s.Name, why))
+		}
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(w, "\nUNREAD SOURCES\n  %s\n", strings.Join(missing, "\n  "))
+	}
+	notes := append(append([]string(nil), r.Notes...), rep.Notes...)
+	if len(notes) > 0 {
+		fmt.Fprintf(w, "\nNOTES\n  %s\n", strings.Join(notes, "\n  "))
+	}
+	return ew.err
+}
+
+func limits(e *runtimediag.Efficiency) string {
+	gogc := fmt.Sprintf("GOGC %d", e.GOGC)
+	if e.GOGC < 0 {
+		gogc = "GOGC off"
+	}
+	parts := []string{gogc}
+	if e.GOMEMLIMITBytes != nil {
+		s := "GOMEMLIMIT " + humanize.Bytes(uint64(*e.GOMEMLIMITBytes))
+		if e.GOMEMLIMITHeadroomBytes != nil {
+			s += " (headroom " + humanize.SignedBytes(*e.GOMEMLIMITHeadroomBytes) + ")"
+		}
+		parts = append(parts, s)
+	} else {
+		parts = append(parts, "no GOMEMLIMIT")
+	}
+	if e.CgroupLimitBytes != nil {
+		s := "cgroup limit " + humanize.Bytes(*e.CgroupLimitBytes)
+		if e.CgroupHeadroomBytes != nil {
+			s += " (headroom " + humanize.SignedBytes(*e.CgroupHeadroomBytes) + ")"
+		}
+		if e.CgroupWorkingSetBytes != nil {
+			s += ", working set " + humanize.Bytes(*e.CgroupWorkingSetBytes)
+		}
+		parts = append(parts, s)
+	} else {
+		parts = append(parts, "no cgroup limit")
+	}
+	return strings.Join(parts, ", ")
+}
+
+func fds(e *runtimediag.Efficiency) string {
+	if e.OpenFDsLimit == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d of %d fds", e.OpenFDs, e.OpenFDsLimit)
+}
+
+func backlog(e *runtimediag.Efficiency) string {
+	if e.FinalizerBacklog+e.CleanupBacklog == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d finalizers and %d cleanups queued", e.FinalizerBacklog, e.CleanupBacklog)
+}
+
+func pauses(p runtimediag.PauseSummary) string {
+	if p.Count == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%d, p50 ≤ %s, p99 ≤ %s, max ≤ %s", p.Count, humanize.Duration(p.P50), humanize.Duration(p.P99), humanize.Duration(p.Max))
+}
+
+func count(v float64) string {
+	switch {
+	case v >= 1e9:
+		return fmt.Sprintf("%.2fG", v/1e9)
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1fk", v/1e3)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+// errWriter keeps the first write error and drops every write after it, so Write can print
+// without checking each line and still report a failed write.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
