@@ -30,10 +30,6 @@ func renderSites(w io.Writer, sites []runtimediag.AllocationSite) {
 	tw.Flush()
 }
 
-// bytesText is humanize.Bytes under the name profile.go still calls it by.
-// TODO: call humanize.Bytes in profile.go and drop this once the change editing it lands.
-func bytesText(b uint64) string { return humanize.Bytes(b) }
-
 // oneLine keeps a value on one line of a text table.
 func oneLine(s string) string {
 	return strings.Map(func(r rune) rune {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/felixge/fgprof"
 
+	"github.com/memdiag/memdiag/internal/humanize"
 	"github.com/memdiag/memdiag/runtimediag"
 )
 
@@ -160,7 +161,7 @@ func (t *tree) serveAllocs(w http.ResponseWriter, r *http.Request) error {
 	if v.Sites == nil {
 		buf.WriteString("no comparable profiles in the window\n")
 	} else {
-		fmt.Fprintf(&buf, "%s/s allocated in all (estimate)\n", bytesText(uint64(v.Sites.TotalBytesPerSecond)))
+		fmt.Fprintf(&buf, "%s/s allocated in all (estimate)\n", humanize.Bytes(uint64(v.Sites.TotalBytesPerSecond)))
 		renderSites(&buf, v.Sites.Sites)
 	}
 	return writeBody(w, contentType, buf.Bytes())
