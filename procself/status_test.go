@@ -85,19 +85,7 @@ func TestParseStatus(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := parseStatus([]byte(tc.in))
-			if tc.wantErr != "" {
-				var pe *ParseError
-				if !errors.As(err, &pe) || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error = %v, want a *ParseError containing %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("mismatch (-want +got):\n%s", diff)
-			}
+			checkParsed(t, got, err, tc.want, tc.wantErr)
 		})
 	}
 }
