@@ -1,0 +1,110 @@
+package escape
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	"github.com/google/pprof/profile"
+
+	"github.com/memdiag/memdiag/internal/appframe"
+)
+
+// Frame is one function at one line of a sampled stack.
+type Frame = appframe.Frame
+
+// where is a frame's file base name and line.
+func where(f Frame) string {
+	if f.File == "" {
+		return f.Function
+	}
+	return filepath.Base(f.File) + ":" + strconv.Itoa(f.Line)
+}
+
+// Site is an allocation site: the line of the program's own code an allocation is charged to,
+// and the frame that allocated when that was library code.
+type Site struct {
+	// App is the first frame of the program's own code, counting from the allocation: the line
+	// whose reason is looked up. It is the leaf itself when the program allocated there.
+	App Frame `json:"app"`
+	// Leaf is the innermost frame outside the runtime's allocator: strings.genSplit for a
+	// strings.Split call, runtime.growslice for an append where the runtime's frames are
+	// kept. Equal to App when the program's own line allocated.
+	Leaf Frame `json:"leaf"`
+	// InlinedInto are the frames App was inlined into, innermost first: the compiler reports
+	// an inlined body's escapes at the call site, so the reason may be found there.
+	InlinedInto []Frame `json:"inlined_into,omitempty"`
+	// Objects and Bytes are what the site allocated, per benchmark iteration when the caller
+	// divided by the iterations, else in the profile's own terms.
+	Objects float64 `json:"objects"`
+	Bytes   float64 `json:"bytes"`
+}
+
+// Library reports whether the allocation happened in library code called from App.
+func (s *Site) Library() bool { return s.Leaf.Function != s.App.Function || s.Leaf.Line != s.App.Line }
+
+// ProfileSites sums a heap or allocs profile (alloc_objects and alloc_space) by site, divides
+// by ops (1 to keep the totals) and returns the sites by bytes, largest first. own says which
+// functions are the program's own; a stack with none of them is charged to its leaf.
+func ProfileSites(p *profile.Profile, own appframe.Matcher, ops float64) ([]Site, error) {
+	if !(ops > 0) {
+		return nil, fmt.Errorf("iterations %v: want more than 0", ops)
+	}
+	oi, bi := -1, -1
+	for i, st := range p.SampleType {
+		switch st.Type {
+		case "alloc_objects":
+			oi = i
+		case "alloc_space":
+			bi = i
+		}
+	}
+	if oi < 0 || bi < 0 {
+		return nil, errors.New("not a heap profile: no alloc_objects and alloc_space sample types")
+	}
+	type key struct{ app, leaf Frame }
+	sums := map[key]*Site{}
+	var order []key
+	for _, s := range p.Sample {
+		if len(s.Value) <= max(oi, bi) {
+			continue
+		}
+		st, ok := own.PickStack(s.Location)
+		if !ok {
+			continue
+		}
+		site := Site{App: st.App, Leaf: st.Leaf, InlinedInto: st.InlinedInto}
+		k := key{site.App, site.Leaf}
+		sum := sums[k]
+		if sum == nil {
+			sum = &site
+			sums[k] = sum
+			order = append(order, k)
+		}
+		sum.Objects += float64(s.Value[oi]) / ops
+		sum.Bytes += float64(s.Value[bi]) / ops
+	}
+	out := make([]Site, 0, len(order))
+	for _, k := range order {
+		out = append(out, *sums[k])
+	}
+	slices.SortStableFunc(out, func(a, b Site) int {
+		if c := cmp.Compare(b.Bytes, a.Bytes); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.Objects, a.Objects); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.App.File, b.App.File); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.App.Line, b.App.Line); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Leaf.Function, b.Leaf.Function)
+	})
+	return out, nil
+}
