@@ -416,7 +416,18 @@ func destination(d *Diagnostic, def Kind) (Kind, string) {
 		n := last.Notes[len(last.Notes)-1]
 		return defOr(def, StoredOnHeap), n.Why + " " + n.Expr + " at " + n.At
 	}
-	return def, ""
+	// Held by another object that escapes: a closure or a method value binding it.
+	if holder, ok := strings.CutPrefix(last.To, "{storage for "); ok {
+		holder = strings.TrimSuffix(holder, "}")
+		switch {
+		case holder == "func literal":
+			return defOr(def, ClosureCapture), "held by a func literal that escapes"
+		case selector.MatchString(holder):
+			return defOr(def, MethodValue), "bound as the receiver of " + holder + ", which escapes"
+		}
+		return defOr(def, StoredOnHeap), "held by " + holder + ", which escapes"
+	}
+	return defOr(def, StoredOnHeap), ""
 }
 
 // defReturned keeps a non-pointer kind (a closure, a map) and says PointerReturned otherwise.

@@ -16,19 +16,38 @@ import (
 	"text/tabwriter"
 
 	"github.com/google/pprof/profile"
+
+	"github.com/memdiag/memdiag/internal/appframe"
 )
 
-// Site is one allocation site of a memory profile: the first frame outside the runtime,
-// with its allocations per benchmark iteration in both profiles.
+// Site is one allocation site of a memory profile: the first frame of the module under test
+// (or, without one, the first frame outside the runtime), with its allocations per benchmark
+// iteration in both profiles.
 type Site struct {
 	Function string `json:"function"`
 	File     string `json:"file"`
 	Line     int64  `json:"line"`
+	// Leaf is the library function that allocated when it is not the site itself: the
+	// strings.genSplit behind a strings.Split line.
+	LeafFunction string `json:"leaf_function,omitempty"`
+	LeafFile     string `json:"leaf_file,omitempty"`
+	LeafLine     int64  `json:"leaf_line,omitempty"`
+	// InlinedInto are the frames the site was inlined into, innermost first; the compiler
+	// reports an inlined body's escapes at those call sites.
+	InlinedInto []appframe.Frame `json:"inlined_into,omitempty"`
 	// Objects and bytes allocated per iteration, in the base and the new profile.
 	BaseObjects float64 `json:"base_objects_per_op"`
 	NewObjects  float64 `json:"new_objects_per_op"`
 	BaseBytes   float64 `json:"base_bytes_per_op"`
 	NewBytes    float64 `json:"new_bytes_per_op"`
+	// Why the new tree allocates here, when the explain step built it with escape diagnostics
+	// (bench/escape): the reason kind, the allocated expression, the reason in plain words, the
+	// compiler's flow behind it and the standard remedy.
+	Kind   string   `json:"kind,omitempty"`
+	Expr   string   `json:"expr,omitempty"`
+	Reason string   `json:"reason,omitempty"`
+	Flow   []string `json:"flow,omitempty"`
+	Remedy string   `json:"remedy,omitempty"`
 }
 
 // Where is file:line with the file's directory dropped, the way a reader looks for it.
@@ -66,68 +85,62 @@ func sampleIndex(p *profile.Profile) (objects, bytes int, err error) {
 }
 
 type siteKey struct {
-	fn, file string
-	line     int64
+	fn, file         string
+	line             int64
+	leafFn, leafFile string
+	leafLine         int64
 }
 
 // sites sums a profile's allocations by site, divided by ops.
-func sites(p *profile.Profile, ops float64) (map[siteKey][2]float64, error) {
+func sites(p *profile.Profile, ops float64, own appframe.Matcher) (map[siteKey][2]float64, map[siteKey][]appframe.Frame, error) {
 	oi, bi, err := sampleIndex(p)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := map[siteKey][2]float64{}
+	inlined := map[siteKey][]appframe.Frame{}
 	for _, s := range p.Sample {
-		k, ok := allocSite(s)
+		st, ok := own.PickStack(s.Location)
 		if !ok {
 			continue
+		}
+		k := siteKey{fn: st.App.Function, file: st.App.File, line: int64(st.App.Line)}
+		if st.Leaf != st.App {
+			k.leafFn, k.leafFile, k.leafLine = st.Leaf.Function, st.Leaf.File, int64(st.Leaf.Line)
 		}
 		v := out[k]
 		v[0] += float64(s.Value[oi]) / ops
 		v[1] += float64(s.Value[bi]) / ops
 		out[k] = v
-	}
-	return out, nil
-}
-
-// allocSite is the innermost frame, inlined frames included, that is not in package runtime:
-// a profile's stack starts inside the allocator, and the reader wants the line that called it.
-func allocSite(s *profile.Sample) (siteKey, bool) {
-	var first *siteKey
-	for _, loc := range s.Location {
-		for _, ln := range loc.Line {
-			if ln.Function == nil {
-				continue
-			}
-			k := siteKey{ln.Function.Name, ln.Function.Filename, ln.Line}
-			if first == nil {
-				first = &k
-			}
-			if !strings.HasPrefix(ln.Function.Name, "runtime.") {
-				return k, true
-			}
+		if _, ok := inlined[k]; !ok {
+			inlined[k] = st.InlinedInto
 		}
 	}
-	if first != nil {
-		return *first, true
-	}
-	return siteKey{}, false
+	return out, inlined, nil
 }
 
 // DiffProfiles compares two -memprofile profiles (recorded with -memprofilerate=1 so that
 // every allocation is in them) of baseOps and newOps benchmark iterations, and returns the
 // sites whose objects or bytes per iteration changed, largest change in objects first, then
 // in bytes. Changes under 0.01 objects and 1 byte per iteration are left out: they are
-// one-time allocations of the test binary spread over the iterations.
+// one-time allocations of the test binary spread over the iterations. A site is the first
+// frame outside the standard library (see [DiffProfilesOwn]).
 func DiffProfiles(base, new *profile.Profile, baseOps, newOps float64) ([]Site, error) {
+	return DiffProfilesOwn(base, new, baseOps, newOps, appframe.Matcher{})
+}
+
+// DiffProfilesOwn is [DiffProfiles] with the sites charged to the first frame own says is the
+// program's (the module under test): a strings.Split line rather than strings.genSplit, which
+// is kept as the site's leaf.
+func DiffProfilesOwn(base, new *profile.Profile, baseOps, newOps float64, own appframe.Matcher) ([]Site, error) {
 	if baseOps <= 0 || newOps <= 0 {
 		return nil, fmt.Errorf("iterations %v and %v: want more than 0", baseOps, newOps)
 	}
-	bs, err := sites(base, baseOps)
+	bs, binl, err := sites(base, baseOps, own)
 	if err != nil {
 		return nil, fmt.Errorf("base: %w", err)
 	}
-	ns, err := sites(new, newOps)
+	ns, ninl, err := sites(new, newOps, own)
 	if err != nil {
 		return nil, fmt.Errorf("new: %w", err)
 	}
@@ -144,7 +157,12 @@ func DiffProfiles(base, new *profile.Profile, baseOps, newOps float64) ([]Site, 
 		if math.Abs(n[0]-b[0]) < 0.01 && math.Abs(n[1]-b[1]) < 1 {
 			continue
 		}
+		inl := ninl[k]
+		if inl == nil {
+			inl = binl[k]
+		}
 		out = append(out, Site{Function: k.fn, File: k.file, Line: k.line,
+			LeafFunction: k.leafFn, LeafFile: k.leafFile, LeafLine: k.leafLine, InlinedInto: inl,
 			BaseObjects: b[0], NewObjects: n[0], BaseBytes: b[1], NewBytes: n[1]})
 	}
 	slices.SortFunc(out, func(a, b Site) int {
@@ -170,7 +188,10 @@ func DiffProfiles(base, new *profile.Profile, baseOps, newOps float64) ([]Site, 
 		if c := strings.Compare(a.File, b.File); c != 0 {
 			return c
 		}
-		return strings.Compare(a.Function, b.Function)
+		if c := strings.Compare(a.Function, b.Function); c != 0 {
+			return c
+		}
+		return strings.Compare(a.LeafFunction, b.LeafFunction)
 	})
 	return out, nil
 }
@@ -187,10 +208,44 @@ func WriteSites(w io.Writer, sites []Site, top int) error {
 		if top > 0 && i == top {
 			break
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", s.Function, s.Where(), formatNum(round(s.BaseObjects)),
+		fn := s.Function
+		if s.LeafFunction != "" {
+			fn += " (in " + s.LeafFunction + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", fn, s.Where(), formatNum(round(s.BaseObjects)),
 			formatNum(round(s.NewObjects)), formatNum(round(s.BaseBytes)), formatNum(round(s.NewBytes)))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return writeReasons(w, sites, top)
+}
+
+// writeReasons writes, under the table, why each site allocates and the remedy, for the sites
+// the explain step found a reason for.
+func writeReasons(w io.Writer, sites []Site, top int) error {
+	var b strings.Builder
+	for i, s := range sites {
+		if top > 0 && i == top {
+			break
+		}
+		if s.Kind == "" {
+			continue
+		}
+		fmt.Fprintf(&b, "%s [%s]", s.Where(), s.Kind)
+		if s.Expr != "" {
+			fmt.Fprintf(&b, " %s", s.Expr)
+		}
+		fmt.Fprintf(&b, ": %s\n  fix: %s\n", s.Reason, s.Remedy)
+		for _, l := range s.Flow {
+			fmt.Fprintf(&b, "  | %s\n", l)
+		}
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	_, err := io.WriteString(w, "\n"+b.String())
+	return err
 }
 
 // round keeps three decimals: per-op figures carry the test binary's one-time allocations

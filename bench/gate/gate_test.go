@@ -13,6 +13,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/google/pprof/profile"
+
+	"github.com/memdiag/memdiag/internal/appframe"
 	"golang.org/x/perf/benchfmt"
 )
 
@@ -395,5 +398,42 @@ func TestMarkdownBudgetsOnly(t *testing.T) {
 	}
 	if want := "Exit 1. Budgets: `budgets.txt`. New: `" + rec("planted.txt") + "`.\n"; !strings.HasSuffix(buf.String(), want) {
 		t.Errorf("markdown ends %q, want %q", buf.String()[max(0, buf.Len()-120):], want)
+	}
+}
+
+// TestDiffProfilesOwnFrame checks that an allocation inside the standard library is charged to
+// the module's line that called it, with the library frame kept as the leaf.
+func TestDiffProfilesOwnFrame(t *testing.T) {
+	fn := func(id uint64, name, file string) *profile.Function {
+		return &profile.Function{ID: id, Name: name, Filename: file}
+	}
+	split := fn(1, "strings.genSplit", "/go/src/strings/strings.go")
+	app := fn(2, "example.com/app.Fields", "/src/app/fields.go")
+	bench := fn(3, "example.com/app.BenchmarkFields", "/src/app/fields_test.go")
+	mk := func(n int64) *profile.Profile {
+		loc := []*profile.Location{
+			{ID: 1, Line: []profile.Line{{Function: split, Line: 305}}},
+			{ID: 2, Line: []profile.Line{{Function: app, Line: 9}, {Function: bench, Line: 20}}},
+		}
+		return &profile.Profile{
+			SampleType: []*profile.ValueType{{Type: "alloc_objects", Unit: "count"}, {Type: "alloc_space", Unit: "bytes"}},
+			Sample:     []*profile.Sample{{Location: loc, Value: []int64{n, 64 * n}}},
+			Location:   loc,
+			Function:   []*profile.Function{split, app, bench},
+		}
+	}
+	sites, err := DiffProfilesOwn(mk(0), mk(100), 100, 100, appframe.Matcher{Modules: []string{"example.com/app"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sites) != 1 {
+		t.Fatalf("%d sites, want 1: %+v", len(sites), sites)
+	}
+	s := sites[0]
+	if s.Function != "example.com/app.Fields" || s.Line != 9 || s.LeafFunction != "strings.genSplit" || s.LeafLine != 305 {
+		t.Errorf("site %s:%d leaf %s:%d, want example.com/app.Fields:9 leaf strings.genSplit:305", s.Function, s.Line, s.LeafFunction, s.LeafLine)
+	}
+	if len(s.InlinedInto) != 1 || s.InlinedInto[0].Function != "example.com/app.BenchmarkFields" {
+		t.Errorf("inlined into %+v, want the benchmark", s.InlinedInto)
 	}
 }

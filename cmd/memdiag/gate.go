@@ -13,7 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/memdiag/memdiag/bench/escape"
 	"github.com/memdiag/memdiag/bench/gate"
+	"github.com/memdiag/memdiag/internal/appframe"
 )
 
 const gateSynopsis = `usage: memdiag gate [flags] BASE NEW
@@ -174,7 +176,7 @@ func runGate(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, err)
 	}
 	if c.explain {
-		explainRegressions(c, rep)
+		explainRegressions(c, rep, stderr)
 	}
 	var out bytes.Buffer
 	switch c.format {
@@ -308,7 +310,7 @@ func updateBudgets(name string, b *gate.Budgets, newSet *gate.Set, rep *gate.Rep
 // explainRegressions records base and new profiles of each regressed benchmark and attaches
 // the sites that changed to the report. Failures are reported per benchmark, not fatal: the
 // regression stands either way.
-func explainRegressions(c *gateConfig, rep *gate.Report) {
+func explainRegressions(c *gateConfig, rep *gate.Report, stderr io.Writer) {
 	seen := map[gate.Key]bool{}
 	for _, r := range rep.Regressions() {
 		if seen[r.Benchmark] {
@@ -316,7 +318,7 @@ func explainRegressions(c *gateConfig, rep *gate.Report) {
 		}
 		seen[r.Benchmark] = true
 		e := gate.Explanation{Benchmark: r.Benchmark}
-		sites, err := explainOne(c, r.Benchmark.Name)
+		sites, err := explainOne(c, r.Benchmark.Name, stderr)
 		if err != nil {
 			e.Error = err.Error()
 		}
@@ -328,7 +330,7 @@ func explainRegressions(c *gateConfig, rep *gate.Report) {
 	}
 }
 
-func explainOne(c *gateConfig, name string) ([]gate.Site, error) {
+func explainOne(c *gateConfig, name string, stderr io.Writer) ([]gate.Site, error) {
 	tmp, err := os.MkdirTemp("", "memdiag-gate-")
 	if err != nil {
 		return nil, err
@@ -346,7 +348,45 @@ func explainOne(c *gateConfig, name string) ([]gate.Site, error) {
 			return nil, err
 		}
 	}
-	return diffFiles(profiles[0], profiles[1], float64(c.iters))
+	// The new tree, built with escape diagnostics: its module names the sites' own frames,
+	// and its compiler says why each one allocates. Without it the sites are still named.
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	res, buildErr := escape.Build(ctx, escape.Config{Dir: c.newDir, Packages: []string{c.pkg}, Flags: strings.Fields(c.newFlags)})
+	own := appframe.Matcher{}
+	if buildErr != nil {
+		fmt.Fprintf(stderr, "memdiag gate: no escape reasons for %s: %v\n", name, buildErr)
+	} else {
+		own.Modules = res.Modules
+	}
+	bp, err := gate.ReadProfile(profiles[0])
+	if err != nil {
+		return nil, err
+	}
+	np, err := gate.ReadProfile(profiles[1])
+	if err != nil {
+		return nil, err
+	}
+	sites, err := gate.DiffProfilesOwn(bp, np, float64(c.iters), float64(c.iters), own)
+	if err != nil || res == nil {
+		return sites, err
+	}
+	ix := res.Index()
+	for i := range sites {
+		explainSite(ix, &sites[i])
+	}
+	return sites, nil
+}
+
+// explainSite fills a gate site's reason from the new tree's escape diagnostics.
+func explainSite(ix *escape.Index, s *gate.Site) {
+	app := escape.Frame{Function: s.Function, File: s.File, Line: int(s.Line)}
+	es := escape.Site{App: app, Leaf: app, InlinedInto: s.InlinedInto}
+	if s.LeafFunction != "" {
+		es.Leaf = escape.Frame{Function: s.LeafFunction, File: s.LeafFile, Line: int(s.LeafLine)}
+	}
+	e := ix.Explain(es)
+	s.Kind, s.Expr, s.Reason, s.Flow, s.Remedy = string(e.Kind), e.Expr, e.Reason, e.Flow, e.Remedy
 }
 
 func diffFiles(base, new string, iters float64) ([]gate.Site, error) {

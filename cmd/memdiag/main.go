@@ -11,6 +11,7 @@
 //	diff    compare two saved reports
 //	maps    classify every memory mapping of a local process, memdiag in it or not
 //	gate    compare benchmark results and fail on allocation regressions
+//	why     name the top allocation sites of benchmarks or a service, with the compiler's reason and the fix
 //	help    show help for a command
 //
 // Run memdiag help <command> for a command's flags.
@@ -39,6 +40,7 @@ func commands() []command {
 		{name: "diff", summary: "compare two saved reports", run: runDiff, usage: diffUsage},
 		{name: "maps", summary: "classify every memory mapping of a local process, memdiag in it or not", run: runMaps, usage: mapsUsage},
 		{name: "gate", summary: "compare benchmark results and fail on allocation regressions", run: runGate, usage: gateUsage},
+		{name: "why", summary: "name the top allocation sites of benchmarks or a service, with the compiler's reason and the fix", run: runWhy, usage: whyUsage},
 	}
 }
 

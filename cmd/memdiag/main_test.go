@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"os"
 	"os/exec"
@@ -51,6 +52,10 @@ func TestRun(t *testing.T) {
 		{name: "help", args: []string{"help"}, exit: 0, stdout: "gate"},
 		{name: "help-gate", args: []string{"help", "gate"}, exit: 0, stdout: "exit status:"},
 		{name: "gate-h", args: []string{"gate", "-h"}, exit: 0, stdout: "-budgets"},
+		{name: "why-no-package", args: []string{"why"}, exit: 2, stderr: "want one package"},
+		{name: "why-bad-format", args: []string{"why", "-format=xml", "."}, exit: 2, stderr: "-format"},
+		{name: "why-missing-report", args: []string{"why", "--from", "127.0.0.1:1"}, exit: 1, stderr: "memdiag why"},
+		{name: "help-why", args: []string{"help", "why"}, exit: 0, stdout: "-bench"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -241,5 +246,72 @@ func TestExplainLive(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "which code changed in ParseKV") || !strings.Contains(stdout.String(), "plant_on.go:9") {
 		t.Errorf("explanation does not name plant_on.go:9:\n%s", stdout.String())
+	}
+	// The reason and remedy from the new tree's escape diagnostics: the planted make is
+	// assigned to a package variable.
+	if !strings.Contains(stdout.String(), "plant_on.go:9 [stored-on-heap] make(") || !strings.Contains(stdout.String(), "  fix: ") {
+		t.Errorf("explanation gives no reason and remedy for plant_on.go:9:\n%s", stdout.String())
+	}
+}
+
+// TestWhyLive runs memdiag why on the planted corpus of bench/escape: its benchmarks with a
+// memory profile, its build with escape diagnostics, and checks a few sites' reasons; then
+// joins a saved report's sites, recorded under another path, with the same source tree.
+func TestWhyLive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go test")
+	}
+	offline(t)
+	corpus := filepath.Join("..", "..", "bench", "escape", "testdata", "corpus")
+	var stdout, stderr bytes.Buffer
+	if got := run([]string{"why", "-C", corpus, "-bench", "Squares|Fields|Apply", "-iters=50", "-format=json", "."}, &stdout, &stderr); got != 0 {
+		t.Fatalf("exit %d\n%s%s", got, stdout.String(), stderr.String())
+	}
+	var out struct {
+		Sites []struct {
+			Kind    string  `json:"kind"`
+			Remedy  string  `json:"remedy"`
+			Objects float64 `json:"objects"`
+			App     struct {
+				Function string `json:"function"`
+			} `json:"app"`
+			Leaf struct {
+				Function string `json:"function"`
+			} `json:"leaf"`
+		} `json:"sites"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		t.Fatalf("%v\n%s", err, stdout.String())
+	}
+	kinds := map[string]string{}
+	for _, s := range out.Sites {
+		if s.Objects < 0.5 {
+			continue // once per benchmark run, not per iteration
+		}
+		kinds[s.App.Function[strings.LastIndex(s.App.Function, ".")+1:]] = s.Kind
+		if s.Remedy == "" {
+			t.Errorf("%s: no remedy", s.App.Function)
+		}
+	}
+	want := map[string]string{"Squares": "append-growth", "Fields": "library-call", "Apply": "method-value"}
+	if diff := cmp.Diff(want, kinds); diff != "" {
+		t.Errorf("kinds by function (-want +got):\n%s\n%s", diff, stdout.String())
+	}
+
+	report := filepath.Join(t.TempDir(), "report.json")
+	rep := `{"rss": {"categories": []}, "top_allocation_sites": {"window_seconds": 10, "sample_rate_bytes": 524288,
+	"total_bytes_per_second": 1000, "sites": [{"function": "github.com/memdiag/memdiag/bench/escape/testdata/corpus.Sum",
+	"file": "/build/elsewhere/memdiag/bench/escape/testdata/corpus/allocs.go", "line": 38, "bytes_per_second": 900,
+	"objects_per_second": 1, "share": 0.9}]}}`
+	if err := os.WriteFile(report, []byte(rep), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if got := run([]string{"why", "-C", corpus, "--from", report}, &stdout, &stderr); got != 0 {
+		t.Fatalf("--from: exit %d\n%s%s", got, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "[non-constant-make]") || !strings.Contains(stdout.String(), "b := make([]int, n)") {
+		t.Errorf("--from: the report's site is not joined with the local tree's reason:\n%s", stdout.String())
 	}
 }
