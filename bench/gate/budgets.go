@@ -137,30 +137,45 @@ type BudgetChange struct {
 // they carry a fixed amount per run divided by the iterations, so the median of one run is not a
 // maximum the next run is sure to stay under, and a budget lowered to it would fail at random.
 func (b *Budgets) Ratchet(new *Set) []BudgetChange {
+	// A benchmark run under several configurations (GOMAXPROCS, cpu, note…) is budgeted by
+	// its package and name alone, so its budget must hold the largest of their medians.
+	medians := map[[2]string]float64{}
+	var order []Key
+	for _, k := range new.Order {
+		for unit, s := range new.Benchmarks[k] {
+			id := [2]string{k.bench().String(), unit}
+			m, ok := medians[id]
+			if !ok && !slices.Contains(order, k.bench()) {
+				order = append(order, k.bench())
+			}
+			if v := median(s); !ok || v > m {
+				medians[id] = v
+			}
+		}
+	}
 	var changes []BudgetChange
 	have := map[[2]string]bool{}
 	for i := range b.Entries {
 		e := &b.Entries[i]
-		have[[2]string{e.Benchmark.String(), e.Unit}] = true
+		id := [2]string{e.Benchmark.String(), e.Unit}
+		have[id] = true
 		if !slices.Contains(BudgetUnits, e.Unit) {
 			continue
 		}
-		s, ok := new.Benchmarks[e.Benchmark][e.Unit]
-		if !ok {
-			continue
-		}
-		if m := median(s); m < e.Max {
+		m, ok := medians[id]
+		if ok && m < e.Max {
 			changes = append(changes, BudgetChange{e.Benchmark, e.Unit, e.Max, m})
 			e.Max = m
 		}
 	}
-	for _, k := range new.Order {
+	for _, k := range order {
 		for _, unit := range BudgetUnits {
-			s, ok := new.Benchmarks[k][unit]
-			if !ok || have[[2]string{k.String(), unit}] {
+			id := [2]string{k.String(), unit}
+			m, ok := medians[id]
+			if !ok || have[id] {
 				continue
 			}
-			m := median(s)
+			have[id] = true
 			b.Entries = append(b.Entries, Budget{Benchmark: k, Unit: unit, Max: m})
 			changes = append(changes, BudgetChange{k, unit, math.NaN(), m})
 		}

@@ -136,11 +136,12 @@ func TestReadKeysAndConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	key := Key{Pkg: "example.com/p", Name: "A/x=1", Config: "/gomaxprocs: 4\ngoos: linux\ngoversion: go1.26.8"}
 	want := &Set{
 		Files:      []string{"in"},
-		Order:      []Key{{Pkg: "example.com/p", Name: "A/x=1"}},
-		Benchmarks: map[Key]map[string]*Samples{{Pkg: "example.com/p", Name: "A/x=1"}: {"ns/op": {Values: []float64{5, 6}, Iters: []int{10, 10}}, "allocs/op": {Values: []float64{3, 3}, Iters: []int{10, 10}}}},
-		Config:     map[string][]string{"goos": {"linux"}, "goversion": {"go1.26.8"}, "gomaxprocs": {"4"}},
+		Order:      []Key{key},
+		Benchmarks: map[Key]map[string]*Samples{key: {"ns/op": {Values: []float64{5, 6}, Iters: []int{10, 10}}, "allocs/op": {Values: []float64{3, 3}, Iters: []int{10, 10}}}},
+		Config:     map[string][]string{"goos": {"linux"}, "goversion": {"go1.26.8"}, "/gomaxprocs": {"4"}},
 	}
 	if d := cmp.Diff(want, s, cmpopts.IgnoreFields(Set{}, "Units")); d != "" {
 		t.Errorf("Read (-want +got):\n%s", d)
@@ -162,8 +163,10 @@ func TestToolchainMismatchIsInconclusive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Problem{{Kind: "toolchain", Message: "goversion differs: base go1.25.0, new go1.26.8"}}
-	if rep.Exit != ExitInconclusive || !cmp.Equal(rep.Problems, want) {
+	// Like benchstat, the gate does not compare results of different configurations: the two
+	// runs of A are not compared, and the problem says why.
+	want := []Problem{{Kind: ProblemToolchain, Message: "goversion differs: base go1.25.0, new go1.26.8: not compared, as benchstat does not compare different configurations (A)"}}
+	if rep.Exit != ExitInconclusive || !cmp.Equal(rep.Problems, want) || len(rep.Rows) != 0 {
 		t.Errorf("exit %d problems %v, want 3 %v", rep.Exit, rep.Problems, want)
 	}
 }

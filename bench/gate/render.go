@@ -42,8 +42,13 @@ func criterion(r Row) string {
 	if r.Against == "budget" {
 		return "max " + formatNum(r.Base)
 	}
-	if r.Exact {
+	switch {
+	case r.Method == MethodExact:
 		return "+" + formatNum(r.Allowed)
+	case r.Outcome == OutcomeTooFewSamples:
+		return fmt.Sprintf("α=%.3g", r.Alpha)
+	case r.Exact:
+		return fmt.Sprintf("p=%.3g α=%.3g +%s", r.P, r.Alpha, formatNum(r.Allowed))
 	}
 	return fmt.Sprintf("p=%.3g α=%.3g", r.P, r.Alpha)
 }
@@ -66,7 +71,7 @@ func WriteText(w io.Writer, rep *Report) error {
 		if r.Against == "budget" {
 			base = "budget"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Benchmark.Name, r.Unit, base, formatNum(r.New),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", rowName(r), r.Unit, base, formatNum(r.New),
 			formatChange(r), criterion(r), samples(r), verdictText(r.Verdict))
 	}
 	tw.Flush()
@@ -82,6 +87,14 @@ func WriteText(w io.Writer, rep *Report) error {
 	fmt.Fprintf(&b, "\n%s (exit %d)\n", rep.Summary, rep.Exit)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// rowName is the benchmark's name with the part of its configuration that tells it apart.
+func rowName(r Row) string {
+	if r.Config == "" {
+		return r.Benchmark.Name
+	}
+	return r.Benchmark.Name + " [" + r.Config + "]"
 }
 
 func verdictText(v Verdict) string {
@@ -103,9 +116,13 @@ func writeHeader(b *strings.Builder, rep *Report) {
 	if rep.BudgetsFile != "" {
 		fmt.Fprintf(b, "budgets: %s\n", rep.BudgetsFile)
 	}
-	if rep.NoisyRows > 0 {
-		fmt.Fprintf(b, "noisy units: U test at alpha %.3g (%.3g over %d comparisons), minimum effect %s\n",
-			rep.Alpha/float64(max(rep.NoisyRows, 1)), rep.Alpha, rep.NoisyRows, formatPct(rep.MinEffect))
+	if rep.UTests > 0 {
+		fmt.Fprintf(b, "U test at alpha %.3g (%.3g over %d comparisons); a regression moves the median by the minimum effect %s (noisy units) or the tolerance (exact units that vary)\n",
+			rep.Alpha/float64(max(rep.UTests, 1)), rep.Alpha, rep.UTests, formatPct(rep.MinEffect))
+	}
+	if len(rep.ConfigKeys) > 0 {
+		fmt.Fprintf(b, "configurations kept apart by %s: results that differ in them are neither pooled nor compared, as in benchstat\n",
+			strings.Join(rep.ConfigKeys, ", "))
 	}
 	if len(pkgs) == 1 {
 		for p := range pkgs {
@@ -121,7 +138,7 @@ func writeNotes(b *strings.Builder, rep *Report, indent string) {
 	var notes []string
 	for _, r := range rep.Rows {
 		if r.Note != "" {
-			notes = append(notes, fmt.Sprintf("%s %s: %s", r.Benchmark.Name, r.Unit, r.Note))
+			notes = append(notes, fmt.Sprintf("%s %s: %s", rowName(r), r.Unit, r.Note))
 		}
 	}
 	if len(notes) > 0 {
@@ -170,7 +187,7 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 			if r.Verdict == Regressed {
 				v = "**regressed**"
 			}
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %s | %s |\n", r.Benchmark.Name, r.Unit, base,
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %s | %s |\n", rowName(r), r.Unit, base,
 				formatNum(r.New), formatChange(r), criterion(r), samples(r), v)
 		}
 	}

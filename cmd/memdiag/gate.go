@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,17 +25,23 @@ const gateSynopsis = `usage: memdiag gate [flags] BASE NEW
        memdiag gate --base-profile FILE --new-profile FILE --iters N
 
 Compares go test -bench -benchmem -count=N outputs. Exact units (allocs/op, B/op, frac-allocs/op,
-frac-B/op, gc-cycles/op, stw-pauses/op) are held to tolerances; noisy units (ns/op, stw-ns/op) to a
-Mann-Whitney U test corrected for the number of comparisons, and a minimum effect. Every line of a
-budgets file is checked against the median of NEW, whatever --units says.
+frac-B/op, gc-cycles/op, stw-pauses/op, assume=exact in either file) are compared as numbers, held
+to tolerances, when both sides are constant within the tolerance; when their values vary on either
+side, and for noisy units (ns/op, stw-ns/op), a Mann-Whitney U test corrected for the number of
+tests decides, with the tolerance or a minimum effect as the smallest change that counts. Results
+of different configurations (goos, goarch, cpu, note, any file key, GOMAXPROCS) are neither pooled
+nor compared, as in benchstat; --ignore names keys that should not separate them. Every line of a
+budgets file is checked against the median of NEW, whatever --units says. NaN, ±Inf and negative
+counts, sizes or times in the inputs are bad input.
 
 Run the built binary (go install, go build): go run exits 1 for any failure and hides 2 and 3.
 
 exit status:
   0  every gated number was compared and none regressed
   1  a regression
-  2  bad input or usage
-  3  inconclusive: too few samples, missing or added benchmarks, mismatched toolchains
+  2  bad input or usage: a line that does not parse, NaN, ±Inf or an impossible value (file:line)
+  3  inconclusive: too few samples, missing or added benchmarks, different configurations
+  When several apply, 2 wins over 1, 1 over 3, and 3 over 0.
 
 flags:
 `
@@ -54,6 +61,7 @@ type gateConfig struct {
 	alpha       float64
 	minEffect   string
 	units       string
+	ignore      string
 	tolerances  multiFlag
 	allowAdded  bool
 	explain     bool
@@ -83,6 +91,7 @@ func gateFlags() (*flag.FlagSet, *gateConfig) {
 	fs.Float64Var(&c.alpha, "alpha", 0.05, "family-wise significance level of the noisy comparisons")
 	fs.StringVar(&c.minEffect, "min-effect", "5%", "smallest change of a noisy unit's median that counts as a regression")
 	fs.StringVar(&c.units, "units", strings.Join(gate.DefaultUnits, ","), "comma-separated `units` to compare against BASE (budgets are checked whatever their unit)")
+	fs.StringVar(&c.ignore, "ignore", "", "comma-separated configuration `keys` that do not keep results apart, like benchstat's -ignore: file keys such as cpu or note, and gomaxprocs")
 	fs.Var(&c.tolerances, "tolerance", "`unit=spec` allowed increase of an exact unit, spec a comma list of N, N% and N/run (repeatable), e.g. B/op=16,1%")
 	fs.BoolVar(&c.allowAdded, "allow-added", false, "accept benchmarks that only NEW has")
 	fs.BoolVar(&c.explain, "explain", false, "for each regressed benchmark, record base and new memory profiles with go test and name the allocation sites that changed")
@@ -155,13 +164,14 @@ func runGate(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, errors.New("--explain needs BASE, --pkg and --base-dir"))
 	}
 
+	ro := gate.ReadOptions{Ignore: splitList(c.ignore)}
 	var base *gate.Set
 	if baseFile != "" {
-		if base, err = gate.ReadFiles(baseFile); err != nil {
+		if base, err = gate.ReadFilesWith(ro, baseFile); err != nil {
 			return inputError(stderr, err)
 		}
 	}
-	newSet, err := gate.ReadFiles(newFile)
+	newSet, err := gate.ReadFilesWith(ro, newFile)
 	if err != nil {
 		return inputError(stderr, err)
 	}
@@ -172,6 +182,10 @@ func runGate(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	rep, err := gate.Compare(base, newSet, budgets, opts)
+	var ie *gate.InputError
+	if errors.As(err, &ie) {
+		return inputError(stderr, err)
+	}
 	if err != nil {
 		return usageError(stderr, err)
 	}
@@ -207,17 +221,18 @@ func (c *gateConfig) options() (gate.Options, error) {
 	default:
 		return o, fmt.Errorf("-format %q: want text, json or markdown", c.format)
 	}
+	if !(c.alpha > 0 && c.alpha < 1) {
+		return o, fmt.Errorf("-alpha %v: want a number between 0 and 1", c.alpha)
+	}
 	o.Alpha = c.alpha
 	eff, err := parsePct(c.minEffect)
 	if err != nil {
 		return o, fmt.Errorf("-min-effect: %w", err)
 	}
 	o.MinEffect = eff
-	o.Units = nil
-	for _, u := range strings.Split(c.units, ",") {
-		if u = strings.TrimSpace(u); u != "" {
-			o.Units = append(o.Units, u)
-		}
+	o.Units = splitList(c.units)
+	if len(o.Units) == 0 {
+		return o, errors.New("-units: want at least one unit")
 	}
 	for _, t := range c.tolerances {
 		unit, spec, ok := strings.Cut(t, "=")
@@ -237,15 +252,36 @@ func (c *gateConfig) options() (gate.Options, error) {
 	return o, nil
 }
 
+// splitList splits a comma-separated flag value, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, u := range strings.Split(s, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// parseAmount reads a finite number of 0 or more: NaN, Inf and negative amounts would
+// switch the gate off without a word.
+func parseAmount(s string) (float64, error) {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(v >= 0) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("%q: want a finite number of 0 or more", s)
+	}
+	return v, nil
+}
+
 // parsePct reads "5%" as 0.05 and "0.05" as 0.05.
 func parsePct(s string) (float64, error) {
 	scale := 1.0
 	if t, ok := strings.CutSuffix(s, "%"); ok {
 		s, scale = t, 0.01
 	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("%q: want a number of 0 or more, optionally with %%", s)
+	v, err := parseAmount(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q: want a finite number of 0 or more, optionally with %%", s)
 	}
 	return v * scale, nil
 }
@@ -260,12 +296,12 @@ func parseTolerance(spec string) (gate.Tolerance, error) {
 		case strings.HasSuffix(part, "%"):
 			t.Rel, err = parsePct(part)
 		case strings.HasSuffix(part, "/run"):
-			t.PerRun, err = strconv.ParseFloat(strings.TrimSuffix(part, "/run"), 64)
+			t.PerRun, err = parseAmount(strings.TrimSuffix(part, "/run"))
 		default:
-			t.Abs, err = strconv.ParseFloat(part, 64)
+			t.Abs, err = parseAmount(part)
 		}
-		if err != nil || t.Abs < 0 || t.PerRun < 0 {
-			return t, fmt.Errorf("%q: want N, N%% or N/run, N of 0 or more", part)
+		if err != nil {
+			return t, fmt.Errorf("%q: want N, N%% or N/run, N a finite number of 0 or more", part)
 		}
 	}
 	return t, nil

@@ -22,6 +22,9 @@ const recorded = "../../bench/testdata/recorded"
 
 func rec(name string) string { return filepath.Join(recorded, name) }
 
+// gc is a file of the gate's cases.
+func gc(name string) string { return filepath.Join("../../bench/gate/testdata/cases", name) }
+
 func TestRun(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -44,6 +47,23 @@ func TestRun(t *testing.T) {
 		{name: "bad-format", args: []string{"gate", "--format=xml", rec("base.txt"), rec("planted.txt")}, exit: 2, stderr: "-format"},
 		{name: "bad-tolerance", args: []string{"gate", "--tolerance=B/op=lots", rec("base.txt"), rec("planted.txt")}, exit: 2, stderr: "-tolerance"},
 		{name: "loose-tolerance", args: []string{"gate", "--units=allocs/op,B/op", "--tolerance=allocs/op=1", "--tolerance=B/op=80", rec("base.txt"), rec("planted.txt")}, exit: 0, stdout: "PASS"},
+		{name: "all-equal-and-regression", args: []string{"gate", gc("alleq-base.txt"), gc("alleq-new.txt")}, exit: 1, stdout: "FAIL: 3 regressions"},
+		{name: "a-a-varying-allocs", args: []string{"gate", "--units=allocs/op", gc("bent-odd.txt"), gc("bent-even.txt")}, exit: 0, stdout: "compared with the U test"},
+		{name: "nan", args: []string{"gate", gc("alleq-base.txt"), gc("nan-ns.txt")}, exit: 2, stderr: gc("nan-ns.txt") + ":17: BenchmarkParse-2: NaN ns/op: not a finite number"},
+		{name: "negative-allocs", args: []string{"gate", gc("alleq-base.txt"), gc("neg-allocs.txt")}, exit: 2, stderr: ":17: BenchmarkParse-2: -3 allocs/op: cannot be negative"},
+		{name: "nan-base", args: []string{"gate", gc("nan-ns.txt"), gc("alleq-base.txt")}, exit: 2, stderr: gc("nan-ns.txt") + ":17:"},
+		{name: "nan-tolerance", args: []string{"gate", "--tolerance=allocs/op=NaN", gc("alleq-base.txt"), gc("alleq-new.txt")}, exit: 2, stderr: "-tolerance"},
+		{name: "inf-tolerance", args: []string{"gate", "--tolerance=B/op=Inf%", gc("alleq-base.txt"), gc("alleq-new.txt")}, exit: 2, stderr: "-tolerance"},
+		{name: "negative-per-run", args: []string{"gate", "--tolerance=gc-cycles/op=-1/run", gc("alleq-base.txt"), gc("alleq-new.txt")}, exit: 2, stderr: "-tolerance"},
+		{name: "nan-min-effect", args: []string{"gate", "--min-effect=NaN", gc("alleq-base.txt"), gc("alleq-new.txt")}, exit: 2, stderr: "-min-effect"},
+		{name: "inf-min-effect", args: []string{"gate", "--min-effect=Inf%", gc("alleq-base.txt"), gc("alleq-new.txt")}, exit: 2, stderr: "-min-effect"},
+		{name: "nan-alpha", args: []string{"gate", "--alpha=NaN", gc("alleq-base.txt"), gc("alleq-new.txt")}, exit: 2, stderr: "-alpha"},
+		{name: "no-units", args: []string{"gate", "--units=,", gc("alleq-base.txt"), gc("alleq-new.txt")}, exit: 2, stderr: "-units"},
+		{name: "huge-json", args: []string{"gate", "--format=json", gc("alleq-base.txt"), gc("huge-bytes.txt")}, exit: 1, stdout: `"outcome": "regressed"`},
+		{name: "other-cpu", args: []string{"gate", gc("cpu-a.txt"), gc("cpu-b.txt")}, exit: 3, stdout: "cpu differs"},
+		{name: "other-cpu-ignored", args: []string{"gate", "--ignore=cpu", gc("cpu-a.txt"), gc("cpu-b.txt")}, exit: 0, stdout: "PASS"},
+		{name: "mixed-configurations", args: []string{"gate", "--units=allocs/op", gc("mixed-base.txt"), gc("mixed-new.txt")}, exit: 1, stdout: "Get [note=without-cache]"},
+		{name: "metadata-from-base", args: []string{"gate", "--units=hits/op", gc("meta-base.txt"), gc("meta-new.txt")}, exit: 1, stdout: "FAIL: 1 regression"},
 		{name: "explain-needs-pkg", args: []string{"gate", "--explain", rec("base.txt"), rec("planted.txt")}, exit: 2, stderr: "--pkg"},
 		{name: "update-needs-budgets", args: []string{"gate", "--update", rec("base.txt"), rec("planted.txt")}, exit: 2, stderr: "--budgets"},
 		{name: "explain-profiles", args: []string{"gate", "--base-profile", rec("ParseKV-base.memprof"), "--new-profile", rec("ParseKV-planted.memprof"), "--iters=20000"}, exit: 0, stdout: "plant_on.go:9"},
