@@ -347,12 +347,14 @@ func updateBudgets(name string, b *gate.Budgets, newSet *gate.Set, rep *gate.Rep
 // the sites that changed to the report. Failures are reported per benchmark, not fatal: the
 // regression stands either way.
 func explainRegressions(c *gateConfig, rep *gate.Report, stderr io.Writer) {
-	seen := map[gate.Key]bool{}
+	// One profile pair per benchmark name: go test runs it under the configuration of this
+	// machine, whichever of its configurations regressed.
+	seen := map[string]bool{}
 	for _, r := range rep.Regressions() {
-		if seen[r.Benchmark] {
+		if seen[r.Benchmark.String()] {
 			continue
 		}
-		seen[r.Benchmark] = true
+		seen[r.Benchmark.String()] = true
 		e := gate.Explanation{Benchmark: r.Benchmark}
 		sites, err := explainOne(c, r.Benchmark.Name, stderr)
 		if err != nil {
