@@ -612,9 +612,11 @@ func (o Options) matchProblems(rep *Report, base, new *Set, show func(Key) strin
 		names []string
 	}
 	groups := map[string]*group{}
+	keysOf := map[string][]string{}
 	var order []string
 	addConfig := func(bk, nk Key) {
-		desc, kind := configDiff(bk, nk)
+		desc, kind, keys := configDiff(bk, nk)
+		keysOf[desc] = keys
 		g := groups[desc]
 		if g == nil {
 			g = &group{kind: kind}
@@ -664,13 +666,13 @@ func (o Options) matchProblems(rep *Report, base, new *Set, show func(Key) strin
 			names = names[:5]
 		}
 		rep.Problems = append(rep.Problems, Problem{Kind: g.kind, Message: fmt.Sprintf(
-			"%s: not compared, as benchstat does not compare different configurations (%s%s)",
-			desc, strings.Join(names, ", "), more)})
+			"%s: not compared, as benchstat does not compare different configurations (%s%s); --ignore=%s compares them",
+			desc, strings.Join(names, ", "), more, strings.Join(keysOf[desc], ","))})
 	}
 }
 
 // configDiff describes how two configurations differ, e.g. `cpu differs: base "A", new "B"`.
-func configDiff(bk, nk Key) (string, ProblemKind) {
+func configDiff(bk, nk Key) (string, ProblemKind, []string) {
 	b, n := map[string]string{}, map[string]string{}
 	var keys []string
 	for _, p := range bk.ConfigPairs() {
@@ -685,7 +687,7 @@ func configDiff(bk, nk Key) (string, ProblemKind) {
 	}
 	slices.Sort(keys)
 	kind := ProblemConfig
-	var parts []string
+	var parts, differ []string
 	for _, k := range keys {
 		bv, bok := b[k]
 		nv, nok := n[k]
@@ -695,6 +697,7 @@ func configDiff(bk, nk Key) (string, ProblemKind) {
 		if k == "goversion" || k == "goexperiment" {
 			kind = ProblemToolchain
 		}
+		differ = append(differ, displayKey(k))
 		val := func(v string, ok bool) string {
 			if !ok {
 				return "none"
@@ -703,7 +706,7 @@ func configDiff(bk, nk Key) (string, ProblemKind) {
 		}
 		parts = append(parts, fmt.Sprintf("%s differs: base %s, new %s", displayKey(k), val(bv, bok), val(nv, nok)))
 	}
-	return strings.Join(parts, "; "), kind
+	return strings.Join(parts, "; "), kind, differ
 }
 
 func (o Options) checkBudgets(rep *Report, budgets *Budgets, new *Set, show func(Key) string) {

@@ -165,7 +165,7 @@ func TestToolchainMismatchIsInconclusive(t *testing.T) {
 	}
 	// Like benchstat, the gate does not compare results of different configurations: the two
 	// runs of A are not compared, and the problem says why.
-	want := []Problem{{Kind: ProblemToolchain, Message: "goversion differs: base go1.25.0, new go1.26.8: not compared, as benchstat does not compare different configurations (A)"}}
+	want := []Problem{{Kind: ProblemToolchain, Message: "goversion differs: base go1.25.0, new go1.26.8: not compared, as benchstat does not compare different configurations (A); --ignore=goversion compares them"}}
 	if rep.Exit != ExitInconclusive || !cmp.Equal(rep.Problems, want) || len(rep.Rows) != 0 {
 		t.Errorf("exit %d problems %v, want 3 %v", rep.Exit, rep.Problems, want)
 	}
