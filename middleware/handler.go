@@ -33,8 +33,10 @@ import (
 //	/cpu            a CPU profile (runtime/pprof): ?seconds=N; with Instrument's WithPprofLabels it also fills the report's per-route CPU
 //	/captures       what the Monitor's triggers kept; /captures/{id}/{part} downloads one part
 //
-// Only loopback callers are served unless WithAuthorizer says otherwise; docs/security.md says what
-// each endpoint reveals and costs. A bad option makes every request answer 500 with the reason: use
+// Only loopback callers are served unless WithAuthorizer says otherwise — not requests a proxy on
+// the same host forwarded, not a Host that is not a loopback name, not requests a page of another
+// origin made (WithTrustedProxies, WithAllowedHosts and WithAllowedOrigins open those
+// deliberately); docs/security.md states the trust model and what each endpoint reveals and costs. A bad option makes every request answer 500 with the reason: use
 // NewHandler to get the error instead.
 func Handler(mon *runtimediag.Monitor, opts ...Option) http.Handler {
 	h, err := NewHandler(mon, opts...)
@@ -130,8 +132,8 @@ func (t *tree) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serveHTTP checks what every endpoint needs checked — who asks, how, for which path — and hands
 // the request to the ServeMux.
 func (t *tree) serveHTTP(w http.ResponseWriter, r *http.Request) error {
-	if !t.allowed(r) {
-		return &httpError{status: http.StatusForbidden, msg: "forbidden: memdiag serves loopback callers only unless the service sets an authorizer (docs/security.md)"}
+	if err := t.guard(r); err != nil {
+		return err
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")

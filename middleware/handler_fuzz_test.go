@@ -33,7 +33,7 @@ func FuzzHandler(f *testing.F) {
 			return
 		}
 		u := &url.URL{Path: testPrefix + path, RawQuery: query}
-		r := &http.Request{Method: method, URL: u, Header: http.Header{}, RemoteAddr: "127.0.0.1:1", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}
+		r := &http.Request{Method: method, URL: u, Header: http.Header{}, RemoteAddr: "127.0.0.1:1", Host: testHost, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}
 		r.RequestURI = u.RequestURI()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -4,8 +4,11 @@ import (
 	"context"
 
 	"github.com/felixge/fgprof"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +22,7 @@ func TestHostileRequests(t *testing.T) {
 	long := strings.Repeat("a", 2000)
 	for _, tc := range []struct {
 		name, method, target, remote string
+		host                         string
 		header                       [2]string
 		want                         int
 		contains                     string
@@ -91,6 +95,16 @@ func TestHostileRequests(t *testing.T) {
 		{name: "remote caller claiming loopback", target: "report.json", remote: "203.0.113.7:1234", header: [2]string{"X-Forwarded-For", "127.0.0.1"}, want: 403, contains: "forbidden"},
 		{name: "remote caller, bad method", method: "POST", target: "report.json", remote: "203.0.113.7:1234", want: 403, contains: "forbidden"},
 		{name: "no remote address", target: "report.json", remote: "@", want: 403, contains: "forbidden"},
+		{name: "loopback proxy forwarding, cpu", target: "cpu?seconds=1", header: [2]string{"X-Forwarded-For", "198.51.100.1"}, want: 403, contains: "through a proxy"},
+		{name: "loopback proxy forwarding, proc", target: "proc", header: [2]string{"Forwarded", "for=198.51.100.1"}, want: 403, contains: `"Forwarded"`},
+		{name: "sidecar forwarding, captures", target: "captures", remote: "127.0.0.6:15006", header: [2]string{"X-Envoy-External-Address", "198.51.100.1"}, want: 403, contains: "through a proxy"},
+		{name: "rebound host name, proc", target: "proc", host: "attacker.example:8080", want: 403, contains: "rebinds"},
+		{name: "rebound host name, maps", target: "maps", host: "evil.com", want: 403, contains: "not a loopback name"},
+		{name: "rebound host name, capture part", target: "captures/1/heap", host: "evil.com", want: 403, contains: "host"},
+		{name: "cross-site image, cpu", target: "cpu?seconds=5", header: [2]string{"Sec-Fetch-Site", "cross-site"}, want: 403, contains: "cross-site"},
+		{name: "same-site no-cors fetch, fgprof", target: "fgprof?seconds=5", header: [2]string{"Sec-Fetch-Site", "same-site"}, want: 403, contains: "same-site"},
+		{name: "foreign origin, allocs", target: "allocs?seconds=5", header: [2]string{"Origin", "http://localhost:3000"}, want: 403, contains: "origin"},
+		{name: "cross-site HEAD of cpu", method: "HEAD", target: "cpu?seconds=5", header: [2]string{"Sec-Fetch-Site", "cross-site"}, want: 403},
 		{name: "HEAD of a profile answers at once", method: "HEAD", target: "allocs?seconds=5", want: 200},
 		{name: "HEAD of cpu answers at once", method: "HEAD", target: "cpu?seconds=5", want: 200},
 		{name: "valid report", target: "report.json", want: 200, contains: `"resident_bytes"`},
@@ -109,6 +123,10 @@ func TestHostileRequests(t *testing.T) {
 			}
 			r.URL = u
 			r.RemoteAddr = "127.0.0.1:5000"
+			r.Host = testHost
+			if tc.host != "" {
+				r.Host = tc.host
+			}
 			if tc.remote != "" {
 				r.RemoteAddr = tc.remote
 			}
@@ -137,6 +155,95 @@ func TestHostileRequests(t *testing.T) {
 			if tc.want == 405 && w.Header().Get("Allow") != "GET, HEAD" {
 				t.Errorf("405 without Allow: GET, HEAD")
 			}
+			for _, kind := range []string{"allocs", "fgprof", "cpu"} {
+				if tc.want == 403 && slotOf(h, kind).isBusy() {
+					t.Errorf("a refused request left the %s slot taken", kind)
+				}
+			}
+		})
+	}
+}
+
+// TestThroughReverseProxy puts a real httputil.ReverseProxy on loopback in front of the tree, as
+// nginx, Envoy or a Linkerd sidecar on the same host would be: the tree sees a loopback peer for
+// every client the proxy forwards. The proxy's headers are what gives it away; without them (a
+// proxy configured to add none) the tree cannot tell, which is why docs/security.md recommends a
+// listener of its own.
+func TestThroughReverseProxy(t *testing.T) {
+	mon := newTestMonitor(t)
+	for _, tc := range []struct {
+		name     string
+		opts     []Option
+		rewrite  func(*httputil.ProxyRequest)
+		director bool // NewSingleHostReverseProxy's Director: X-Forwarded-For, Host rewritten
+		want     int
+		contains string
+	}{
+		{name: "NewSingleHostReverseProxy", director: true, want: 403, contains: `"X-Forwarded-For"`},
+		{name: "Rewrite with SetXForwarded", rewrite: func(pr *httputil.ProxyRequest) { pr.SetXForwarded() }, want: 403, contains: "through a proxy"},
+		{name: "nginx: X-Real-IP and the client's Host", rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.Header.Set("X-Real-IP", "198.51.100.1")
+			pr.Out.Host = pr.In.Host
+		}, want: 403, contains: `"X-Real-Ip"`},
+		{name: "nginx: only the client's Host", rewrite: func(pr *httputil.ProxyRequest) { pr.Out.Host = "shop.example.com" }, want: 403, contains: "shop.example.com"},
+		{name: "Via", rewrite: func(pr *httputil.ProxyRequest) { pr.Out.Header.Set("Via", "1.1 proxy") }, want: 403, contains: `"Via"`},
+		{name: "RFC 7239 Forwarded", rewrite: func(pr *httputil.ProxyRequest) { pr.Out.Header.Set("Forwarded", `for="[2001:db8::1]";proto=https`) }, want: 403, contains: `"Forwarded"`},
+		{name: "Envoy (Istio sidecar)", rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.Header.Set("X-Forwarded-Proto", "http")
+			pr.Out.Header.Set("X-Envoy-Peer-Metadata-Id", "sidecar~10.0.0.9~web.default~default.svc.cluster.local")
+		}, want: 403, contains: "through a proxy"},
+		{name: "Linkerd sidecar", rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.Header.Set("L5d-Client-Id", "web.default.serviceaccount.identity.linkerd.cluster.local")
+		}, want: 403, contains: `"L5d-Client-Id"`},
+		{name: "Cloudflare tunnel", rewrite: func(pr *httputil.ProxyRequest) { pr.Out.Header.Set("Cf-Connecting-Ip", "198.51.100.1") }, want: 403},
+		{name: "trusted proxy", opts: []Option{WithTrustedProxies("127.0.0.1")}, director: true, want: 200},
+		{name: "trusted proxy sending the public Host", opts: []Option{WithTrustedProxies("127.0.0.1")}, rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetXForwarded()
+			pr.Out.Host = "memdiag.example.com"
+		}, want: 403, contains: "WithAllowedHosts"},
+		{name: "trusted proxy and its public Host", opts: []Option{WithTrustedProxies("127.0.0.0/8"), WithAllowedHosts("memdiag.example.com")}, rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetXForwarded()
+			pr.Out.Host = "memdiag.example.com"
+		}, want: 200},
+		{name: "another loopback address trusted", opts: []Option{WithTrustedProxies("127.0.0.6")}, director: true, want: 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTestTree(t, mon, tc.opts...)
+			backend := httptest.NewServer(tr)
+			defer backend.Close()
+			target, _ := url.Parse(backend.URL)
+			var rp *httputil.ReverseProxy
+			if tc.director {
+				rp = httputil.NewSingleHostReverseProxy(target)
+			} else {
+				rp = &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+					pr.SetURL(target)
+					tc.rewrite(pr)
+				}}
+			}
+			front := httptest.NewServer(rp)
+			defer front.Close()
+			paths := []string{"report.json", "proc", "cpu?seconds=1"}
+			if tc.want == 200 {
+				paths = paths[:2] // a served CPU profile would only cost a second
+			}
+			for _, path := range paths {
+				resp, err := front.Client().Get(front.URL + testPrefix + path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != tc.want {
+					t.Fatalf("%s through the proxy: %d, want %d: %.300s", path, resp.StatusCode, tc.want, b)
+				}
+				if !strings.Contains(string(b), tc.contains) {
+					t.Errorf("%s: body %.300q lacks %q", path, b, tc.contains)
+				}
+				if tc.want == 403 && tr.cpu.isBusy() {
+					t.Errorf("%s: a refused request holds the cpu slot", path)
+				}
+			}
 		})
 	}
 }
@@ -153,6 +260,7 @@ func TestConcurrentProfiles(t *testing.T) {
 			go func() {
 				r := httptest.NewRequestWithContext(ctx, "GET", testPrefix+kind+"?seconds=30", nil)
 				r.RemoteAddr = "127.0.0.1:1"
+				r.Host = testHost
 				w := httptest.NewRecorder()
 				h.ServeHTTP(w, r)
 				done <- w.Code
@@ -188,6 +296,7 @@ func TestProfileStopsOnDisconnect(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			r := httptest.NewRequestWithContext(ctx, "GET", testPrefix+target, nil)
 			r.RemoteAddr = "127.0.0.1:1"
+			r.Host = testHost
 			w := httptest.NewRecorder()
 			returned := make(chan time.Time, 1)
 			go func() {

@@ -48,9 +48,14 @@ func newTestTree(t testing.TB, mon *runtimediag.Monitor, opts ...Option) *tree {
 
 const testPrefix = "/debug/memdiag/"
 
+// testHost is the Host of the tests' requests: httptest.NewRequest's example.com is a name the
+// guard refuses (it is what DNS rebinding looks like).
+const testHost = "127.0.0.1:8080"
+
 // serve runs one request through h from a loopback caller unless remote says otherwise.
 func serve(h http.Handler, method, target, remote string) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(method, target, nil)
+	r.Host = testHost
 	if remote != "" {
 		r.RemoteAddr = remote
 	} else {
@@ -90,6 +95,7 @@ func body(t testing.TB, w *httptest.ResponseRecorder) string {
 
 func newRequest(method, target, remote string) *http.Request {
 	r := httptest.NewRequest(method, target, nil)
+	r.Host = testHost
 	r.RemoteAddr = remote
 	return r
 }

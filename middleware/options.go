@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -25,6 +26,11 @@ type config struct {
 	routeFunc   func(*http.Request) string
 	maxRoutes   int
 	pprofLabels bool // WithPprofLabels (instrument.go)
+
+	// The guard's deliberate openings (guard.go, options_trust.go).
+	trustedProxies []netip.Prefix
+	allowedHosts   []allowedHost
+	allowedOrigins []string
 }
 
 func defaultConfig() config {

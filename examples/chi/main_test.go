@@ -28,6 +28,7 @@ func TestChiRouter(t *testing.T) {
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, "/debug/memdiag/report.json", nil)
 	req.RemoteAddr = "127.0.0.1:1234"
+	req.Host = "127.0.0.1:8080" // httptest's example.com is refused: it is what DNS rebinding looks like
 	h.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("report.json under chi: %d %s", rec.Code, rec.Body.String())
