@@ -2,8 +2,6 @@ package middleware
 
 import (
 	"context"
-
-	"github.com/felixge/fgprof"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/felixge/fgprof"
 )
 
 // TestHostileRequests is what a careless or hostile client may send: every answer is a 4xx that
