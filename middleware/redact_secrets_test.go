@@ -20,7 +20,8 @@ import (
 )
 
 // The secrets planted in the child process, on its command line and in its environment.
-var plantedSecrets = []string{"hunter2", "wJalrXUtnFEMI-planted", "tok-planted-9f8e", "s3cr3t-in-url", "planted-env-value-77"}
+var plantedSecrets = []string{"hunter2", "wJalrXUtnFEMI-planted", "tok-planted-9f8e", "s3cr3t-in-url", "planted-env-value-77",
+	"pw-planted-31", "dsn-planted-42", "hdr-planted-53", "redis-planted-64", "p@ss/planted-75"}
 
 // TestSecretsChild is the child of TestSecretsNeverServed: it serves the tree on loopback, prints
 // the address, takes a capture and waits for its stdin to close.
@@ -28,7 +29,7 @@ func TestSecretsChild(t *testing.T) {
 	if os.Getenv("MEMDIAG_SECRETS_CHILD") != "1" {
 		t.Skip("run by TestSecretsNeverServed")
 	}
-	mon := newTestMonitor(t, runtimediag.WithEnvAllowlist("MEMDIAG_SHOWN", "AWS_*"))
+	mon := newTestMonitor(t, runtimediag.WithEnvAllowlist("MEMDIAG_SHOWN", "MEMDIAG_CACHE", "AWS_*"))
 	if _, err := mon.Capture(context.Background(), "secrets test"); err != nil {
 		t.Fatal(err)
 	}
@@ -50,13 +51,16 @@ func TestSecretsNeverServed(t *testing.T) {
 		t.Skip("starts a child process and runs two 1 s profiles")
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestSecretsChild$", "-test.v", "--",
-		"--password=hunter2", "--token", "tok-planted-9f8e", "--db=postgres://app:s3cr3t-in-url@db/x")
+		"--password=hunter2", "--token", "tok-planted-9f8e", "--db=postgres://app:s3cr3t-in-url@db/x",
+		"--pw=pw-planted-31", "--orders=app:dsn-planted-42@tcp(db:3306)/orders", "--header", "X-Api-Key: hdr-planted-53",
+		"--ledger=postgres://app:p@ss/planted-75@db/x", "--session-timeout=30s", "--skip-auth", "/etc/app/config.yaml")
 	cmd.Env = append(os.Environ(),
 		"MEMDIAG_SECRETS_CHILD=1",
 		"AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI-planted",
 		"AWS_REGION=eu-west-1",
 		"MEMDIAG_PLANTED=planted-env-value-77",
 		"MEMDIAG_SHOWN=visible-value",
+		"MEMDIAG_CACHE=redis://:redis-planted-64@cache:6379",
 	)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
@@ -93,7 +97,9 @@ func TestSecretsNeverServed(t *testing.T) {
 		}
 	}
 	// The test proves something only if memdiag did read the planted places.
-	for _, want := range []string{`--password=[redacted]`, `"--token"`, `postgres://app:[redacted]@db/x`, `"AWS_SECRET_ACCESS_KEY"`, `"MEMDIAG_PLANTED"`, `"AWS_SECRET_ACCESS_KEY": "[redacted]"`, `"MEMDIAG_SHOWN": "visible-value"`, `"AWS_REGION": "eu-west-1"`} {
+	for _, want := range []string{`--password=[redacted]`, `"--token"`, `postgres://app:[redacted]@db/x`, `"AWS_SECRET_ACCESS_KEY"`, `"MEMDIAG_PLANTED"`, `"AWS_SECRET_ACCESS_KEY": "[redacted]"`, `"MEMDIAG_SHOWN": "visible-value"`, `"AWS_REGION": "eu-west-1"`,
+		`"--session-timeout=30s"`, `"/etc/app/config.yaml"`, `"X-Api-Key: [redacted]"`, `app:[redacted]@tcp(db:3306)/orders`,
+		`"MEMDIAG_CACHE": "redis://:[redacted]@cache:6379"`} {
 		if !bytes.Contains(all.Bytes(), []byte(want)) {
 			t.Errorf("no endpoint shows %s: the planted values were not where the test looked", want)
 		}
