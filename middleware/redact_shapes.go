@@ -50,19 +50,19 @@ func redactPEM(s string) string {
 // tokenRE matches secrets by their well-known prefixes. Each pattern needs enough characters
 // after the prefix that an ordinary word cannot match.
 var tokenRE = regexp.MustCompile(`\b(?:` + strings.Join([]string{
-	`eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`, // JWT: base64url of `{"`
+	`eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`,                // JWT: base64url of `{"`
 	`(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[0-9A-Z]{16}`, // AWS access key IDs
-	`gh[pousr]_[A-Za-z0-9]{20,}`, `github_pat_[A-Za-z0-9_]{20,}`, // GitHub
+	`gh[pousr]_[A-Za-z0-9]{20,}`, `github_pat_[A-Za-z0-9_]{20,}`,             // GitHub
 	`glpat-[A-Za-z0-9_-]{16,}`, `gl(?:dt|rt|ptt|cbt|imt|soat|ft)-[A-Za-z0-9_-]{16,}`, // GitLab
 	`xox[abposrce]-[A-Za-z0-9-]{8,}`, `xapp-[A-Za-z0-9-]{8,}`, // Slack
 	`(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{8,}`, `whsec_[A-Za-z0-9]{16,}`, // Stripe
-	`sk-(?:proj-|ant-|svcacct-)?[A-Za-z0-9_-]{20,}`, // OpenAI, Anthropic
+	`sk-(?:proj-|ant-|svcacct-)?[A-Za-z0-9_-]{20,}`,                                   // OpenAI, Anthropic
 	`AIza[0-9A-Za-z_-]{30,}`, `ya29\.[0-9A-Za-z_-]{20,}`, `GOCSPX-[0-9A-Za-z_-]{16,}`, // Google
-	`hv[sbr]\.[A-Za-z0-9_-]{20,}`, // HashiCorp Vault
+	`hv[sbr]\.[A-Za-z0-9_-]{20,}`,                     // HashiCorp Vault
 	`npm_[A-Za-z0-9]{30,}`, `pypi-[A-Za-z0-9_-]{30,}`, // package registries
-	`SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}`, // SendGrid
+	`SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}`,                                                   // SendGrid
 	`dop_v1_[a-f0-9]{40,}`, `shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}`, `sq0[a-z]{3}-[0-9A-Za-z_-]{22,}`, // DigitalOcean, Shopify, Square
-	`(?:AccountKey|SharedAccessKey|SharedAccessSignature)=[^;\s"']{8,}`, // Azure connection strings
+	`(?:AccountKey|SharedAccessKey|SharedAccessSignature)=[^;\s"']{8,}`,                                                                  // Azure connection strings
 	`hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]{8,}`, `discord(?:app)?\.com/api/webhooks/[0-9]+/[A-Za-z0-9_-]{8,}`, // webhook URLs: the path is the secret
 }, "|") + `)`)
 
