@@ -5,8 +5,13 @@
 //
 // # Security
 //
-// Nothing is registered at import time: mount the tree yourself. By default only loopback callers
-// are served (the TCP remote address; X-Forwarded-For is not trusted); WithAuthorizer opens it
-// deliberately. Environment values and secret-looking command-line arguments are redacted. Every
-// request that takes a duration is bounded (WithMaxDuration) and stops when the client goes away.
+// Nothing is registered at import time: mount the tree yourself, on a listener of its own on
+// 127.0.0.1 rather than the application's. By default only loopback callers are served (the TCP
+// remote address; X-Forwarded-For is not trusted), and of those not requests that carry a proxy's
+// headers (a proxy on the same host connects from loopback for every client), not a Host that is
+// not a loopback name (DNS rebinding), and not requests a page of another origin made
+// (Sec-Fetch-Site, Origin, Referer). WithAuthorizer, WithTrustedProxies, WithAllowedHosts and
+// WithAllowedOrigins open it deliberately. Secrets in the command line and in allowlisted
+// environment values are redacted by name and by shape. Every request that takes a duration is
+// bounded (WithMaxDuration) and stops when the client goes away.
 package middleware

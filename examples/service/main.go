@@ -1,11 +1,17 @@
-// Command service is a small JSON API on loopback with memdiag mounted the way a production service
-// would mount it: a Monitor watching memory, the /debug/memdiag tree (page, JSON, text, profiles),
-// per-route instrumentation on the app routes, Prometheus metrics at /metrics, and zap production
-// logs. A built-in, bounded load generator drives the routes so the page has something to show
-// within seconds.
+// Command service is a small JSON API with memdiag mounted the way a production service should
+// mount it: a Monitor watching memory, the /debug/memdiag tree (page, JSON, text, profiles) on a
+// listener of its own on 127.0.0.1, per-route instrumentation on the app routes, Prometheus
+// metrics at /metrics, and zap production logs. A built-in, bounded load generator drives the
+// routes so the page has something to show within seconds.
 //
-//	go run ./examples/service                       # 127.0.0.1:8080, load on
-//	go run ./examples/service -addr 127.0.0.1:0 -load=false
+//	go run ./examples/service                       # app on 127.0.0.1:8080, memdiag on 127.0.0.1:6061
+//	go run ./examples/service -addr 127.0.0.1:0 -debug-addr 127.0.0.1:0 -load=false
+//
+// Why two listeners: the app's listener is the one a reverse proxy, an ingress or a mesh sidecar
+// forwards to, and such a proxy on the same host connects from loopback for every client. The
+// tree refuses requests that carry a proxy's headers, but a proxy can be configured to add none;
+// a listener that no proxy routes to cannot be reached through one (docs/security.md). In a pod,
+// reach it with kubectl port-forward.
 //
 // The routes allocate differently on purpose:
 //
@@ -58,6 +64,7 @@ func main() {
 
 type options struct {
 	addr         string
+	debugAddr    string
 	logInterval  time.Duration
 	fullInterval time.Duration
 	load         bool
@@ -69,7 +76,8 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	var o options
 	fl := flag.NewFlagSet("service", flag.ContinueOnError)
 	fl.SetOutput(out)
-	fl.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address; memdiag serves loopback callers only unless an authorizer is set")
+	fl.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address of the app routes and /metrics")
+	fl.StringVar(&o.debugAddr, "debug-addr", "127.0.0.1:6061", "listen address of the /debug/memdiag tree: keep it on loopback, where no proxy routes (memdiag serves loopback callers only unless an authorizer is set)")
 	fl.DurationVar(&o.logInterval, "log-interval", 10*time.Second, "how often the Monitor logs its summary line")
 	fl.DurationVar(&o.fullInterval, "full-interval", 30*time.Second, "how often the Monitor takes a full report (smaps, attribution, findings)")
 	fl.BoolVar(&o.load, "load", true, "run the built-in loopback load generator")
@@ -128,33 +136,49 @@ func run(ctx context.Context, args []string, stdout, logOut io.Writer) error {
 	app := newApp(ctx, o.leak)
 
 	root := http.NewServeMux()
-	root.Handle("/debug/memdiag/", middleware.Handler(mon))
 	root.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	root.Handle("/api/", middleware.Instrument(mon)(app.mux))
+
+	// The tree on a listener of its own, on loopback: nothing that forwards to the app reaches it.
+	dbg := http.NewServeMux()
+	dbg.Handle("/debug/memdiag/", middleware.Handler(mon))
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err
 	}
+	dbgLn, err := net.Listen("tcp", o.debugAddr)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	base := "http://" + ln.Addr().String()
+	dbgBase := "http://" + dbgLn.Addr().String()
 	fmt.Fprintf(stdout, `memdiag example service on %[1]s
-  page:    %[1]s/debug/memdiag/
-  report:  %[1]s/debug/memdiag/report.txt   (or: go run ./cmd/memdiag report %[1]s)
-  metrics: %[1]s/metrics
   app:     %[1]s/api/hello, /api/report, /api/cache, /api/sum?n=50, /api/sum/escaping?n=50, /api/session
-`, base)
-	logger.Info("service listening", zap.String("url", base+"/"), zap.String("memdiag", base+"/debug/memdiag/"))
+  metrics: %[1]s/metrics
+memdiag on its own loopback listener %[2]s
+  page:    %[2]s/debug/memdiag/
+  report:  %[2]s/debug/memdiag/report.txt   (or: go run ./cmd/memdiag report %[2]s)
+`, base, dbgBase)
+	logger.Info("service listening", zap.String("url", base+"/"), zap.String("memdiag", dbgBase+"/debug/memdiag/"))
 
 	srv := &http.Server{Handler: root, ReadHeaderTimeout: 5 * time.Second}
+	dbgSrv := &http.Server{Handler: dbg, ReadHeaderTimeout: 5 * time.Second}
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("serve", zap.Error(err))
-			cancel()
-		}
-	}()
+	for _, s := range []struct {
+		srv *http.Server
+		ln  net.Listener
+	}{{srv, ln}, {dbgSrv, dbgLn}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("serve", zap.String("addr", s.ln.Addr().String()), zap.Error(err))
+				cancel()
+			}
+		}()
+	}
 	if o.load {
 		wg.Add(1)
 		go func() { defer wg.Done(); generateLoad(ctx, base, o.loadRPS) }()
@@ -163,7 +187,9 @@ func run(ctx context.Context, args []string, stdout, logOut io.Writer) error {
 	<-ctx.Done()
 	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
 	defer done()
-	err = srv.Shutdown(shutdownCtx)
+	dbgErr := make(chan error, 1)
+	go func() { dbgErr <- dbgSrv.Shutdown(shutdownCtx) }()
+	err = errors.Join(srv.Shutdown(shutdownCtx), <-dbgErr)
 	cancel()
 	wg.Wait()
 	app.sessions.Wait()

@@ -42,7 +42,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	start := time.Now()
 	go func() {
 		defer close(done)
-		runErr = run(ctx, []string{"-addr", "127.0.0.1:0", "-log-interval", "1s", "-full-interval", "2s", "-load-rps", "300"}, &stdout, &logs)
+		runErr = run(ctx, []string{"-addr", "127.0.0.1:0", "-debug-addr", "127.0.0.1:0", "-log-interval", "1s", "-full-interval", "2s", "-load-rps", "300"}, &stdout, &logs)
 	}()
 	defer func() {
 		cancel()
@@ -51,16 +51,23 @@ func TestServiceEndToEnd(t *testing.T) {
 			t.Errorf("run: %v", runErr)
 		}
 	}()
-	var base string
+	var base, dbg string
 	waitFor(t, done, 10*time.Second, "the where-to-look lines", func() bool {
-		f := strings.Fields(stdout.String())
-		for i, w := range f {
-			if w == "on" && i+1 < len(f) && strings.HasPrefix(f[i+1], "http://127.0.0.1:") {
-				base = f[i+1]
-			}
-		}
-		return base != "" && strings.Contains(stdout.String(), base+"/debug/memdiag/")
+		base, dbg = whereToLook(stdout.String())
+		return base != "" && dbg != "" && strings.Contains(stdout.String(), dbg+"/debug/memdiag/")
 	})
+	if base == dbg {
+		t.Fatalf("the tree is served on the app's listener %s", base)
+	}
+	// The tree is not on the app's listener, where a proxy would forward.
+	if resp, err := http.Get(base + "/debug/memdiag/report.json"); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("the app's listener answers /debug/memdiag/ with %s, want 404", resp.Status)
+		}
+	}
 
 	var rep struct {
 		RSS struct {
@@ -74,7 +81,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	}
 	var found time.Duration
 	waitFor(t, done, 30*time.Second, "the goroutines_growing finding in /report.json", func() bool {
-		body := get(t, base+"/debug/memdiag/report.json", "application/json")
+		body := get(t, dbg+"/debug/memdiag/report.json", "application/json")
 		if err := json.Unmarshal(body, &rep); err != nil {
 			t.Fatalf("report.json: %v", err)
 		}
@@ -99,7 +106,7 @@ func TestServiceEndToEnd(t *testing.T) {
 			t.Errorf("route %q not instrumented: %v", r, routes)
 		}
 	}
-	if page := string(get(t, base+"/debug/memdiag/", "text/html")); !strings.Contains(page, "goroutines_growing") {
+	if page := string(get(t, dbg+"/debug/memdiag/", "text/html")); !strings.Contains(page, "goroutines_growing") {
 		t.Error("the page does not show the finding report.json has")
 	}
 	if m := string(get(t, base+"/metrics", "text/plain")); !strings.Contains(m, "memdiag_resident_bytes ") || !strings.Contains(m, "go_goroutines ") {
@@ -128,6 +135,21 @@ func TestServiceEndToEnd(t *testing.T) {
 	if !sawListen || !sawSummary {
 		t.Errorf("listen=%v summary=%v\n%s", sawListen, sawSummary, logs.String())
 	}
+}
+
+// whereToLook reads the app's and the tree's base URLs from what the service prints: the URL after
+// "service on" and the one after "loopback listener".
+func whereToLook(out string) (app, tree string) {
+	f := strings.Fields(out)
+	for i := 0; i+1 < len(f); i++ {
+		switch {
+		case f[i] == "on" && i > 0 && f[i-1] == "service" && strings.HasPrefix(f[i+1], "http://127.0.0.1:"):
+			app = f[i+1]
+		case f[i] == "listener" && strings.HasPrefix(f[i+1], "http://127.0.0.1:"):
+			tree = f[i+1]
+		}
+	}
+	return app, tree
 }
 
 func waitFor(t *testing.T, done <-chan struct{}, d time.Duration, what string, cond func() bool) {

@@ -30,7 +30,7 @@ func TestPrometheusScrapesTheService(t *testing.T) {
 		defer close(done)
 		// A long full interval: the only reports are the ones report.json asks for, so the one
 		// read below stays the one every later scrape exports.
-		runErr = run(ctx, []string{"-addr", "127.0.0.1:0", "-full-interval", "10m", "-load-rps", "100", "-leak=false"}, &stdout, &logs)
+		runErr = run(ctx, []string{"-addr", "127.0.0.1:0", "-debug-addr", "127.0.0.1:0", "-full-interval", "10m", "-load-rps", "100", "-leak=false"}, &stdout, &logs)
 	}()
 	defer func() {
 		cancel()
@@ -39,14 +39,10 @@ func TestPrometheusScrapesTheService(t *testing.T) {
 			t.Errorf("run: %v", runErr)
 		}
 	}()
-	var base string
+	var base, dbg string
 	waitFor(t, done, 10*time.Second, "the where-to-look lines", func() bool {
-		for _, w := range strings.Fields(stdout.String()) {
-			if strings.HasPrefix(w, "http://127.0.0.1:") && base == "" {
-				base = w
-			}
-		}
-		return base != ""
+		base, dbg = whereToLook(stdout.String())
+		return base != "" && dbg != ""
 	})
 	target := strings.TrimPrefix(base, "http://")
 	promAddr := promtest.StartPrometheus(ctx, t, bin, target)
@@ -71,7 +67,7 @@ func TestPrometheusScrapesTheService(t *testing.T) {
 			} `json:"categories"`
 		} `json:"rss"`
 	}
-	if err := json.Unmarshal(get(t, base+"/debug/memdiag/report.json", "application/json"), &rep); err != nil {
+	if err := json.Unmarshal(get(t, dbg+"/debug/memdiag/report.json", "application/json"), &rep); err != nil {
 		t.Fatal(err)
 	}
 	// Two scrapes after that report was taken.
