@@ -106,21 +106,23 @@ func proxyEvidence(h http.Header) string {
 		if len(vs) == 0 {
 			continue // a nil entry is never sent: httputil.ReverseProxy uses one to mean "omit"
 		}
-		if isProxyHeader(strings.ToLower(name)) {
+		if isProxyHeader(name) {
 			return name
 		}
 	}
 	return ""
 }
 
-func isProxyHeader(lower string) bool {
+// isProxyHeader reports whether name, in any case, is a proxy's header. It compares without
+// lowering a copy: the guard looks at every header of every request.
+func isProxyHeader(name string) bool {
 	for _, p := range proxyHeaders {
-		if lower == p {
+		if strings.EqualFold(name, p) {
 			return true
 		}
 	}
 	for _, p := range proxyHeaderPrefixes {
-		if strings.HasPrefix(lower, p) {
+		if len(name) >= len(p) && strings.EqualFold(name[:len(p)], p) {
 			return true
 		}
 	}
