@@ -179,13 +179,19 @@ memdiag on its own loopback listener %[2]s
 			}
 		}()
 	}
-	if o.load {
-		wg.Add(1)
-		go func() { defer wg.Done(); generateLoad(ctx, base, o.loadRPS) }()
-	}
+	loadDone := make(chan struct{})
+	go func() {
+		defer close(loadDone)
+		if o.load {
+			generateLoad(ctx, base, o.loadRPS)
+		}
+	}()
 
 	<-ctx.Done()
-	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
+	<-loadDone // its idle connections closed, so that Shutdown does not wait for them
+	// Shutdown waits up to 5 s for a connection that was accepted but never sent a request (one
+	// the load generator dialled for a request cancelled meanwhile): allow for it.
+	shutdownCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
 	defer done()
 	dbgErr := make(chan error, 1)
 	go func() { dbgErr <- dbgSrv.Shutdown(shutdownCtx) }()
@@ -303,6 +309,7 @@ func fill(nums []int) int {
 // until ctx ends. It never targets anything but the address the service listens on.
 func generateLoad(ctx context.Context, base string, rps int) {
 	client := &http.Client{Timeout: 2 * time.Second}
+	defer client.CloseIdleConnections()
 	routes := []string{"/api/hello", "/api/report", "/api/cache", "/api/sum?n=50", "/api/sum/escaping?n=50", "/api/session"}
 	t := time.NewTicker(time.Second / time.Duration(rps))
 	defer t.Stop()
