@@ -79,6 +79,9 @@ func fetchReport(ctx context.Context, client *http.Client, target string) (*runt
 	}
 	switch {
 	case resp.StatusCode == http.StatusForbidden:
+		if why, ok := treeRefusal(body); ok {
+			return nil, fmt.Errorf("forbidden: %s: %s", target, why)
+		}
 		return nil, fmt.Errorf("forbidden: %s: the tree only serves loopback callers unless an authorizer is configured (docs/security.md)", target)
 	case resp.StatusCode == http.StatusUnauthorized:
 		return nil, fmt.Errorf("unauthorized: %s: the service's authorizer refused this request (docs/security.md)", target)
@@ -149,6 +152,28 @@ func reachError(target string, err error) error {
 }
 
 // firstBytes quotes the start of a body, enough to recognise an HTML page or a proxy's error.
+// treeRefusal returns the reason a memdiag tree gave for its 403 ("forbidden: the request came
+// through a proxy …"), its first line without the prefix, cut to 400 bytes and with anything but
+// printable ASCII dropped, since it goes to a terminal.
+func treeRefusal(body []byte) (string, bool) {
+	line, _, _ := bytes.Cut(body, []byte("\n"))
+	rest, ok := bytes.CutPrefix(line, []byte("forbidden: "))
+	if !ok || len(rest) == 0 {
+		return "", false
+	}
+	var b strings.Builder
+	for _, c := range rest {
+		if b.Len() == 400 {
+			b.WriteString("…")
+			break
+		}
+		if c >= ' ' && c <= '~' {
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), true
+}
+
 func firstBytes(b []byte) string {
 	const n = 80
 	b = bytes.TrimSpace(b)

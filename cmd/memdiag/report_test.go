@@ -51,6 +51,9 @@ func reportServer(t *testing.T) *httptest.Server {
 	mux.HandleFunc("GET /forbidden/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "forbidden", http.StatusForbidden)
 	})
+	mux.HandleFunc("GET /proxied/", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "forbidden: the request came through a proxy (it carries the header \"Via\") \x1b[31m(docs/security.md)", http.StatusForbidden)
+	})
 	mux.HandleFunc("GET /broken/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "boom", http.StatusInternalServerError)
 	})
@@ -97,6 +100,7 @@ func TestReport(t *testing.T) {
 		{"other-json", []string{"report", srv.URL + "/otherjson/"}, 1, nil, `no "rss" object`},
 		{"empty", []string{"report", srv.URL + "/empty/"}, 1, nil, "first bytes (empty body)"},
 		{"forbidden", []string{"report", srv.URL + "/forbidden/"}, 1, nil, "forbidden: " + srv.URL + "/forbidden/report.json: the tree only serves loopback callers unless an authorizer is configured (docs/security.md)"},
+		{"forbidden-why", []string{"report", srv.URL + "/proxied/"}, 1, nil, "forbidden: " + srv.URL + `/proxied/report.json: the request came through a proxy (it carries the header "Via") [31m(docs/security.md)`},
 		{"not-found", []string{"report", srv.URL + "/nothing/here/"}, 1, nil, "not found: " + srv.URL + "/nothing/here/report.json: the memdiag tree is not mounted there"},
 		{"server-error", []string{"report", srv.URL + "/broken/"}, 1, nil, "HTTP 500"},
 		{"slow", []string{"report", "--timeout=200ms", srv.URL + "/slow/"}, 1, nil, "no answer in time"},
