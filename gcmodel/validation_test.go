@@ -1,0 +1,205 @@
+package gcmodel_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/memdiag/memdiag/gcmodel"
+	"github.com/memdiag/memdiag/internal/humanize"
+)
+
+// The model's accuracy targets against a real runtime.
+const (
+	cyclesTolerance = 0.10 // relative
+	heapTolerance   = 0.10 // relative
+	cpuRelTolerance = 0.20 // relative …
+	cpuAbsTolerance = 0.01 // … or absolute (share of GOMAXPROCS)
+)
+
+// childResult is what testdata/whatifload prints.
+type childResult struct {
+	Window          gcmodel.Window `json:"window"`
+	CyclesPerSecond float64        `json:"cycles_per_second"`
+	GCCPUShare      float64        `json:"gc_cpu_share"`
+	PeakHeapBytes   uint64         `json:"peak_heap_bytes"`
+	PeakGoalBytes   uint64         `json:"peak_goal_bytes"`
+}
+
+// setting is one run's environment; limit is derived from the baseline run so that it binds.
+type validationSetting struct {
+	name  string
+	gogc  string
+	limit func(base *gcmodel.Window) int64 // nil: no GOMEMLIMIT
+}
+
+// limitAt is a GOMEMLIMIT that puts the memory-limit heap goal near factor × the marked heap.
+func limitAt(factor float64) func(*gcmodel.Window) int64 {
+	return func(b *gcmodel.Window) int64 {
+		return int64(float64(b.MarkedBytes)*factor) + int64(b.HeapUnusedBytes+b.GoOtherBytes)
+	}
+}
+
+// TestWhatIfValidation runs deterministic workloads in child processes at several GOGC and
+// GOMEMLIMIT settings and compares what each run measured with what the model predicted from the
+// GOGC=100 run. By default two workloads × three settings; MEMDIAG_WHATIF_FULL=1 runs every
+// workload and setting, and MEMDIAG_WHATIF_TABLE=path writes the Markdown table of docs/whatif.md.
+func TestWhatIfValidation(t *testing.T) {
+	if raceEnabled {
+		t.Skip("runs in the plain test run; the children are not race-built")
+	}
+	if testing.Short() {
+		t.Skip("runs child processes for about 20 s")
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("validated on Linux only")
+	}
+	full := os.Getenv("MEMDIAG_WHATIF_FULL") == "1"
+	bin := filepath.Join(t.TempDir(), "whatifload")
+	build := exec.Command("go", "build", "-o", bin, "./testdata/whatifload")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./testdata/whatifload: %v\n%s", err, out)
+	}
+
+	workloads := []string{"small-dense", "large-flat"}
+	settings := []validationSetting{{name: "GOGC=50", gogc: "50"}, {name: "GOGC=200", gogc: "200"}}
+	window := "1500ms"
+	if full {
+		workloads = []string{"small-dense", "large-flat", "many-goroutines", "mixed"}
+		settings = []validationSetting{
+			{name: "GOGC=50", gogc: "50"},
+			{name: "GOGC=200", gogc: "200"},
+			{name: "GOGC=400", gogc: "400"},
+			{name: "GOGC=100, limit binding at 1.5× live", gogc: "100", limit: limitAt(1.5)},
+			{name: "GOGC=off, limit at 3× live", gogc: "off", limit: limitAt(3)},
+		}
+		window = "3s"
+	}
+
+	var table strings.Builder
+	table.WriteString("| workload | setting | cycles/s pred | cycles/s meas | err | GC CPU pred | GC CPU meas | err | peak heap pred | peak heap meas | err | verdict |\n")
+	table.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	failures := 0
+	for _, wl := range workloads {
+		base := runChild(t, bin, wl, "100", 0, window)
+		b := base.Window
+		fmt.Fprintf(&table, "| %s | GOGC=100 (measured baseline) | | %.2f | | | %s | | | %s | | |\n",
+			wl, base.CyclesPerSecond, humanize.Percent(base.GCCPUShare), humanize.Bytes(base.PeakHeapBytes))
+		for _, s := range settings {
+			set := gcmodel.Setting{GOGC: gogcValue(s.gogc), MemoryLimitBytes: gcmodel.NoLimit}
+			if s.limit != nil {
+				set.MemoryLimitBytes = s.limit(&b)
+			}
+			preds, err := gcmodel.Predict(&b, []gcmodel.Setting{set})
+			if err != nil {
+				t.Errorf("%s: the baseline window was refused: %v", wl, err)
+				fmt.Fprintf(&table, "| %s | %s | refused: %v | | | | | | | | | |\n", wl, set, err)
+				break
+			}
+			p := preds[0]
+			var lim int64
+			if s.limit != nil {
+				lim = set.MemoryLimitBytes
+			}
+			m := runChild(t, bin, wl, s.gogc, lim, window)
+			ce, he, ge, ok := compare(p, m)
+			verdict := "within targets"
+			if !ok {
+				// The runtime's CPU classes are wall time while a P runs: other processes on the
+				// machine inflate them. A miss is measured once more before it counts.
+				m2 := runChild(t, bin, wl, s.gogc, lim, window)
+				if ce2, he2, ge2, ok2 := compare(p, m2); ok2 || math.Abs(ce2)+math.Abs(he2)+math.Abs(ge2) < math.Abs(ce)+math.Abs(he)+math.Abs(ge) {
+					m, ce, he, ge, ok = m2, ce2, he2, ge2, ok2
+					verdict = "within targets (second run)"
+				}
+			}
+			if !ok {
+				verdict = "**miss**"
+				failures++
+				t.Errorf("%s %s (%s): cycles/s predicted %.2f measured %.2f (%+.0f%%); GC CPU predicted %s measured %s (%+.0f%%); peak heap predicted %s measured %s (%+.0f%%)",
+					wl, s.name, set, p.CyclesPerSecond, m.CyclesPerSecond, 100*ce,
+					humanize.Percent(p.GCCPUShare), humanize.Percent(m.GCCPUShare), 100*ge,
+					humanize.Bytes(p.PeakHeapBytes), humanize.Bytes(m.PeakHeapBytes), 100*he)
+			}
+			fmt.Fprintf(&table, "| %s | %s | %.2f | %.2f | %+.0f%% | %s | %s | %+.0f%% | %s | %s | %+.0f%% | %s |\n",
+				wl, set, p.CyclesPerSecond, m.CyclesPerSecond, 100*ce,
+				humanize.Percent(p.GCCPUShare), humanize.Percent(m.GCCPUShare), 100*ge,
+				humanize.Bytes(p.PeakHeapBytes), humanize.Bytes(m.PeakHeapBytes), 100*he, verdict)
+		}
+	}
+	t.Logf("predicted (from the GOGC=100 run) vs measured:\n%s", table.String())
+	if path := os.Getenv("MEMDIAG_WHATIF_TABLE"); path != "" {
+		if err := os.WriteFile(path, []byte(table.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// compare gives the relative errors of p against m and whether all are within the targets.
+func compare(p gcmodel.Prediction, m childResult) (cycles, heap, cpu float64, ok bool) {
+	cycles = relErr(p.CyclesPerSecond, m.CyclesPerSecond)
+	heap = relErr(float64(p.PeakHeapBytes), float64(m.PeakHeapBytes))
+	cpu = relErr(p.GCCPUShare, m.GCCPUShare)
+	ok = math.Abs(cycles) <= cyclesTolerance && math.Abs(heap) <= heapTolerance &&
+		(math.Abs(cpu) <= cpuRelTolerance || math.Abs(p.GCCPUShare-m.GCCPUShare) <= cpuAbsTolerance)
+	return cycles, heap, cpu, ok
+}
+
+func gogcValue(s string) int {
+	if s == "off" {
+		return gcmodel.Off
+	}
+	var v int
+	fmt.Sscan(s, &v)
+	return v
+}
+
+func relErr(pred, meas float64) float64 {
+	if meas == 0 {
+		if pred == 0 {
+			return 0
+		}
+		return math.Inf(1)
+	}
+	return (pred - meas) / meas
+}
+
+func runChild(t *testing.T, bin, workload, gogc string, limit int64, window string) childResult {
+	t.Helper()
+	cmd := exec.Command(bin, "-workload", workload, "-window", window, "-warm", "700ms")
+	env := []string{"GOGC=" + gogc, "GOMAXPROCS=2"}
+	if limit > 0 {
+		env = append(env, fmt.Sprintf("GOMEMLIMIT=%d", limit))
+	}
+	cmd.Env = append(filteredEnv(), env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s GOGC=%s: %v\n%s", workload, gogc, err, stderr.String())
+	}
+	var r childResult
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("%s GOGC=%s: %v\n%s", workload, gogc, err, out)
+	}
+	return r
+}
+
+// filteredEnv is the test's environment without the settings under test.
+func filteredEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "GOGC=") || strings.HasPrefix(kv, "GOMEMLIMIT=") || strings.HasPrefix(kv, "GOMAXPROCS=") || strings.HasPrefix(kv, "GODEBUG=") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
