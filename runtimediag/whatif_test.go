@@ -2,10 +2,10 @@ package runtimediag
 
 import (
 	"path/filepath"
-
-	"github.com/memdiag/memdiag/gcmodel"
 	"strings"
 	"testing"
+
+	"github.com/memdiag/memdiag/gcmodel"
 )
 
 // TestWhatIfOnFixtures runs the GC model on every recorded window: each report has a what-if

@@ -207,7 +207,15 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// writeWhatIf renders the what-if table: the measured setting, then each predicted one.
+// WriteWhatIf renders the what-if table alone (memdiag whatif): the measured setting, then each
+// predicted one, or why the window carries none; nothing when wi is nil. It returns the first
+// error from w.
+func WriteWhatIf(w io.Writer, wi *runtimediag.WhatIf) error {
+	ew := &errWriter{w: w}
+	writeWhatIf(ew, wi)
+	return ew.err
+}
+
 func writeWhatIf(w io.Writer, wi *runtimediag.WhatIf) {
 	if wi == nil {
 		return
