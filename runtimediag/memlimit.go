@@ -30,8 +30,8 @@ type MemoryLimit struct {
 // to the container's memory limit minus the measured non-Go resident memory (C heap, thread stacks,
 // mappings — what GOMEMLIMIT cannot see) minus a headroom; opt-in.
 //
-// The non-Go memory is the tick's cheap estimate: statm's resident set minus the memory the Go
-// runtime has mapped and not released. The limit changes only by more than the hysteresis, never
+// The non-Go memory is the tick's cheap estimate: statm's resident set minus the Go memory that is
+// surely resident (heap objects and their spans, stacks, metadata in use). The limit changes only by more than the hysteresis, never
 // goes below the floor, and never above a limit in force when the Monitor started (GOMEMLIMIT or an
 // earlier debug.SetMemoryLimit) or one set by someone else since; each change is logged. Outside a
 // memory-limited cgroup it does nothing. Close restores the limit found at the first tick.
@@ -129,13 +129,21 @@ func (a *adaptiveLimit) target(s *Snapshot) (int64, error) {
 	if !ok || lim > math.MaxInt64 {
 		return 0, errNoMemoryLimit
 	}
-	nonGo := sat(s.Statm.ResidentBytes, governedBytes(&s.Runtime))
+	nonGo := sat(s.Statm.ResidentBytes, goResidentLowerBound(&s.Runtime))
 	floor := int64(a.cfg.FloorShare * float64(lim))
 	t, ok := gcmodel.AdaptiveLimit(lim, nonGo, a.cfg.HeadroomShare)
 	if !ok || t < floor {
 		t = floor
 	}
 	return min(t, a.ceiling), nil
+}
+
+// goResidentLowerBound is the Go memory that is surely resident: heap objects and the unused
+// room in their spans, goroutine and runtime stacks, span and cache metadata in use. Free heap
+// spans and reserved metadata can be mapped without ever having been touched, so they are left
+// out: the non-Go memory is then overestimated, if anything, and the limit errs low.
+func goResidentLowerBound(m *RuntimeMetrics) uint64 {
+	return m.HeapObjectsBytes + m.HeapUnusedBytes + m.HeapStacksBytes + m.OSStacksBytes + m.MSpanInuseBytes + m.MCacheInuseBytes
 }
 
 // restore gives back the limit found at the first tick, if this Monitor changed it. Nil-safe.

@@ -20,7 +20,7 @@ func limitSnapshot(limit, resident, goMapped uint64) *Snapshot {
 		s.CgroupMemory.Limit = procself.CgroupLimit{Bytes: limit}
 	}
 	s.Statm.ResidentBytes = resident
-	s.Runtime.TotalBytes = goMapped
+	s.Runtime.HeapObjectsBytes = goMapped
 	return s
 }
 
