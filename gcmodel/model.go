@@ -41,6 +41,9 @@ type Prediction struct {
 
 	// CyclesPerSecond is the GC cycle rate; 0 with GOGC=off and no limit.
 	CyclesPerSecond float64
+	// AllocBytesPerCycle is what the program allocates from one cycle's end to the next's: the
+	// pacer's part of the prediction, independent of the allocation rate. 0 when unbounded.
+	AllocBytesPerCycle float64
 
 	// GC CPU as a share of GOMAXPROCS × wall time, the denominator of /cpu/classes/total: mark
 	// workers (dedicated, fractional and idle), assists and stop-the-world pauses. Sweep is not
@@ -248,6 +251,9 @@ func predict(w *Window, s Setting) Prediction {
 		p.Unbounded = true
 	}
 	p.CyclesPerSecond = rateCycles
+	if rateCycles > 0 {
+		p.AllocBytesPerCycle = rate / rateCycles
+	}
 	p.MarkCPUShare = rateCycles * (ded + idle) / procs
 	p.AssistCPUShare = rateCycles * assist / procs
 	p.PauseCPUShare = rateCycles * pause / procs

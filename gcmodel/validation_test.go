@@ -97,13 +97,13 @@ func TestWhatIfValidation(t *testing.T) {
 	}
 
 	var table strings.Builder
-	table.WriteString("| workload | setting | alloc MiB/s | cycles/s pred | cycles/s meas | err | GC CPU pred | GC CPU meas | err | peak heap pred | peak heap meas | err | verdict |\n")
-	table.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	table.WriteString("| workload | setting | alloc MiB/s | MiB/cycle pred | MiB/cycle meas | cycles/s pred | cycles/s meas | err | GC CPU pred | GC CPU meas | err | peak heap pred | peak heap meas | err | verdict |\n")
+	table.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, wl := range workloads {
 		base := runChild(t, bin, wl, "100", 0, window)
 		b := base.Window
-		fmt.Fprintf(&table, "| %s | GOGC=100 (measured baseline) | %.0f | | %.2f | | | %s | | | %s | | |\n",
-			wl, allocMiBs(base), base.CyclesPerSecond, humanize.Percent(base.GCCPUShare), humanize.Bytes(base.PeakHeapBytes))
+		fmt.Fprintf(&table, "| %s | GOGC=100 (measured baseline) | %.0f | | %.1f | | %.2f | | | %s | | | %s | | |\n",
+			wl, allocMiBs(base), perCycleMiB(base), base.CyclesPerSecond, humanize.Percent(base.GCCPUShare), humanize.Bytes(base.PeakHeapBytes))
 		for _, s := range settings {
 			set := gcmodel.Setting{GOGC: gogcValue(s.gogc), MemoryLimitBytes: gcmodel.NoLimit}
 			if s.limit != nil {
@@ -112,7 +112,7 @@ func TestWhatIfValidation(t *testing.T) {
 			preds, err := gcmodel.Predict(&b, []gcmodel.Setting{set})
 			if err != nil {
 				t.Errorf("%s: the baseline window was refused: %v", wl, err)
-				fmt.Fprintf(&table, "| %s | %s | refused: %v | | | | | | | | | | |\n", wl, set, err)
+				fmt.Fprintf(&table, "| %s | %s | refused: %v | | | | | | | | | | | | |\n", wl, set, err)
 				break
 			}
 			p := preds[0]
@@ -145,8 +145,8 @@ func TestWhatIfValidation(t *testing.T) {
 					humanize.Percent(p.GCCPUShare), humanize.Percent(m.GCCPUShare), 100*ge,
 					humanize.Bytes(p.PeakHeapBytes), humanize.Bytes(m.PeakHeapBytes), 100*he)
 			}
-			fmt.Fprintf(&table, "| %s | %s | %.0f | %.2f | %.2f | %+.0f%% | %s | %s | %+.0f%% | %s | %s | %+.0f%% | %s |\n",
-				wl, set, allocMiBs(m), p.CyclesPerSecond, m.CyclesPerSecond, 100*ce,
+			fmt.Fprintf(&table, "| %s | %s | %.0f | %.1f | %.1f | %.2f | %.2f | %+.0f%% | %s | %s | %+.0f%% | %s | %s | %+.0f%% | %s |\n",
+				wl, set, allocMiBs(m), p.AllocBytesPerCycle/(1<<20), perCycleMiB(m), p.CyclesPerSecond, m.CyclesPerSecond, 100*ce,
 				humanize.Percent(p.GCCPUShare), humanize.Percent(m.GCCPUShare), 100*ge,
 				humanize.Bytes(p.PeakHeapBytes), humanize.Bytes(m.PeakHeapBytes), 100*he, verdict)
 		}
@@ -175,6 +175,13 @@ const rateTolerance = 0.10
 
 func sameRate(base, m childResult) bool {
 	return math.Abs(relErr(allocMiBs(m), allocMiBs(base))) <= rateTolerance
+}
+
+func perCycleMiB(r childResult) float64 {
+	if r.Window.Cycles == 0 {
+		return 0
+	}
+	return float64(r.Window.AllocBytes) / float64(r.Window.Cycles) / (1 << 20)
 }
 
 func allocMiBs(r childResult) float64 {
