@@ -13,6 +13,9 @@ const (
 	memoryLimitHeapGoalHeadroomPercent = 3
 	// … and at least this many bytes.
 	memoryLimitMinHeapGoalHeadroom = 1 << 20
+	// backgroundUtilization is the share of GOMAXPROCS the dedicated mark workers take
+	// (gcBackgroundUtilization), the utilisation the pacer plans the runway for.
+	backgroundUtilization = 0.25
 	// limiterShare is the GC CPU limiter's cap: GC time may fill at most half of the non-idle time.
 	limiterShare = 0.5
 )
@@ -172,10 +175,13 @@ type cyclePacing struct {
 }
 
 // pacing reads the window's cycles against the current setting's goal. A cycle allocates
-// (trigger − marked) + markMade bytes; markMade is at least the allocation rate times the mark's
-// CPU spread over every P (the mark cannot be shorter), and the trigger follows from the rest. The
-// runway is then goal − trigger; when the trigger sat at its lower bound the runway is only known to
-// be at least 19/64 of the distance, and the model takes that least value.
+// (trigger − marked) + markMade bytes; markMade is the allocation rate times the mark's CPU spread
+// over every P (the mark cannot be shorter), and the trigger follows from the rest. The runway is
+// goal − trigger when the trigger sat between the pacer's bounds. At a bound the window only says
+// the runway is at least (lower bound) or at most (upper bound) that; the model then takes the
+// runway the pacer computes itself (gcControllerState.commit): consMark × (1−u)/u × scan work,
+// with consMark measured over a cycle as markMade × (GC utilisation) / (scan work × (1 − u − assist
+// share)), u = 25% and the mark taking every P (GC utilisation 1) — so 3 × markMade / (0.75 − a), a the assists' share of mark CPU.
 func pacing(w *Window, goal, marked float64) cyclePacing {
 	cycles := float64(w.Cycles)
 	perCycle := float64(w.AllocBytes) / cycles
@@ -186,8 +192,24 @@ func pacing(w *Window, goal, marked float64) cyclePacing {
 	if !(d > 0) || math.IsInf(d, 1) {
 		return cyclePacing{markMade: markMade}
 	}
+	assistShare := 0.0
+	if markCPU > 0 {
+		assistShare = min(w.CPU.MarkAssist/cycles/markCPU, 0.5)
+	}
+	formula := markMade * (1 - backgroundUtilization) / backgroundUtilization / (1 - backgroundUtilization - assistShare)
 	trig := perCycle - markMade
-	return cyclePacing{runway: max(d-max(trig, d*minTriggerRatio), 0), markMade: markMade}
+	lo := d * minTriggerRatio
+	hi := max(d*maxTriggerRatio, d-defaultHeapMinimum, lo)
+	var runway float64
+	switch {
+	case trig <= lo*1.01:
+		runway = max(d-lo, formula)
+	case trig >= hi*0.99:
+		runway = min(d-trig, formula)
+	default:
+		runway = d - trig
+	}
+	return cyclePacing{runway: max(runway, 0), markMade: markMade}
 }
 
 // goals gives the heap goal of setting s for the window, and whether the memory limit set it.

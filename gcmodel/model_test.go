@@ -288,3 +288,25 @@ func BenchmarkPredict(b *testing.B) {
 		}
 	}
 }
+
+// TestPredictRunwayAtTheLowerBound: when the window's trigger sat at the pacer's lower bound (45/64
+// of the distance), the window does not show the runway; the model takes the pacer's own
+// estimate, 3 × (bytes allocated while marking) / (0.75 − assist share of mark CPU).
+func TestPredictRunwayAtTheLowerBound(t *testing.T) {
+	w := steady()
+	w.AllocBytes = uint64(25 * 72.3 * mib) // 72.3 MiB a cycle: the trigger at 45/64 of 100 MiB, plus marking
+	w.CPU.MarkDedicated, w.CPU.MarkIdle, w.CPU.MarkAssist = 4.0, 0.5, 0.5
+	rate := float64(w.AllocBytes) / w.Seconds
+	markMade := rate * 0.2 / 4            // 200 ms of mark CPU a cycle over 4 Ps
+	runway := markMade * 3 / (0.75 - 0.1) // assists are 10% of mark CPU
+	if runway <= 100*mib*19.0/64 {
+		t.Fatalf("the test needs the pacer's runway (%v) above the bound's (%v)", runway, 100*mib*19.0/64)
+	}
+	p, err := gcmodel.Predict(&w, []gcmodel.Setting{{GOGC: 200, MemoryLimitBytes: gcmodel.NoLimit}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 200*mib - runway + markMade; !near(p[0].AllocBytesPerCycle, want, 1e-6) {
+		t.Errorf("GOGC=200: %v MiB a cycle, want %v", p[0].AllocBytesPerCycle/mib, want/mib)
+	}
+}
