@@ -96,11 +96,20 @@ func TestWhatIfValidation(t *testing.T) {
 		window = "3s"
 	}
 
+	compared := 0 // runs that tested the model: at the baseline's allocation rate
 	var table strings.Builder
 	table.WriteString("| workload | setting | alloc MiB/s | MiB/cycle pred | MiB/cycle meas | cycles/s pred | cycles/s meas | err | GC CPU pred | GC CPU meas | err | peak heap pred | peak heap meas | err | verdict |\n")
 	table.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, wl := range workloads {
+		// A baseline the machine starved (its allocation rate moved between the window's halves) is
+		// refused by the model; it is measured again, up to three times.
 		base := runChild(t, bin, wl, "100", 0, window)
+		for range 2 {
+			if gcmodel.Validate(&base.Window) == nil {
+				break
+			}
+			base = runChild(t, bin, wl, "100", 0, window)
+		}
 		b := base.Window
 		fmt.Fprintf(&table, "| %s | GOGC=100 (measured baseline) | %.0f | | %.1f | | %.2f | | | %s | | | %s | | |\n",
 			wl, allocMiBs(base), perCycleMiB(base), base.CyclesPerSecond, humanize.Percent(base.GCCPUShare), humanize.Bytes(base.PeakHeapBytes))
@@ -111,7 +120,11 @@ func TestWhatIfValidation(t *testing.T) {
 			}
 			preds, err := gcmodel.Predict(&b, []gcmodel.Setting{set})
 			if err != nil {
-				t.Errorf("%s: the baseline window was refused: %v", wl, err)
+				if full {
+					t.Errorf("%s: the baseline window was refused three times: %v", wl, err)
+				} else {
+					t.Logf("%s: the baseline window was refused three times, the machine is too loaded to test it: %v", wl, err)
+				}
 				fmt.Fprintf(&table, "| %s | %s | refused: %v | | | | | | | | | | | | |\n", wl, set, err)
 				break
 			}
@@ -139,11 +152,15 @@ func TestWhatIfValidation(t *testing.T) {
 				verdict = fmt.Sprintf("not comparable: allocated at %.0f MiB/s, baseline %.0f", allocMiBs(m), allocMiBs(base))
 				t.Logf("%s %s: %s", wl, set, verdict)
 			case !ok:
+				compared++
 				verdict = "**miss**"
 				t.Errorf("%s %s (%s), missed twice: cycles/s predicted %.2f measured %.2f (%+.0f%%); GC CPU predicted %s measured %s (%+.0f%%); peak heap predicted %s measured %s (%+.0f%%)",
 					wl, s.name, set, p.CyclesPerSecond, m.CyclesPerSecond, 100*ce,
 					humanize.Percent(p.GCCPUShare), humanize.Percent(m.GCCPUShare), 100*ge,
 					humanize.Bytes(p.PeakHeapBytes), humanize.Bytes(m.PeakHeapBytes), 100*he)
+			}
+			if ok && sameRate(base, m) {
+				compared++
 			}
 			fmt.Fprintf(&table, "| %s | %s | %.0f | %.1f | %.1f | %.2f | %.2f | %+.0f%% | %s | %s | %+.0f%% | %s | %s | %+.0f%% | %s |\n",
 				wl, set, allocMiBs(m), p.AllocBytesPerCycle/(1<<20), perCycleMiB(m), p.CyclesPerSecond, m.CyclesPerSecond, 100*ce,
@@ -152,6 +169,9 @@ func TestWhatIfValidation(t *testing.T) {
 		}
 	}
 	t.Logf("predicted (from the GOGC=100 run) vs measured:\n%s", table.String())
+	if compared == 0 && !full {
+		t.Skip("no run could be compared: the machine starved every workload (see the log)")
+	}
 	if path := os.Getenv("MEMDIAG_WHATIF_TABLE"); path != "" {
 		if err := os.WriteFile(path, []byte(table.String()), 0o644); err != nil {
 			t.Fatal(err)
