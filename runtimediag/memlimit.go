@@ -9,7 +9,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/memdiag/memdiag/gcmodel"
-	"github.com/memdiag/memdiag/internal/humanize"
 )
 
 // MemoryLimit configures the adaptive memory limit (WithMemoryLimit). Zero fields take the
@@ -54,6 +53,24 @@ func WithMemoryLimit(o MemoryLimit) Option {
 	})
 }
 
+// LogMessageMemoryLimit is a change of the Go memory limit by WithMemoryLimit (Info).
+const LogMessageMemoryLimit = "memdiag memory limit"
+
+// Memory limit line fields.
+const (
+	fieldMemLimitChange    = "change" // set, restored, ceiling
+	fieldMemLimitBytes     = "limit_bytes"
+	fieldMemLimitPrevious  = "previous_bytes"
+	fieldMemLimitContainer = "container_limit_bytes"
+	fieldMemLimitNonGo     = "non_go_bytes"
+	fieldMemLimitCeiling   = "ceiling_bytes"
+	fieldMemLimitReason    = "reason"
+)
+
+// memLimitLogFields is the line's fields, for the documentation test (logFields).
+var memLimitLogFields = []string{fieldMemLimitChange, fieldMemLimitBytes, fieldMemLimitPrevious, fieldMemLimitContainer,
+	fieldMemLimitNonGo, fieldMemLimitCeiling, fieldMemLimitReason}
+
 // errNoMemoryLimit is why the adaptive limit does nothing: no memory-limited cgroup in sight.
 var errNoMemoryLimit = errors.New("no memory-limited cgroup")
 
@@ -89,14 +106,16 @@ func (a *adaptiveLimit) update(s *Snapshot) {
 	} else if a.current != 0 && inForce != a.current {
 		// Someone else set a limit since: it is the user's, and the new ceiling.
 		a.ceiling, a.current = inForce, 0
-		a.log.Info("memdiag: the memory limit was changed outside memdiag; it is now the ceiling", zap.Int64("limit_bytes", inForce))
+		a.log.Info(LogMessageMemoryLimit, zap.String(fieldMemLimitChange, "ceiling"), zap.Int64(fieldMemLimitBytes, inForce),
+			zap.String(fieldMemLimitReason, "the limit was changed outside memdiag; memdiag never sets it higher"))
 	}
-	target, err := a.target(s)
+	target, nonGo, err := a.target(s)
 	if err != nil {
 		if a.current != 0 {
 			// No limited cgroup any more (or unreadable): give back the user's limit.
 			a.set(a.ceiling)
-			a.log.Info("memdiag: memory limit restored", zap.Int64("limit_bytes", a.ceiling), zap.String("reason", err.Error()))
+			a.log.Info(LogMessageMemoryLimit, zap.String(fieldMemLimitChange, "restored"), zap.Int64(fieldMemLimitBytes, a.ceiling),
+				zap.Int64(fieldMemLimitPrevious, a.current), zap.String(fieldMemLimitReason, err.Error()))
 			a.current = 0
 		}
 		return
@@ -114,28 +133,28 @@ func (a *adaptiveLimit) update(s *Snapshot) {
 	}
 	a.set(target)
 	a.current = target
-	a.log.Info("memdiag: memory limit set",
-		zap.String("limit", humanize.Bytes(uint64(target))), zap.Int64("limit_bytes", target), zap.Int64("previous_bytes", prev),
-		zap.Uint64("container_limit_bytes", lim), zap.Int64("ceiling_bytes", a.ceiling))
+	a.log.Info(LogMessageMemoryLimit, zap.String(fieldMemLimitChange, "set"), zap.Int64(fieldMemLimitBytes, target),
+		zap.Int64(fieldMemLimitPrevious, prev), zap.Uint64(fieldMemLimitContainer, lim), zap.Uint64(fieldMemLimitNonGo, nonGo),
+		zap.Int64(fieldMemLimitCeiling, a.ceiling))
 }
 
 // target is the limit for snapshot s: the container limit minus the non-Go resident memory minus
 // the headroom, at least the floor, at most the ceiling.
-func (a *adaptiveLimit) target(s *Snapshot) (int64, error) {
+func (a *adaptiveLimit) target(s *Snapshot) (limit int64, nonGo uint64, err error) {
 	if !s.Has(SourceCgroupMemory) || !s.Has(SourceStatm) || !s.Has(SourceRuntimeMetrics) {
-		return 0, fmt.Errorf("%w: the cgroup, statm or runtime/metrics was not read", errNoMemoryLimit)
+		return 0, 0, fmt.Errorf("%w: the cgroup, statm or runtime/metrics was not read", errNoMemoryLimit)
 	}
 	lim, ok := cgroupLimit(&s.CgroupMemory)
 	if !ok || lim > math.MaxInt64 {
-		return 0, errNoMemoryLimit
+		return 0, 0, errNoMemoryLimit
 	}
-	nonGo := sat(s.Statm.ResidentBytes, goResidentLowerBound(&s.Runtime))
+	nonGo = sat(s.Statm.ResidentBytes, goResidentLowerBound(&s.Runtime))
 	floor := int64(a.cfg.FloorShare * float64(lim))
 	t, ok := gcmodel.AdaptiveLimit(lim, nonGo, a.cfg.HeadroomShare)
 	if !ok || t < floor {
 		t = floor
 	}
-	return min(t, a.ceiling), nil
+	return min(t, a.ceiling), nonGo, nil
 }
 
 // goResidentLowerBound is the Go memory that is surely resident: heap objects and the unused

@@ -100,6 +100,11 @@ func TestAdaptiveLimit(t *testing.T) {
 			if logs.Len() != tc.logs {
 				t.Errorf("%d log lines, want %d: %v", logs.Len(), tc.logs, logs.All())
 			}
+			for _, e := range logs.All() {
+				if e.Message != LogMessageMemoryLimit || e.ContextMap()["change"] == nil || e.ContextMap()["limit_bytes"] == nil {
+					t.Errorf("log line %q %v: want %q with change and limit_bytes", e.Message, e.ContextMap(), LogMessageMemoryLimit)
+				}
+			}
 			a.restore()
 			if len(tc.outside) == 0 && inForce != tc.user {
 				t.Errorf("Close left the limit at %d, want the user's %d", inForce, tc.user)
