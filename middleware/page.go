@@ -191,6 +191,8 @@ type pageView struct {
 	SitesNote string
 	NoSites   string
 
+	WhatIf *whatIfView // page_whatif.go; nil when the report has no window
+
 	Routes   []routeView
 	NoRoutes string
 
@@ -354,6 +356,7 @@ func buildPageView(in *pageInput) *pageView {
 		v.NoSites = "no allocation profile delta for this window: the first full report has no earlier profile to compare with, or reading the profile failed"
 	}
 
+	v.WhatIf = whatIfTable(rep.WhatIf)
 	v.Routes = routeRows(rep.Routes)
 
 	for _, s := range rep.Sources {

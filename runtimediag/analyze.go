@@ -39,7 +39,9 @@ func Analyze(in AnalyzeInput) *Report {
 		r.TopAllocationSites = &sites
 	}
 
-	ctx := &ruleContext{in: &in, w: w, e: &r.Efficiency, rss: &in.RSS, th: &th, history: trendSeries(in.History, cur)}
+	model := newWhatIfModel(w, &in.RSS, &r.Efficiency, in.History)
+	r.WhatIf = whatIf(model)
+	ctx := &ruleContext{in: &in, w: w, e: &r.Efficiency, rss: &in.RSS, th: &th, history: trendSeries(in.History, cur), whatIf: model}
 	for i := range rules {
 		if f := rules[i].check(ctx); f != nil {
 			f.Code = rules[i].code

@@ -143,6 +143,7 @@ type ruleContext struct {
 	th      *Thresholds
 	history []Point
 	notes   []string
+	whatIf  *whatIfModel // the GC model over the window, for advice that quotes its prediction
 }
 
 // busy reports whether the process used enough CPU, over enough GC cycles, for GC's share of it
@@ -176,8 +177,8 @@ var rules = []rule{
 		return &Finding{
 			Headline: fmt.Sprintf("the cgroup limits memory to %s but GOMEMLIMIT is unset: the GC paces by GOGC alone and does not see the limit", humanize.Bytes(*lim)),
 			Evidence: []Evidence{ev("cgroup_limit", float64(*lim), "bytes"), ev("heap_goal", float64(c.e.HeapGoalBytes), "bytes"), ev("gogc", float64(c.e.GOGC), "percent")},
-			Advice: fmt.Sprintf("set GOMEMLIMIT to the limit minus what is not Go heap (C memory, thread stacks, page cache), "+
-				"typically 80–90%% of it: GOMEMLIMIT=%dMiB; keep GOGC so the limit is a backstop, not the pacer", *lim*85/100>>20),
+			Advice: c.withQuote(fmt.Sprintf("set GOMEMLIMIT to the limit minus what is not Go heap (C memory, thread stacks, page cache), "+
+				"typically 80–90%% of it: GOMEMLIMIT=%dMiB; keep GOGC so the limit is a backstop, not the pacer", *lim*85/100>>20), adviseAdaptiveLimit),
 		}
 	}},
 	{"gomemlimit_above_cgroup_limit", SeverityWarning, func(c *ruleContext) *Finding {
@@ -230,7 +231,7 @@ var rules = []rule{
 				ev("gc_assist_cpu_fraction", c.e.GCAssistCPUFraction, "ratio"), ev("busy_cores", c.e.BusyCores, "cores"),
 				ev("gc_cycles_per_second", c.e.GCCyclesPerSecond, "1/s"), ev("alloc_bytes_per_second", c.e.AllocBytesPerSecond, "bytes/s"),
 				ev("heap_live", float64(c.e.HeapLiveBytes), "bytes")},
-			Advice: "allocate less (see top_allocation_sites: reuse buffers, avoid boxing into interfaces, pre-size slices and maps), or trade memory for CPU with a higher GOGC and GOMEMLIMIT as the bound",
+			Advice: c.withQuote("allocate less (see top_allocation_sites: reuse buffers, avoid boxing into interfaces, pre-size slices and maps), or trade memory for CPU with a higher GOGC and GOMEMLIMIT as the bound", adviseHigherGOGC),
 		}
 		if s >= c.th.GCCPUCritical {
 			f.Severity = SeverityCritical
@@ -247,7 +248,7 @@ var rules = []rule{
 			Evidence: []Evidence{ev("gc_cycles_per_second", auto, "1/s"), ev("heap_live", float64(c.e.HeapLiveBytes), "bytes"),
 				ev("heap_goal", float64(c.e.HeapGoalBytes), "bytes"), ev("gogc", float64(c.e.GOGC), "percent"), ev("churn", c.e.Churn, "ratio"),
 				ev("gc_busy_cpu_share", c.e.GCBusyCPUShare, "ratio")},
-			Advice: fmt.Sprintf("raise GOGC (from %d to 200–400 halves to quarters the cycles) and set GOMEMLIMIT so the larger heap stays bounded; or allocate less", c.e.GOGC),
+			Advice: c.withQuote(fmt.Sprintf("raise GOGC (from %d to 200–400 halves to quarters the cycles) and set GOMEMLIMIT so the larger heap stays bounded; or allocate less", c.e.GOGC), adviseHigherGOGC),
 		}
 	}},
 	{"gc_mark_assist_high", SeverityWarning, func(c *ruleContext) *Finding {
@@ -524,7 +525,7 @@ var rules = []rule{
 			Headline: fmt.Sprintf("Go's memory is within %s of GOMEMLIMIT %s: the GC runs more often to stay under it", signedBytes(float64(*h)), humanize.Bytes(uint64(*g))),
 			Evidence: []Evidence{ev("gomemlimit", float64(*g), "bytes"), ev("gomemlimit_headroom", float64(*h), "bytes"),
 				ev("heap_live", float64(c.e.HeapLiveBytes), "bytes"), ev("gc_cycles_per_second", c.e.GCCyclesPerSecond, "1/s")},
-			Advice: "the live heap is close to the limit: raise it if the container has room, or reduce what is kept live; next comes the GC CPU limiter",
+			Advice: c.withQuote("the live heap is close to the limit: raise it if the container has room, or reduce what is kept live; next comes the GC CPU limiter", adviseRaiseLimit),
 		}
 	}},
 }

@@ -79,6 +79,7 @@ var logFields = map[string][]string{
 		fieldFindingHeadline, fieldFindingAdvice, fieldFindingDoc},
 	LogMessageCapture:      {fieldCaptureID, fieldCaptureTrigger, fieldCaptureReason, fieldCaptureBytes, fieldCaptureParts, fieldCaptureSeconds},
 	LogMessageReportFailed: {fieldReportFailureErr},
+	LogMessageMemoryLimit:  memLimitLogFields,
 }
 
 // logQueueSize is how many lines may wait for a slow sink before new ones are dropped: a

@@ -56,6 +56,8 @@ type Monitor struct {
 
 	routes routeSlot // per-route statistics for reports (routes.go)
 
+	memLimit *adaptiveLimit // WithMemoryLimit (memlimit.go); nil when not asked for
+
 	life     context.Context // ends at Close: bounds full collections, whoever asked for them
 	stopLife context.CancelFunc
 
@@ -186,6 +188,7 @@ func NewMonitor(opts ...Option) (*Monitor, error) {
 		fullReq:       make(chan struct{}, 1),
 		captureReq:    make(chan captureRequest, 4),
 		aboveResident: make([]bool, len(mc.triggers)),
+		memLimit:      newAdaptiveLimit(mc.memLimit, async),
 	}, nil
 }
 
@@ -258,6 +261,7 @@ func (m *Monitor) Close() error {
 		t.Stop()
 	}
 	m.stopFlightRecorder()
+	m.memLimit.restore()
 	return errors.Join(m.col.Close(), m.fullCol.Close())
 }
 
@@ -451,6 +455,7 @@ func (m *Monitor) tick() {
 	pointFrom(&m.point, prev, cur)
 	m.hist.push(&m.point)
 	m.checkTickTriggers(&m.point)
+	m.memLimit.update(cur)
 	m.logPauseMax = max(m.logPauseMax, m.point.PauseGCMaxSeconds)
 	m.cur = 1 - m.cur
 	m.ticked = true

@@ -130,6 +130,7 @@ type monitorConfig struct {
 	cooldown     time.Duration
 	frWindow     time.Duration // 0: no flight recorder
 	frMaxBytes   uint64
+	memLimit     *MemoryLimit // WithMemoryLimit; nil: the Monitor never sets the memory limit
 }
 
 func defaultMonitorConfig() monitorConfig {

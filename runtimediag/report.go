@@ -19,6 +19,9 @@ type Report struct {
 	// Routes are the HTTP routes an instrumenting middleware counted (RouteSource); absent when
 	// none is installed.
 	Routes []RouteStats `json:"routes,omitempty"`
+	// WhatIf predicts GC cost and peak memory under other GOGC and GOMEMLIMIT settings (gcmodel);
+	// absent without a window.
+	WhatIf *WhatIf `json:"what_if,omitempty"`
 	// Sources lists every source the newer snapshot asked for, with why it is missing if it is.
 	Sources []SourceHealth `json:"sources"`
 	// Notes say in plain words what limits this report: a window too short for rates, counters that

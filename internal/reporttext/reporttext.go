@@ -96,6 +96,8 @@ func Write(w io.Writer, rep *runtimediag.Report, source string) error {
 		}
 	}
 
+	writeWhatIf(w, rep.WhatIf)
+
 	if s := rep.TopAllocationSites; s != nil {
 		fmt.Fprintf(w, "\nTOP ALLOCATION SITES (estimates: one sample per %s allocated; %s/s in all)\n",
 			humanize.Bytes(uint64(s.SampleRateBytes)), humanize.Bytes(uint64(s.TotalBytesPerSecond)))
@@ -203,4 +205,61 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	n, err := e.w.Write(p)
 	e.err = err
 	return n, err
+}
+
+// WriteWhatIf renders the what-if table alone (memdiag whatif): the measured setting, then each
+// predicted one, or why the window carries none; nothing when wi is nil. It returns the first
+// error from w.
+func WriteWhatIf(w io.Writer, wi *runtimediag.WhatIf) error {
+	ew := &errWriter{w: w}
+	writeWhatIf(ew, wi)
+	return ew.err
+}
+
+func writeWhatIf(w io.Writer, wi *runtimediag.WhatIf) {
+	if wi == nil {
+		return
+	}
+	fmt.Fprintln(w, "\nWHAT IF (predicted by gcmodel from this window; see docs/whatif.md)")
+	if len(wi.Refused) > 0 {
+		for _, r := range wi.Refused {
+			fmt.Fprintf(w, "  no prediction: %s: %s\n", r.Reason, r.Detail)
+		}
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  setting\tcycles/s\tGC CPU\t(assist)\tpeak heap\tpeak resident\tcontainer headroom\tnotes\n")
+	c := wi.Current
+	fmt.Fprintf(tw, "  %s (now, measured)\t%.2f\t%s\t%s\t\t\t\t\n", c.Setting, c.GCCyclesPerSecond, humanize.Percent(c.GCCPUFraction), humanize.Percent(c.GCAssistCPUFraction))
+	for _, p := range wi.Predictions {
+		var notes []string
+		if p.LimitBinds {
+			notes = append(notes, "limit binds")
+		}
+		if p.LimiterEngages {
+			notes = append(notes, "limiter engages")
+		}
+		fmt.Fprintf(tw, "  %s\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Setting, p.GCCyclesPerSecond, humanize.Percent(p.GCCPUFraction),
+			humanize.Percent(p.GCAssistCPUFraction), optBytes(p.PeakHeapBytes, p.HeapUnbounded), optBytes(p.PeakResidentBytes, p.HeapUnbounded),
+			optSigned(p.ContainerHeadroomBytes), strings.Join(notes, ", "))
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "  assuming %s\n", wi.Assumptions)
+}
+
+func optBytes(b *uint64, unbounded bool) string {
+	switch {
+	case unbounded:
+		return "unbounded"
+	case b == nil:
+		return "–"
+	}
+	return humanize.Bytes(*b)
+}
+
+func optSigned(b *int64) string {
+	if b == nil {
+		return "–"
+	}
+	return humanize.SignedBytes(*b)
 }

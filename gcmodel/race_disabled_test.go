@@ -1,0 +1,5 @@
+//go:build !race
+
+package gcmodel_test
+
+const raceEnabled = false
