@@ -134,8 +134,9 @@ func section[T any](s *runtimediag.Snapshot, src runtimediag.Source, data func()
 	if err := s.Err(src); err != nil {
 		se := runtimediag.SourceError{Source: src, Err: err}
 		sec.Reason, sec.Error = se.Reason(), err.Error()
-		// Identity comes back partial, with the reason for each gap.
-		if src != runtimediag.SourceIdentity {
+		// Identity comes back partial, with the reason for each gap; a source with unparseable
+		// fields keeps the others (the error names the unread ones, which are zero).
+		if src != runtimediag.SourceIdentity && s.Unread(src) == nil {
 			return sec
 		}
 	} else {

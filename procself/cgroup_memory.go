@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	iofs "io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // CgroupLimit is the value of a limit file: a byte count, or no limit at all.
@@ -98,6 +98,12 @@ type CgroupMemory struct {
 	Events CgroupMemoryEvents
 	// Stat breaks UsageBytes down by kind of memory.
 	Stat CgroupMemoryStat
+	// StatCarried is set when Stat was not read for this reading but carried from the reader's
+	// last memory.stat reading ([CgroupMemoryReader.ReadStatEvery]), StatAge and StatAgeReads
+	// readings ago. Every other field is read afresh. False when Stat was read now or not at all.
+	StatCarried  bool
+	StatAge      time.Duration // how long ago the carried Stat was read; 0 unless StatCarried
+	StatAgeReads int           // how many readings ago the carried Stat was read; 0 unless StatCarried
 }
 
 // WorkingSetBytes is usage minus inactive file pages, the kubelet's and cAdvisor's
@@ -221,8 +227,10 @@ type CgroupMemoryStat struct {
 // It costs a dozen file reads; for a periodic reading use [FS.OpenCgroupMemory].
 //
 // A file the kernel does not provide leaves its Present bit clear without an error. A file that
-// exists but cannot be read or parsed also leaves its bit clear, and the returned error joins
-// every such failure: the result holds everything that could be read.
+// exists but cannot be read or parsed also leaves its bit clear, and a malformed line of
+// memory.stat clears just its key's bit; the returned error is then a *FieldErrors naming each
+// such file or key, and the result holds everything that could be read. An error that is not a
+// *FieldErrors (the cgroup could not be found) comes with a zero result.
 func (fs FS) CgroupMemory() (CgroupMemory, error) {
 	loc, err := fs.MemoryCgroup()
 	if err != nil {
@@ -245,7 +253,7 @@ func cgroupFiles(version int) cgroupFileNames {
 
 func (fs FS) readCgroupMemory(loc CgroupLocation) (CgroupMemory, error) {
 	m := CgroupMemory{CgroupLocation: loc}
-	var errs []error
+	var bad cgroupErrs
 	// read returns the file's bytes, or nil for a file the kernel does not provide; other
 	// failures are collected.
 	read := func(name string) []byte {
@@ -253,7 +261,7 @@ func (fs FS) readCgroupMemory(loc CgroupLocation) (CgroupMemory, error) {
 		b, err := fs.readFile(p)
 		if err != nil {
 			if !errors.Is(err, iofs.ErrNotExist) {
-				errs = append(errs, err)
+				bad.add(p, err)
 			}
 			return nil
 		}
@@ -270,7 +278,7 @@ func (fs FS) readCgroupMemory(loc CgroupLocation) (CgroupMemory, error) {
 			err = &ParseError{Line: 1, Msg: `"max" where a count was expected`}
 		}
 		if err != nil {
-			errs = append(errs, withFile(err, filepath.Join(loc.Dir, name)))
+			bad.add(filepath.Join(loc.Dir, name), err)
 			return 0, false
 		}
 		return v, true
@@ -283,27 +291,31 @@ func (fs FS) readCgroupMemory(loc CgroupLocation) (CgroupMemory, error) {
 	}
 	limitFailed := false
 	limit := func(name string, dst *CgroupLimit, bit CgroupFields) bool {
-		n := len(errs)
+		n := len(bad)
 		if b := read(name); b != nil {
 			l, err := parseCgroupLimit(b, loc.Version)
 			if err != nil {
-				errs = append(errs, withFile(err, filepath.Join(loc.Dir, name)))
+				bad.add(filepath.Join(loc.Dir, name), err)
 				return false
 			}
 			*dst = l
 			m.Present |= bit
 		}
-		return len(errs) == n // absent is fine, unreadable is not
+		return len(bad) == n // absent is fine, unreadable is not
 	}
 	names := cgroupFiles(loc.Version)
 	count(names.usage, &m.UsageBytes, CgroupHasUsage)
 	limitFailed = !limit(names.limit, &m.Limit, CgroupHasLimit)
 	if b := read(names.stat); b != nil {
 		m.Stat.All = make(map[string]uint64, 64)
-		if err := parseMemoryStat(b, loc.Version, &m.Stat, m.Stat.All); err != nil {
-			errs = append(errs, withFile(err, filepath.Join(loc.Dir, names.stat)))
-			m.Stat = CgroupMemoryStat{} // no half-parsed readings
-		} else {
+		switch err := parseMemoryStat(b, loc.Version, &m.Stat, m.Stat.All); {
+		case IsPartial(err): // the malformed keys' bits are clear; the rest is a reading
+			bad.add(filepath.Join(loc.Dir, names.stat), err)
+			m.Present |= CgroupHasStat
+		case err != nil:
+			bad.add(filepath.Join(loc.Dir, names.stat), err)
+			m.Stat = CgroupMemoryStat{} // not a memory.stat file: no half-parsed readings
+		default:
 			m.Present |= CgroupHasStat
 		}
 	}
@@ -317,9 +329,11 @@ func (fs FS) readCgroupMemory(loc CgroupLocation) (CgroupMemory, error) {
 		limit("memory.low", &m.Low, CgroupHasLow)
 		limit("memory.min", &m.Min, CgroupHasMin)
 		if b := read("memory.events"); b != nil {
-			if err := parseMemoryEvents(b, &m.Events); err != nil {
-				errs = append(errs, withFile(err, filepath.Join(loc.Dir, "memory.events")))
-			} else {
+			err := parseMemoryEvents(b, &m.Events)
+			if err != nil {
+				bad.add(filepath.Join(loc.Dir, "memory.events"), err)
+			}
+			if err == nil || IsPartial(err) {
 				m.Present |= CgroupHasEvents
 			}
 		}
@@ -341,9 +355,11 @@ func (fs FS) readCgroupMemory(loc CgroupLocation) (CgroupMemory, error) {
 			m.Present |= CgroupHasEvents
 		}
 		if b := read("memory.oom_control"); b != nil {
-			if err := parseOOMControl(b, &m.Events); err != nil {
-				errs = append(errs, withFile(err, filepath.Join(loc.Dir, "memory.oom_control")))
-			} else {
+			err := parseOOMControl(b, &m.Events)
+			if err != nil {
+				bad.add(filepath.Join(loc.Dir, "memory.oom_control"), err)
+			}
+			if err == nil || IsPartial(err) {
 				m.Present |= CgroupHasEvents
 			}
 		}
@@ -353,12 +369,51 @@ func (fs FS) readCgroupMemory(loc CgroupLocation) (CgroupMemory, error) {
 	if !limitFailed {
 		anc, ancPath, err := fs.ancestorLimit(loc, names.limit)
 		if err != nil {
-			errs = append(errs, err)
+			bad.add(filepath.Join(loc.Dir, "..", names.limit), err)
 		} else {
 			m.setEffectiveLimit(anc, ancPath)
 		}
 	}
-	return m, errors.Join(errs...)
+	return m, bad.err(loc.Dir)
+}
+
+// cgroupErrs collects what could not be read of a cgroup reading made of several files. Each file
+// is one field of the reading (its Present bit stays clear): a file that failed whole becomes a
+// *ParseError whose Field is the file's name and whose Err is why; a file with malformed lines
+// contributes one *ParseError per line, with the key as Field.
+type cgroupErrs fieldErrs
+
+func (c *cgroupErrs) add(path string, err error) {
+	var fe *FieldErrors
+	if errors.As(err, &fe) {
+		for _, pe := range fe.Errs {
+			if pe.File == "" {
+				pe.File = path
+			}
+			*c = append(*c, pe)
+		}
+		return
+	}
+	var pe *ParseError
+	if errors.As(err, &pe) {
+		if pe.File == "" {
+			pe.File = path
+		}
+		if pe.Field == "" {
+			pe.Field = filepath.Base(path)
+		}
+		*c = append(*c, pe)
+		return
+	}
+	*c = append(*c, &ParseError{File: path, Field: filepath.Base(path), Msg: "not read", Err: err})
+}
+
+// err is nil when everything was read, else a *FieldErrors for the cgroup directory dir.
+func (c cgroupErrs) err(dir string) error {
+	if len(c) == 0 {
+		return nil
+	}
+	return &FieldErrors{File: dir, Errs: c}
 }
 
 // setEffectiveLimit combines this cgroup's limit (and on v1 the kernel's hierarchical limit) with
@@ -433,7 +488,7 @@ func parentCgroupPath(p string) string {
 }
 
 // CgroupMemoryReader reads the cheap part of the memory cgroup again and again without allocating:
-// it resolves the cgroup once, keeps usage, limit and memory.stat open, and re-reads them with
+// it resolves the cgroup once, keeps usage, limit and memory.stat open, and re-reads each with one
 // pread into a buffer it owns. It is not safe for concurrent use.
 //
 // Cgroup membership rarely changes, so the reader does not re-read /proc/<pid>/cgroup on every
@@ -442,18 +497,32 @@ func parentCgroupPath(p string) string {
 type CgroupMemoryReader struct {
 	fs    FS
 	loc   CgroupLocation
-	usage *os.File
-	limit *os.File
-	stat  *os.File
-	buf   []byte
+	usage preadFile
+	limit preadFile
+	stat  preadFile
+
+	// Single-value files hold at most 20 digits and a newline (or "max\n"); memory.stat is read
+	// into statBuf, which grows if a kernel prints more than it holds.
+	usageBuf [cgroupValueBufBytes]byte
+	limitBuf [cgroupValueBufBytes]byte
+	statBuf  []byte
 
 	// anc is the strictest limit above this cgroup, as of the last Refresh; ancestors' limits
 	// change rarely and walking them costs a read per level.
 	anc     CgroupLimit
 	ancPath string
 
+	// The last memory.stat reading, for [CgroupMemoryReader.ReadStatEvery] to carry.
+	lastStat       CgroupMemoryStat
+	lastStatTime   time.Time // monotonic clock reading of when it was read
+	haveStat       bool
+	readsSinceStat int
+
 	closed bool
 }
+
+// cgroupValueBufBytes holds a single-value file: 20 digits of a uint64 and a newline fit in 21.
+const cgroupValueBufBytes = 32
 
 // cgroupReadBufBytes fits memory.stat of current kernels (about 1.5 KiB on v1, 2 KiB on v2) with
 // room to spare; the buffer doubles if a kernel prints more.
@@ -468,7 +537,7 @@ func (fs FS) OpenCgroupMemory() (*CgroupMemoryReader, error) {
 	if !supported {
 		return nil, fmt.Errorf("%s: %w", fs.ProcPath("cgroup"), ErrUnsupported)
 	}
-	r := &CgroupMemoryReader{fs: fs, buf: make([]byte, cgroupReadBufBytes)}
+	r := &CgroupMemoryReader{fs: fs, statBuf: make([]byte, cgroupReadBufBytes)}
 	if err := r.Refresh(); err != nil {
 		return nil, err
 	}
@@ -479,7 +548,8 @@ func (fs FS) OpenCgroupMemory() (*CgroupMemoryReader, error) {
 func (r *CgroupMemoryReader) Location() CgroupLocation { return r.loc }
 
 // Refresh resolves the process's cgroup again, reopens its files and re-reads the ancestors'
-// limits. It allocates; call it on a slow interval, not every tick.
+// limits. It forgets the memory.stat reading [CgroupMemoryReader.ReadStatEvery] carries: it may
+// belong to another cgroup. It allocates; call it on a slow interval, not every tick.
 func (r *CgroupMemoryReader) Refresh() error {
 	if r.closed {
 		return fmt.Errorf("cgroup memory reader: %w", os.ErrClosed)
@@ -489,123 +559,185 @@ func (r *CgroupMemoryReader) Refresh() error {
 		return err
 	}
 	names := cgroupFiles(loc.Version)
-	var files [3]*os.File
+	var files [3]preadFile
+	closeAll := func() {
+		for _, f := range files {
+			if f.isOpen() {
+				f.close()
+			}
+		}
+	}
 	for i, name := range []string{names.usage, names.limit, names.stat} {
-		f, err := os.Open(filepath.Join(loc.Dir, name))
+		f, err := openPread(filepath.Join(loc.Dir, name))
 		if err != nil {
 			if errors.Is(err, iofs.ErrNotExist) {
 				continue // e.g. no memory.current in a v2 root cgroup: Read leaves the bit clear
 			}
-			for _, f := range files {
-				if f != nil {
-					f.Close()
-				}
-			}
+			closeAll()
 			return err
 		}
 		files[i] = f
 	}
 	anc, ancPath, err := r.fs.ancestorLimit(loc, names.limit)
 	if err != nil {
-		for _, f := range files {
-			if f != nil {
-				f.Close()
-			}
-		}
+		closeAll()
 		return err
 	}
 	r.closeFiles()
 	r.loc = loc
 	r.usage, r.limit, r.stat = files[0], files[1], files[2]
 	r.anc, r.ancPath = anc, ancPath
+	r.lastStat, r.haveStat, r.readsSinceStat = CgroupMemoryStat{}, false, 0
 	return nil
 }
 
 // Read fills dst with usage, this cgroup's limit, the effective limit (ancestors as of the last
-// Refresh, on v1 the kernel's hierarchical_memory_limit) and memory.stat without All. It leaves
-// clear the bits of everything else (peak, swap, high/low/min, events, v1 kernel memory): those
-// need [FS.CgroupMemory]. It does not allocate once the buffer has grown to fit memory.stat.
-func (r *CgroupMemoryReader) Read(dst *CgroupMemory) error { return r.readRetry(dst, true) }
+// Refresh, on v1 the kernel's hierarchical_memory_limit) and memory.stat without All, all read
+// now. It leaves clear the bits of everything else (peak, swap, high/low/min, events, v1 kernel
+// memory): those need [FS.CgroupMemory]. It does not allocate once the buffer has grown to fit
+// memory.stat.
+//
+// A file that is read but malformed (or a malformed line of memory.stat) leaves its bit clear and
+// is named in a *FieldErrors; the rest of dst is a reading. Any other error means nothing in dst
+// was read.
+func (r *CgroupMemoryReader) Read(dst *CgroupMemory) error { return r.readRetry(dst, statFresh, 0, 0) }
 
 // ReadUsage is Read without memory.stat, for ticks that need only usage and headroom. On v1 the
 // effective limit is computed from the walk, which agrees with hierarchical_memory_limit whenever
 // memory.use_hierarchy is on (always on since Linux 5.10 and in every container runtime).
-func (r *CgroupMemoryReader) ReadUsage(dst *CgroupMemory) error { return r.readRetry(dst, false) }
+func (r *CgroupMemoryReader) ReadUsage(dst *CgroupMemory) error {
+	return r.readRetry(dst, statNone, 0, 0)
+}
 
-func (r *CgroupMemoryReader) readRetry(dst *CgroupMemory, withStat bool) error {
-	err := r.read(dst, withStat)
-	if err != nil && !r.closed && (errors.Is(err, iofs.ErrNotExist) || errors.Is(err, syscall.ENODEV)) {
+// ReadStatEvery is Read for a periodic tick that reads memory.stat less often than usage:
+// usage and the limit are read on every call; memory.stat is read on the first call, after a
+// Refresh, when its last reading is every or more calls old or maxAge or more old (maxAge 0: no
+// age bound), and when the last attempt failed. On the other calls dst.Stat is the last reading,
+// carried: dst.StatCarried is set and dst.StatAge and dst.StatAgeReads say how old it is, so it is
+// never taken for a reading made now. The effective limit uses the carried
+// hierarchical_memory_limit on v1, so it does not change between fresh and carried calls.
+//
+// memory.stat is the expensive file (the kernel sums dozens of per-CPU counters for each of its
+// ~70 lines: about 10 µs against 1–2 µs for usage on a 2-core VM) and the one that changes
+// slowly in what it is used for (the split between anon, file and kernel memory, inactive_file
+// for the working set), while usage is what a limit is compared with.
+func (r *CgroupMemoryReader) ReadStatEvery(dst *CgroupMemory, every int, maxAge time.Duration) error {
+	return r.readRetry(dst, statEvery, every, maxAge)
+}
+
+type statMode uint8
+
+const (
+	statNone  statMode = iota // ReadUsage
+	statFresh                 // Read
+	statEvery                 // ReadStatEvery
+)
+
+func (r *CgroupMemoryReader) readRetry(dst *CgroupMemory, mode statMode, every int, maxAge time.Duration) error {
+	err := r.read(dst, mode, every, maxAge)
+	if err != nil && !r.closed && !IsPartial(err) && (errors.Is(err, iofs.ErrNotExist) || errors.Is(err, syscall.ENODEV)) {
 		// The cgroup was removed under us (the process moved, the container was updated).
 		if rerr := r.Refresh(); rerr != nil {
 			return errors.Join(err, rerr)
 		}
-		err = r.read(dst, withStat)
+		err = r.read(dst, mode, every, maxAge)
 	}
 	return err
 }
 
-func (r *CgroupMemoryReader) read(dst *CgroupMemory, withStat bool) error {
+func (r *CgroupMemoryReader) read(dst *CgroupMemory, mode statMode, every int, maxAge time.Duration) error {
 	if r.closed {
 		return fmt.Errorf("cgroup memory reader: %w", os.ErrClosed)
 	}
 	*dst = CgroupMemory{CgroupLocation: r.loc}
-	if r.usage != nil {
-		b, err := r.pread(r.usage)
+	var bad cgroupErrs
+	if r.usage.isOpen() {
+		n, err := r.usage.readAt0(r.usageBuf[:])
 		if err != nil {
 			return err
 		}
-		v, max, err := parseCgroupValue(b)
+		v, max, err := parseCgroupValue(r.usageBuf[:n])
 		if err == nil && max {
 			err = &ParseError{Line: 1, Msg: `"max" where a count was expected`}
 		}
-		if err != nil {
-			return withFile(err, r.usage.Name())
+		if err == nil && n == len(r.usageBuf) {
+			err = &ParseError{Line: 1, Msg: fmt.Sprintf("longer than %d bytes", len(r.usageBuf))}
 		}
-		dst.UsageBytes = v
-		dst.Present |= CgroupHasUsage
+		if err != nil {
+			bad.add(r.usage.name(), err)
+		} else {
+			dst.UsageBytes = v
+			dst.Present |= CgroupHasUsage
+		}
 	}
-	if r.limit != nil {
-		b, err := r.pread(r.limit)
+	if r.limit.isOpen() {
+		n, err := r.limit.readAt0(r.limitBuf[:])
 		if err != nil {
 			return err
 		}
-		l, err := parseCgroupLimit(b, r.loc.Version)
-		if err != nil {
-			return withFile(err, r.limit.Name())
+		l, err := parseCgroupLimit(r.limitBuf[:n], r.loc.Version)
+		if err == nil && n == len(r.limitBuf) {
+			err = &ParseError{Line: 1, Msg: fmt.Sprintf("longer than %d bytes", len(r.limitBuf))}
 		}
-		dst.Limit = l
-		dst.Present |= CgroupHasLimit
+		if err != nil {
+			bad.add(r.limit.name(), err)
+		} else {
+			dst.Limit = l
+			dst.Present |= CgroupHasLimit
+		}
 	}
-	if withStat && r.stat != nil {
-		b, err := r.pread(r.stat)
-		if err != nil {
-			return err
+	if mode != statNone && r.stat.isOpen() {
+		carry := mode == statEvery && r.haveStat && r.readsSinceStat+1 < every
+		var age time.Duration
+		if carry {
+			age = time.Since(r.lastStatTime)
+			carry = maxAge <= 0 || age < maxAge
 		}
-		if err := parseMemoryStat(b, r.loc.Version, &dst.Stat, nil); err != nil {
-			dst.Stat = CgroupMemoryStat{}
-			return withFile(err, r.stat.Name())
+		if carry {
+			r.readsSinceStat++
+			dst.Stat = r.lastStat
+			dst.Present |= CgroupHasStat
+			dst.StatCarried, dst.StatAge, dst.StatAgeReads = true, age, r.readsSinceStat
+		} else {
+			b, err := r.preadStat()
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			switch err := parseMemoryStat(b, r.loc.Version, &dst.Stat, nil); {
+			case err == nil || IsPartial(err):
+				if err != nil {
+					bad.add(r.stat.name(), err)
+				}
+				dst.Present |= CgroupHasStat
+				r.lastStat, r.lastStatTime, r.haveStat, r.readsSinceStat = dst.Stat, now, true, 0
+			default:
+				dst.Stat = CgroupMemoryStat{}
+				bad.add(r.stat.name(), err)
+				r.haveStat = false // read it again next time rather than carry an older reading
+			}
 		}
-		dst.Present |= CgroupHasStat
 	}
 	dst.setEffectiveLimit(r.anc, r.ancPath)
-	return nil
+	return bad.err(r.loc.Dir)
 }
 
-// pread reads f from offset 0 into the reader's buffer, growing it if the file fills it. Offset 0
-// makes the kernel generate the file afresh; no seek, no reopen.
-func (r *CgroupMemoryReader) pread(f *os.File) ([]byte, error) {
+// preadStat reads memory.stat from offset 0 into the reader's buffer with one pread, growing the
+// buffer (and reading again) only if the file fills it. Offset 0 makes the kernel generate the
+// file afresh; no seek, no reopen.
+func (r *CgroupMemoryReader) preadStat() ([]byte, error) {
 	for {
-		n, err := f.ReadAt(r.buf, 0)
-		if n < len(r.buf) {
-			if err != nil && err != io.EOF {
-				return nil, err // *fs.PathError names the file
-			}
-			return r.buf[:n], nil
+		n, err := r.stat.readAt0(r.statBuf)
+		if err != nil {
+			return nil, err // *fs.PathError names the file
 		}
-		if len(r.buf) >= maxCgroupFileBytes {
-			return nil, fmt.Errorf("read %s: larger than %d bytes", f.Name(), maxCgroupFileBytes)
+		if n < len(r.statBuf) {
+			return r.statBuf[:n], nil
 		}
-		r.buf = make([]byte, 2*len(r.buf))
+		if len(r.statBuf) >= maxCgroupFileBytes {
+			return nil, fmt.Errorf("read %s: larger than %d bytes", r.stat.name(), maxCgroupFileBytes)
+		}
+		r.statBuf = make([]byte, 2*len(r.statBuf))
 	}
 }
 
@@ -621,14 +753,14 @@ func (r *CgroupMemoryReader) Close() error {
 
 func (r *CgroupMemoryReader) closeFiles() error {
 	var errs []error
-	for _, f := range []*os.File{r.usage, r.limit, r.stat} {
-		if f != nil {
-			if err := f.Close(); err != nil {
+	for _, f := range []preadFile{r.usage, r.limit, r.stat} {
+		if f.isOpen() {
+			if err := f.close(); err != nil {
 				errs = append(errs, err)
 			}
 		}
 	}
-	r.usage, r.limit, r.stat = nil, nil, nil
+	r.usage, r.limit, r.stat = preadFile{}, preadFile{}, preadFile{}
 	return errors.Join(errs...)
 }
 
@@ -667,8 +799,9 @@ func parseCgroupValue(b []byte) (v uint64, max bool, err error) {
 }
 
 // parseMemoryStat parses memory.stat ("key value" lines) into st, and into all when not nil.
-// Unknown keys are kept only in all: kernels add keys, and a new key is not an error. It does not
-// allocate when all is nil.
+// Unknown keys are kept only in all: kernels add keys, and a new key is not an error. A malformed
+// line is its key's error (a *FieldErrors; the field's Present bit stays clear) and the rest is
+// kept. It does not allocate when all is nil and nothing is malformed.
 func parseMemoryStat(b []byte, version int, st *CgroupMemoryStat, all map[string]uint64) error {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return &ParseError{Msg: "empty file"}
@@ -701,6 +834,15 @@ func parseMemoryStat(b []byte, version int, st *CgroupMemoryStat, all map[string
 	if sc.err != nil {
 		return sc.err
 	}
+	// A v1 total_ key that failed must not leave the cgroup-only value standing in for the
+	// hierarchical one (v1 prints the cgroup-only keys first).
+	for _, pe := range sc.bad {
+		if version == 1 && strings.HasPrefix(pe.Field, "total_") {
+			if p, bit := st.field([]byte(pe.Field[len("total_"):])); p != nil {
+				*p, st.Present = 0, st.Present&^bit
+			}
+		}
+	}
 	if version == 2 && !st.Present.Has(CgroupStatKernel) {
 		// Kernels before "kernel" was added to memory.stat print its parts.
 		const parts = CgroupStatKernelStack | CgroupStatPageTables | CgroupStatPercpu | CgroupStatVmalloc | CgroupStatSlab
@@ -709,7 +851,7 @@ func parseMemoryStat(b []byte, version int, st *CgroupMemoryStat, all map[string
 			st.Present |= CgroupStatKernel | CgroupStatKernelSummed
 		}
 	}
-	return nil
+	return sc.result()
 }
 
 // field maps a memory.stat key, v1 or v2, to its field.
@@ -787,7 +929,7 @@ func parseMemoryEvents(b []byte, ev *CgroupMemoryEvents) error {
 			ev.OOMGroupKill = sc.val
 		}
 	}
-	return sc.err
+	return sc.result()
 }
 
 // parseOOMControl parses v1 memory.oom_control; unknown keys are skipped.
@@ -806,22 +948,28 @@ func parseOOMControl(b []byte, ev *CgroupMemoryEvents) error {
 			ev.OOMKill = sc.val
 		}
 	}
-	return sc.err
+	return sc.result()
 }
 
 // kvScanner walks the "key value\n" lines of a flat-keyed cgroup file without allocating.
-// Blank lines are skipped; anything else that is not a key, one space and an unsigned decimal
-// stops the scan with a *ParseError naming the line.
+// Blank lines are skipped. A line that is not a key, one space and an unsigned decimal is that
+// key's error (collected in bad, the scan goes on); past maxKVFieldErrors such lines the file is
+// not a flat-keyed file at all and the scan stops with err set.
 type kvScanner struct {
 	b    []byte
 	line int
 	key  []byte
 	val  uint64
+	bad  fieldErrs
 	err  error
 }
 
+// maxKVFieldErrors bounds how many malformed lines a flat-keyed file may have and still be read
+// for the rest: a real kernel prints none, so more than a few means the file is something else.
+const maxKVFieldErrors = 8
+
 func (s *kvScanner) scan() bool {
-	for len(s.b) > 0 {
+	for len(s.b) > 0 && s.err == nil {
 		s.line++
 		var line []byte
 		if i := bytes.IndexByte(s.b, '\n'); i >= 0 {
@@ -835,18 +983,35 @@ func (s *kvScanner) scan() bool {
 		}
 		sp := bytes.IndexByte(line, ' ')
 		if sp <= 0 {
-			s.err = &ParseError{Line: s.line, Msg: fmt.Sprintf("%q is not a key and a value", short(line))}
-			return false
+			s.fail(line, "no value")
+			continue
 		}
 		v, ok := parseUint(bytes.TrimSpace(line[sp+1:]))
 		if !ok {
-			s.err = &ParseError{Line: s.line, Msg: fmt.Sprintf("%q: value %q is not an unsigned integer", short(line[:sp]), short(line[sp+1:]))}
-			return false
+			s.fail(line[:sp], fmt.Sprintf("value %q is not an unsigned integer below 2^64", short(line[sp+1:])))
+			continue
 		}
 		s.key, s.val = line[:sp], v
 		return true
 	}
 	return false
+}
+
+func (s *kvScanner) fail(key []byte, msg string) {
+	if len(s.bad) >= maxKVFieldErrors {
+		s.err = &ParseError{Line: s.line, Msg: fmt.Sprintf("more than %d malformed lines: not a flat-keyed file", maxKVFieldErrors)}
+		return
+	}
+	s.bad.add(s.line, short(key), msg)
+}
+
+// result is the scan's error: a whole-file *ParseError, a *FieldErrors naming the malformed keys,
+// or nil.
+func (s *kvScanner) result() error {
+	if s.err != nil {
+		return s.err
+	}
+	return s.bad.err()
 }
 
 // parseUint parses an unsigned decimal, rejecting signs, spaces and overflow.

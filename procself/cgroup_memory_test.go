@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"io"
 	iofs "io/fs"
 	"os"
 	"path/filepath"
@@ -233,27 +234,31 @@ func TestCgroupMemoryErrors(t *testing.T) {
 		root := "testdata/cgroup-garbled"
 		dir := filepath.Join(root, "sys/fs/cgroup/app")
 		m, err := New(root).CgroupMemory()
-		wantErrs := []ParseError{
-			{File: filepath.Join(dir, "memory.stat"), Line: 3, Msg: `"kernel": value "3.9M" is not an unsigned integer`},
-			{File: filepath.Join(dir, "memory.events"), Line: 3, Msg: `"max" is not a key and a value`},
-		}
-		for _, want := range wantErrs {
-			if !strings.Contains(err.Error(), want.Error()) {
-				t.Errorf("error %q does not contain %q", err, want.Error())
+		// A malformed line is its key's error: memory.stat's other keys and memory.events' other
+		// counters are readings.
+		checkFieldErrors(t, err, `memory.stat: kernel (line 3): value "3.9M" is not an unsigned integer below 2^64; memory.events: max (line 3): no value`, "kernel", "max")
+		var fe *FieldErrors
+		if errors.As(err, &fe) {
+			if fe.File != dir || fe.Errs[0].File != filepath.Join(dir, "memory.stat") || fe.Errs[1].File != filepath.Join(dir, "memory.events") {
+				t.Errorf("error files: %q, %q, %q", fe.File, fe.Errs[0].File, fe.Errs[1].File)
 			}
 		}
-		var pe *ParseError
-		if !errors.As(err, &pe) {
-			t.Errorf("error %v is not a *ParseError", err)
-		}
 		// What could be read is kept; what could not is not pretended.
+		wantStat := CgroupMemoryStat{
+			Present:   CgroupStatAnon | CgroupStatFile | CgroupStatKernelStack | CgroupStatKernel | CgroupStatKernelSummed,
+			AnonBytes: 31457280, FileBytes: 16777216, KernelStackBytes: 327680, KernelBytes: 327680,
+		}
 		want := CgroupMemory{
 			CgroupLocation: loc(root, 2, "/app", "/sys/fs/cgroup", "/", "/sys/fs/cgroup/app"),
-			Present:        CgroupHasUsage | CgroupHasLimit | CgroupHasEffectiveLimit,
+			Present:        CgroupHasUsage | CgroupHasLimit | CgroupHasEffectiveLimit | CgroupHasStat | CgroupHasEvents,
 			UsageBytes:     52174848, Limit: unlimited, EffectiveLimit: unlimited,
+			Stat: wantStat,
 		}
-		if diff := cmp.Diff(want, m); diff != "" {
+		if diff := cmp.Diff(want, m, ignoreAll); diff != "" {
 			t.Errorf("partial reading (-want +got):\n%s", diff)
+		}
+		if _, ok := m.Stat.All["kernel"]; ok || m.Stat.All["anon"] != 31457280 {
+			t.Errorf("All = %v, want anon and no kernel", m.Stat.All)
 		}
 
 		r, err := New(root).OpenCgroupMemory()
@@ -263,20 +268,23 @@ func TestCgroupMemoryErrors(t *testing.T) {
 		defer r.Close()
 		var got CgroupMemory
 		err = r.Read(&got)
-		if !errors.As(err, &pe) || pe.Line != 3 || pe.File != filepath.Join(dir, "memory.stat") {
-			t.Errorf("Read error = %v, want a ParseError at memory.stat:3", err)
-		}
-		if got.Present.Has(CgroupHasStat) || !cmp.Equal(got.Stat, CgroupMemoryStat{}) {
-			t.Errorf("Read kept a half-parsed memory.stat: %+v", got.Stat)
+		checkFieldErrors(t, err, "memory.stat: kernel (line 3)", "kernel")
+		want.Present &^= CgroupHasEvents // the cheap reader does not read events
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Read: partial reading (-want +got):\n%s", diff)
 		}
 	})
 	t.Run("empty files", func(t *testing.T) {
 		root := "testdata/cgroup-empty"
 		m, err := New(root).CgroupMemory()
-		for _, f := range []string{"memory.current", "memory.max", "memory.stat", "memory.peak", "memory.events"} {
-			want := filepath.Join(root, "sys/fs/cgroup/app", f) + ": empty file"
-			if err == nil || !strings.Contains(err.Error(), want) {
-				t.Errorf("error %v does not contain %q", err, want)
+		files := []string{"memory.current", "memory.max", "memory.stat", "memory.peak", "memory.events"}
+		checkFieldErrors(t, err, "", files...)
+		var fe *FieldErrors
+		if errors.As(err, &fe) {
+			for i, f := range files {
+				if pe := fe.Errs[i]; pe.File != filepath.Join(root, "sys/fs/cgroup/app", f) || pe.Msg != "empty file" {
+					t.Errorf("error %d = %+v, want %s: empty file", i, pe, f)
+				}
 			}
 		}
 		if m.Present != 0 {
@@ -510,6 +518,7 @@ func TestParseMemoryStat(t *testing.T) {
 		version int
 		want    CgroupMemoryStat
 		wantErr string
+		fields  []string // a *FieldErrors naming these keys, with want kept
 	}{{
 		name:    "v1 total_ wins over local, in either order",
 		in:      "total_rss 300\nrss 100\ncache 50\ntotal_cache 70\nmapped_file 9\n",
@@ -540,9 +549,17 @@ func TestParseMemoryStat(t *testing.T) {
 		version: 2,
 		want:    CgroupMemoryStat{Present: CgroupStatAnon, AnonBytes: 5},
 	}, {
-		name: "no value", in: "anon 1\nfile\n", version: 2, wantErr: `:2: "file" is not a key and a value`,
+		name: "no value", in: "anon 1\nfile\n", version: 2,
+		want: CgroupMemoryStat{Present: CgroupStatAnon, AnonBytes: 1}, wantErr: "file (line 2): no value", fields: []string{"file"},
 	}, {
-		name: "negative", in: "anon -1\n", version: 2, wantErr: `:1: "anon": value "-1" is not an unsigned integer`,
+		name: "negative", in: "anon -1\nfile 4\n", version: 2,
+		want: CgroupMemoryStat{Present: CgroupStatFile, FileBytes: 4}, wantErr: `anon (line 1): value "-1" is not an unsigned integer`, fields: []string{"anon"},
+	}, {
+		// A failed total_ must not leave the cgroup-only value in its place, in either order.
+		name: "v1 total_ malformed", in: "rss 100\ncache 5\ntotal_rss 1e9\ntotal_cache x\ncache 6\n", version: 1,
+		want: CgroupMemoryStat{}, wantErr: "2 unread fields", fields: []string{"total_rss", "total_cache"},
+	}, {
+		name: "garbage", in: "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n", version: 2, wantErr: "more than 8 malformed lines: not a flat-keyed file",
 	}, {
 		name: "empty", in: "", version: 2, wantErr: `: empty file`,
 	}}
@@ -550,6 +567,10 @@ func TestParseMemoryStat(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var got CgroupMemoryStat
 			err := parseMemoryStat([]byte(tt.in), tt.version, &got, nil)
+			if len(tt.fields) > 0 {
+				checkParsed(t, got, err, tt.want, tt.wantErr, tt.fields...)
+				return
+			}
 			if tt.wantErr != "" {
 				if err == nil || !strings.HasSuffix(withFile(err, "memory.stat").Error(), tt.wantErr) {
 					t.Errorf("error = %v, want suffix %q", err, tt.wantErr)
@@ -675,16 +696,15 @@ func FuzzParseMemoryStat(f *testing.F) {
 		all := map[string]uint64{}
 		err := parseMemoryStat(b, v, &st, all)
 		if err != nil {
-			var pe *ParseError
-			if !errors.As(err, &pe) {
-				t.Fatalf("error %v is not a *ParseError", err)
+			checkFuzzErr(t, err)
+			if !IsPartial(err) {
+				return
 			}
-			return
 		}
 		// Every named field agrees with the raw map.
 		var plain CgroupMemoryStat
-		if err := parseMemoryStat(b, v, &plain, nil); err != nil {
-			t.Fatalf("parse without map failed: %v", err)
+		if perr := parseMemoryStat(b, v, &plain, nil); (perr == nil) != (err == nil) {
+			t.Fatalf("parse without map: %v; with: %v", perr, err)
 		}
 		if diff := cmp.Diff(plain, st, ignoreAll); diff != "" {
 			t.Fatalf("filling All changed the fields:\n%s", diff)
@@ -741,6 +761,7 @@ func FuzzParseMemoryEvents(f *testing.F) {
 		for _, parse := range []func([]byte, *CgroupMemoryEvents) error{parseMemoryEvents, parseOOMControl} {
 			var ev CgroupMemoryEvents
 			if err := parse(b, &ev); err != nil {
+				checkFuzzErr(t, err)
 				var pe *ParseError
 				if !errors.As(err, &pe) || (pe.Line == 0 && pe.Msg != "empty file") {
 					t.Fatalf("error %v is not a *ParseError with a line", err)
@@ -779,17 +800,35 @@ func BenchmarkCgroupMemory(b *testing.B) {
 			}
 		}
 	})
-	for name, f := range map[string]*os.File{"usage": r.usage, "limit": r.limit, "stat": r.stat} {
+	b.Run("ReadStatEvery10", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := r.ReadStatEvery(&m, 10, 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for name, f := range map[string]preadFile{"usage": r.usage, "limit": r.limit, "stat": r.stat} {
+		// One pread (what the reader does) against os.File.ReadAt, which makes a second pread
+		// for io.EOF when the file is shorter than the buffer.
 		b.Run("pread/"+name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := r.pread(f); err != nil {
+				if _, err := f.readAt0(r.statBuf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("ReadAt/"+name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := f.f.ReadAt(r.statBuf, 0); err != nil && err != io.EOF {
 					b.Fatal(err)
 				}
 			}
 		})
 	}
-	stat, err := r.pread(r.stat)
+	stat, err := r.preadStat()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -806,7 +845,7 @@ func BenchmarkCgroupMemory(b *testing.B) {
 	b.Run("open-read-close/stat", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := os.ReadFile(r.stat.Name()); err != nil {
+			if _, err := os.ReadFile(r.stat.name()); err != nil {
 				b.Fatal(err)
 			}
 		}

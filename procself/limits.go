@@ -56,7 +56,7 @@ func (fs FS) Limits() (Limits, error) {
 		return Limits{}, err
 	}
 	l, err := parseLimits(b)
-	return l, withFile(err, path)
+	return l, withFile(err, path) // a *FieldErrors comes with every other row filled
 }
 
 // limitNames are the resource names as the kernel prints them (lim_names in fs/proc/base.c), all
@@ -79,7 +79,9 @@ func (l *Limits) byIndex(i int) *Limit {
 // parseLimits parses the table the kernel prints as "%-25s %-20s %-20s %-10s": a header line, then one
 // line per resource with its name, soft limit, hard limit and unit (the unit column is blank for the
 // priorities). Names contain single spaces and are padded with at least two, so a name ends at the
-// first double space. Every known resource must appear; unknown ones are skipped.
+// first double space. Every known resource must appear; unknown ones are skipped. A known row whose
+// values cannot be parsed is that row's error (a *FieldErrors whose Field is the row's name, e.g.
+// "Max open files"; its Limit stays zero), and the other rows are kept.
 func parseLimits(b []byte) (Limits, error) {
 	if len(b) == 0 {
 		return Limits{}, &ParseError{Msg: "empty file"}
@@ -88,6 +90,7 @@ func parseLimits(b []byte) (Limits, error) {
 		l      Limits
 		seen   [len(limitNames)]bool
 		lineNo int
+		bad    fieldErrs
 	)
 	for len(b) > 0 {
 		lineNo++
@@ -97,12 +100,9 @@ func parseLimits(b []byte) (Limits, error) {
 		} else {
 			b = nil
 		}
-		bad := func(format string, a ...any) error {
-			return &ParseError{Line: lineNo, Msg: fmt.Sprintf(format, a...)}
-		}
 		if lineNo == 1 {
 			if !bytes.HasPrefix(line, []byte("Limit ")) {
-				return Limits{}, bad("not a limits file: header %q", truncateForError(line))
+				return Limits{}, &ParseError{Line: 1, Msg: fmt.Sprintf("not a limits file: header %q", truncateForError(line))}
 			}
 			continue
 		}
@@ -111,13 +111,9 @@ func parseLimits(b []byte) (Limits, error) {
 		}
 		end := bytes.Index(line, []byte("  "))
 		if end < 0 {
-			return Limits{}, bad("no columns in %q", truncateForError(line))
+			return Limits{}, &ParseError{Line: lineNo, Msg: fmt.Sprintf("no columns in %q", truncateForError(line))}
 		}
 		name := line[:end]
-		cols := bytes.Fields(line[end:])
-		if len(cols) < 2 || len(cols) > 3 {
-			return Limits{}, bad("%s: want soft, hard and unit columns, have %d", name, len(cols))
-		}
 		i := -1
 		for j, n := range limitNames {
 			if string(name) == n {
@@ -129,27 +125,38 @@ func parseLimits(b []byte) (Limits, error) {
 			continue // a resource newer than this parser
 		}
 		if seen[i] {
-			return Limits{}, bad("%s: repeated", name)
+			bad.add(lineNo, limitNames[i], "repeated; the first line is kept")
+			continue
 		}
 		seen[i] = true
-		dst := l.byIndex(i)
-		var ok bool
-		if dst.Soft, dst.SoftUnlimited, ok = limitValue(cols[0]); !ok {
-			return Limits{}, bad("%s: soft limit not a number or unlimited: %q", name, truncateForError(cols[0]))
+		cols := bytes.Fields(line[end:])
+		if len(cols) < 2 || len(cols) > 3 {
+			bad.add(lineNo, limitNames[i], fmt.Sprintf("want soft, hard and unit columns, have %d", len(cols)))
+			continue
 		}
-		if dst.Hard, dst.HardUnlimited, ok = limitValue(cols[1]); !ok {
-			return Limits{}, bad("%s: hard limit not a number or unlimited: %q", name, truncateForError(cols[1]))
+		var (
+			v  Limit
+			ok bool
+		)
+		if v.Soft, v.SoftUnlimited, ok = limitValue(cols[0]); !ok {
+			bad.add(lineNo, limitNames[i], fmt.Sprintf("soft limit not a number or unlimited: %q", truncateForError(cols[0])))
+			continue
+		}
+		if v.Hard, v.HardUnlimited, ok = limitValue(cols[1]); !ok {
+			bad.add(lineNo, limitNames[i], fmt.Sprintf("hard limit not a number or unlimited: %q", truncateForError(cols[1])))
+			continue
 		}
 		if len(cols) == 3 {
-			dst.Unit = string(cols[2])
+			v.Unit = string(cols[2])
 		}
+		*l.byIndex(i) = v
 	}
 	for i, ok := range seen {
 		if !ok {
 			return Limits{}, &ParseError{Line: lineNo, Msg: fmt.Sprintf("truncated: no %q line", limitNames[i])}
 		}
 	}
-	return l, nil
+	return l, bad.err()
 }
 
 func limitValue(b []byte) (v uint64, unlimited, ok bool) {

@@ -1,7 +1,6 @@
 package procself
 
 import (
-	"errors"
 	"os"
 	"runtime"
 	"strings"
@@ -41,15 +40,19 @@ func TestLimitsFixtures(t *testing.T) {
 	for _, tc := range []struct {
 		root, wantErr string
 		want          Limits
+		fields        []string
 	}{
 		{root: "testdata/proc-small", want: smallLimits},
-		{root: "testdata/proc-garbled", wantErr: `/proc/self/limits:9: Max open files: hard limit not a number or unlimited: "lots"`},
-		{root: "testdata/proc-truncated", wantErr: "/proc/self/limits:8: Max processes: want soft, hard and unit columns, have 0"},
+		{
+			root: "testdata/proc-garbled", want: func() Limits { l := smallLimits; l.OpenFiles = Limit{}; return l }(),
+			wantErr: `/proc/self/limits: 1 unread field: Max open files (line 9): hard limit not a number or unlimited: "lots"`, fields: []string{"Max open files"},
+		},
+		{root: "testdata/proc-truncated", wantErr: `/proc/self/limits:8: truncated: no "Max open files" line`},
 		{root: "testdata/proc-empty-files", wantErr: "/proc/self/limits: empty file"},
 	} {
 		t.Run(tc.root, func(t *testing.T) {
 			got, err := New(tc.root).Limits()
-			checkFixtureErr(t, tc.root, err, tc.wantErr)
+			checkFixtureErr(t, tc.root, err, tc.wantErr, tc.fields...)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("Limits() mismatch (-want +got):\n%s", diff)
 			}
@@ -63,20 +66,28 @@ func TestParseLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.SplitAfter(string(small), "\n")
-	for _, tc := range []struct{ name, in, wantErr string }{
+	without := func(f func(*Limits)) Limits { l := smallLimits; f(&l); return l }
+	for _, tc := range []struct {
+		name, in, wantErr string
+		want              Limits
+		fields            []string // a *FieldErrors naming these rows, with want kept
+	}{
 		{name: "missing resource", in: strings.Join(append(lines[:9:9], lines[10:]...), ""), wantErr: `truncated: no "Max locked memory" line`},
-		{name: "repeated resource", in: string(small) + lines[9], wantErr: ":18: Max locked memory: repeated"},
 		{name: "bad header", in: "Lim\n", wantErr: ":1: not a limits file"},
 		{name: "no columns", in: lines[0] + "Max cpu time\n", wantErr: ":2: no columns"},
-		{name: "too many columns", in: lines[0] + "Max cpu time  1 2 s x\n", wantErr: ":2: Max cpu time: want soft, hard and unit columns, have 4"},
-		{name: "negative soft", in: lines[0] + "Max cpu time  -1 2 s\n", wantErr: `:2: Max cpu time: soft limit not a number or unlimited: "-1"`},
+		{name: "repeated resource", in: string(small) + lines[9], want: smallLimits, wantErr: "Max locked memory (line 18): repeated", fields: []string{"Max locked memory"}},
+		{
+			name: "too many columns", in: lines[0] + "Max cpu time              1 2 s x\n" + strings.Join(lines[2:], ""),
+			want: without(func(l *Limits) { l.CPUTime = Limit{} }), wantErr: "Max cpu time (line 2): want soft, hard and unit columns, have 4", fields: []string{"Max cpu time"},
+		},
+		{
+			name: "negative soft and a bad hard", in: lines[0] + "Max cpu time              -1 2 s\n" + strings.Join(lines[2:8], "") + "Max open files            20000                20000x               files\n" + strings.Join(lines[9:], ""),
+			want: without(func(l *Limits) { l.CPUTime, l.OpenFiles = Limit{}, Limit{} }), wantErr: `soft limit not a number or unlimited: "-1"`, fields: []string{"Max cpu time", "Max open files"},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseLimits([]byte(tc.in))
-			var pe *ParseError
-			if !errors.As(err, &pe) || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("error = %v, want a *ParseError containing %q", err, tc.wantErr)
-			}
+			got, err := parseLimits([]byte(tc.in))
+			checkParsed(t, got, err, tc.want, tc.wantErr, tc.fields...)
 		})
 	}
 	t.Run("unknown resource skipped", func(t *testing.T) {
@@ -98,11 +109,13 @@ func FuzzParseLimits(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		l, err := parseLimits(b)
 		if err != nil {
-			var pe *ParseError
-			if !errors.As(err, &pe) {
-				t.Fatalf("error %v is not a *ParseError", err)
+			checkFuzzErr(t, err)
+			if !IsPartial(err) {
+				if l != (Limits{}) {
+					t.Fatalf("whole-file error %v with a non-zero value", err)
+				}
+				return
 			}
-			return
 		}
 		for i := range limitNames {
 			if lim := l.byIndex(i); (lim.SoftUnlimited && lim.Soft != 0) || (lim.HardUnlimited && lim.Hard != 0) {

@@ -367,7 +367,9 @@ func (fs FS) MapsReader() *MappingsReader {
 // (as [runtime/metrics.Read] fills the caller's slice), and returns the mappings. The result
 // aliases dst: mappings a caller kept from an earlier Read with the same dst are overwritten, so
 // pass nil to get a slice of one's own. Pathnames are new strings, never views of the reader's
-// buffer. On error it returns nil and the error, and dst's contents are undefined.
+// buffer. A value that cannot be parsed is that field's error: the mappings come back with it
+// zero, and the error is a *FieldErrors naming the key, its line and the mapping. On any other
+// error it returns nil and the error, and dst's contents are undefined.
 func (r *MappingsReader) Read(dst []Mapping) ([]Mapping, error) {
 	if r.buf == nil {
 		r.buf = make([]byte, 0, smapsReaderInitialBytes)
@@ -450,6 +452,11 @@ func parseMappingsInto(dst []Mapping, b []byte, withSizes, fast bool) ([]Mapping
 		// entry of one kernel prints the same keys in the same order, so after the first entry the
 		// guess is always right, whichever keys this kernel skips or adds.
 		follow [len(smapsKeys) + 1]int8
+		bad    fieldErrs
+		// vmFlagsLast is set once a mapping ended with VmFlags, which every kernel since 3.8 prints
+		// last: then a last mapping without it was cut short, and its missing fields would read
+		// as zeros.
+		vmFlagsLast bool
 	)
 	for i := range follow {
 		follow[i] = int8(i)
@@ -528,6 +535,9 @@ func parseMappingsInto(dst []Mapping, b []byte, withSizes, fast bool) ([]Mapping
 			line, b = b, nil // a last line without a newline is accepted if it parses
 		}
 		if len(line) > 0 && isHeaderStart(line[0]) {
+			if cur != nil && prev == int(fVmFlags) {
+				vmFlagsLast = true
+			}
 			if withSizes && cur != nil && !curHasKeys {
 				return nil, &ParseError{Line: curLine, Msg: "mapping has no smaps fields (a maps file, or truncated)"}
 			}
@@ -551,8 +561,13 @@ func parseMappingsInto(dst []Mapping, b []byte, withSizes, fast bool) ([]Mapping
 			return nil, &ParseError{Line: lineNo, Msg: "field before any mapping header: " + quoteLine(line)}
 		}
 		k, msg := parseField(line, cur, &sizes, int(follow[prev+1]))
-		if msg != "" {
+		if msg != "" && k < 0 {
 			return nil, &ParseError{Line: lineNo, Msg: msg + ": " + quoteLine(line)}
+		}
+		if msg != "" {
+			// A value that cannot be read is that field's error for this mapping (left zero);
+			// the mapping and the rest of the file are kept.
+			bad.add(lineNo, smapsKeys[k].name, fmt.Sprintf("mapping %x-%x: %s: %s", cur.Start, cur.End, msg, quoteLine(line)))
 		}
 		if k >= 0 {
 			follow[prev+1], prev = int8(k), k
@@ -562,10 +577,13 @@ func parseMappingsInto(dst []Mapping, b []byte, withSizes, fast bool) ([]Mapping
 	if withSizes && cur != nil && !curHasKeys {
 		return nil, &ParseError{Line: curLine, Msg: "mapping has no smaps fields (a maps file, or truncated)"}
 	}
+	if withSizes && vmFlagsLast && prev != int(fVmFlags) {
+		return nil, &ParseError{Line: lineNo, Msg: "truncated: the last mapping has no VmFlags line"}
+	}
 	if cur != nil {
 		cur.setSizes(&sizes)
 	}
-	return ms, nil
+	return ms, bad.err()
 }
 
 // rightAligned8 reads eight bytes, loaded little-endian (first byte lowest), as the kernel's

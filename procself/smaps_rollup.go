@@ -67,7 +67,8 @@ func (fs FS) SmapsRollup() (SmapsRollup, error) {
 }
 
 // parseSmapsRollup parses a "[rollup]" header line followed by "Key:   123 kB" lines. Unknown keys are
-// skipped so that new kernels parse.
+// skipped so that new kernels parse. A known key whose value is not a kB size is that field's error
+// (a *FieldErrors naming the key; the field stays zero) and the other fields are kept.
 func parseSmapsRollup(b []byte) (SmapsRollup, error) {
 	if len(b) == 0 {
 		// The kernel prints nothing for a process without memory (a kernel thread or a zombie).
@@ -77,6 +78,7 @@ func parseSmapsRollup(b []byte) (SmapsRollup, error) {
 		s                    SmapsRollup
 		lineNo               int
 		sawRss, sawPrivDirty bool
+		bad                  fieldErrs
 	)
 	for len(b) > 0 {
 		lineNo++
@@ -103,20 +105,21 @@ func parseSmapsRollup(b []byte) (SmapsRollup, error) {
 		if dst == nil {
 			continue
 		}
-		n, ok := kBValueBytes(val)
-		if !ok {
-			return SmapsRollup{}, &ParseError{Line: lineNo, Msg: fmt.Sprintf("%s: not a kB size: %q", key, truncateForError(val))}
-		}
-		*dst = n
 		sawRss = sawRss || dst == &s.RssBytes
 		sawPrivDirty = sawPrivDirty || dst == &s.PrivateDirtyBytes
+		n, ok := kBValueBytes(val)
+		if !ok {
+			bad.add(lineNo, string(key), fmt.Sprintf("not a kB size below 2^64 bytes: %q", truncateForError(val)))
+			continue
+		}
+		*dst = n
 	}
 	// Rss opens the list and Private_Dirty is in the middle of every kernel's list since 4.14; a file
 	// missing either was cut short.
 	if !sawRss || !sawPrivDirty {
 		return SmapsRollup{}, &ParseError{Line: lineNo, Msg: "truncated: no Rss or Private_Dirty line"}
 	}
-	return s, nil
+	return s, bad.err()
 }
 
 func (s *SmapsRollup) field(key []byte) *uint64 {

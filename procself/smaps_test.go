@@ -326,15 +326,7 @@ func TestParseSmapsErrors(t *testing.T) {
 		{"bad inode", "1000-2000 rw-p 00000000 00:00 12x4\n", 1, "bad inode"},
 		{"inode overflow", "1000-2000 rw-p 00000000 00:00 18446744073709551616\n", 1, "bad inode"},
 		{"truncated header", "1000-2000 rw-p 000", 1, "bad offset"},
-		{"garbled number", hdr + "Size:   4x kB\n", 2, "bad number"},
-		{"garbage in padding", hdr + "Size: x 4 kB\n", 2, "bad number"},
-		{"missing number", hdr + "Size:   kB\n", 2, "bad number"},
-		{"missing value", hdr + "Size:\n", 2, `want a size in "kB"`},
-		{"missing unit", hdr + "Size:   4\n", 2, `want a size in "kB"`},
-		{"wrong unit", hdr + "Rss:   4 MB\n", 2, `want a size in "kB"`},
-		{"size overflow", hdr + "Rss: 18014398509481984 kB\n", 2, "overflows"},
-		{"bad THPeligible", hdr + "THPeligible: yes\n", 2, "bad number"},
-		{"bad ProtectionKey", hdr + "ProtectionKey: 99999999999\n", 2, "out of range"},
+		{"cut after a complete mapping", hdr + "Size: 4 kB\nVmFlags: rd\n" + hdr + "Size: 4 kB\n", 5, "truncated: the last mapping has no VmFlags line"},
 		{"no colon", hdr + "Size 4 kB\n", 2, "key: value"},
 		{"blank line", hdr + "Size: 4 kB\n\n", 3, "key: value"},
 		{"header without fields", hdr + hdr + "Size: 4 kB\n", 1, "no smaps fields"},
@@ -352,6 +344,47 @@ func TestParseSmapsErrors(t *testing.T) {
 			}
 			if ms != nil {
 				t.Errorf("got mappings with an error")
+			}
+		})
+	}
+
+	// A value that cannot be read is that field's error: the mapping is kept with the field zero.
+	fieldTests := []struct {
+		name, in string
+		field    string
+		line     int
+		msg      string
+	}{
+		{"garbled number", hdr + "Size:   4x kB\nRss: 4 kB\n", "Size", 2, "bad number"},
+		{"garbage in padding", hdr + "Size: x 4 kB\nRss: 4 kB\n", "Size", 2, "bad number"},
+		{"missing number", hdr + "Size:   kB\nRss: 4 kB\n", "Size", 2, "bad number"},
+		{"missing value", hdr + "Size:\nRss: 4 kB\n", "Size", 2, `want a size in "kB"`},
+		{"missing unit", hdr + "Size:   4\nRss: 4 kB\n", "Size", 2, `want a size in "kB"`},
+		{"wrong unit", hdr + "Rss:   4 MB\nSize: 4 kB\n", "Rss", 2, `want a size in "kB"`},
+		{"size overflow", hdr + "Rss: 18014398509481984 kB\nSize: 4 kB\n", "Rss", 2, "overflows"},
+		{"bad THPeligible", hdr + "THPeligible: yes\nSize: 4 kB\nRss: 4 kB\n", "THPeligible", 2, "bad number"},
+		{"bad ProtectionKey", hdr + "ProtectionKey: 99999999999\nSize: 4 kB\nRss: 4 kB\n", "ProtectionKey", 2, "out of range"},
+	}
+	for _, tt := range fieldTests {
+		t.Run(tt.name, func(t *testing.T) {
+			ms, err := parseSmaps([]byte(tt.in))
+			checkFieldErrors(t, err, "mapping 1000-2000: ", tt.field)
+			if !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("error %v does not say %q", err, tt.msg)
+			}
+			var fe *FieldErrors
+			if errors.As(err, &fe) && fe.Errs[0].Line != tt.line {
+				t.Errorf("error on line %d, want %d", fe.Errs[0].Line, tt.line)
+			}
+			if len(ms) != 1 || ms[0].Start != 0x1000 {
+				t.Fatalf("got %+v, want the mapping kept", ms)
+			}
+			want := uint64(4096)
+			if tt.field == "Size" {
+				want = 0
+			}
+			if ms[0].SizeBytes != want {
+				t.Errorf("SizeBytes = %d, want %d", ms[0].SizeBytes, want)
 			}
 		})
 	}
@@ -378,8 +411,7 @@ func TestSmapsFixtureErrors(t *testing.T) {
 		line int
 		msg  string
 	}{
-		{"truncated", 41, `want a size in "kB"`},
-		{"garbled", 60, "bad number"},
+		{"truncated", 41, "truncated: the last mapping has no VmFlags line"},
 		{"badrange", 1, "end address not above start"},
 	}
 	for _, tt := range tests {
@@ -399,6 +431,31 @@ func TestSmapsFixtureErrors(t *testing.T) {
 		})
 	}
 
+	t.Run("garbled", func(t *testing.T) {
+		// One digit turned into x: that field of that mapping is unread, the other 29 mappings
+		// and the mapping's other fields are readings.
+		fs := New(smapsFixtureRoot("garbled"))
+		ms, err := fs.Smaps()
+		checkFieldErrors(t, err, `mapping 579000-584000: bad number: "Private_Clean:         x kB"`, "Private_Clean")
+		var fe *FieldErrors
+		if errors.As(err, &fe) && (fe.File != fs.ProcPath("smaps") || fe.Errs[0].Line != 60) {
+			t.Errorf("error %v, want %s line 60", err, fs.ProcPath("smaps"))
+		}
+		clean, cerr := New(smapsFixtureRoot("purego")).Smaps()
+		if cerr != nil {
+			t.Fatal(cerr)
+		}
+		if len(ms) != len(clean) {
+			t.Fatalf("%d mappings, want %d", len(ms), len(clean))
+		}
+		// The garbled value was a 0, so the unread field's zero equals the clean reading and
+		// every mapping must come back exactly as from the clean file.
+		for i := range ms {
+			if ms[i] != clean[i] {
+				t.Errorf("mapping %d: %+v, clean %+v", i, ms[i], clean[i])
+			}
+		}
+	})
 	t.Run("empty", func(t *testing.T) {
 		// A kernel thread's smaps is empty.
 		ms, err := New(smapsFixtureRoot("empty")).Smaps()
@@ -722,10 +779,10 @@ func TestMappingsReader(t *testing.T) {
 			t.Errorf("got %v; want os.ErrNotExist", err)
 		}
 		fs := New(smapsFixtureRoot("garbled"))
-		_, err = fs.SmapsReader().Read(nil)
+		ms, err := fs.SmapsReader().Read(nil)
 		var pe *ParseError
-		if !errors.As(err, &pe) || pe.File != fs.ProcPath("smaps") || pe.Line != 60 {
-			t.Errorf("got %v; want a *ParseError at %s:60", err, fs.ProcPath("smaps"))
+		if !errors.As(err, &pe) || pe.File != fs.ProcPath("smaps") || pe.Line != 60 || !IsPartial(err) || len(ms) == 0 {
+			t.Errorf("got %d mappings, %v; want them with a *FieldErrors at %s:60", len(ms), err, fs.ProcPath("smaps"))
 		}
 	})
 }

@@ -101,51 +101,76 @@ func (fs FS) Stat() (Stat, error) {
 // state (field 3) through cguest_time (field 44), present since Linux 2.6.24.
 const statMinFields = 44 - 2
 
+// statFieldNames names the fields of stat as proc_pid_stat(5) does, by their 1-based number; the
+// names are what a *ParseError's Field says.
+var statFieldNames = [...]string{
+	1: "pid", 2: "comm", 3: "state", 4: "ppid", 5: "pgrp", 6: "session", 7: "tty_nr", 8: "tpgid",
+	9: "flags", 10: "minflt", 11: "cminflt", 12: "majflt", 13: "cmajflt", 14: "utime", 15: "stime",
+	16: "cutime", 17: "cstime", 18: "priority", 19: "nice", 20: "num_threads", 21: "itrealvalue",
+	22: "starttime", 23: "vsize", 24: "rss", 25: "rsslim", 26: "startcode", 27: "endcode",
+	28: "startstack", 29: "kstkesp", 30: "kstkeip", 31: "signal", 32: "blocked", 33: "sigignore",
+	34: "sigcatch", 35: "wchan", 36: "nswap", 37: "cnswap", 38: "exit_signal", 39: "processor",
+	40: "rt_priority", 41: "policy", 42: "delayacct_blkio_ticks", 43: "guest_time",
+	44: "cguest_time", 45: "start_data", 46: "end_data", 47: "start_brk", 48: "arg_start",
+	49: "arg_end", 50: "env_start", 51: "env_end", 52: "exit_code",
+}
+
 // parseStat parses the single line of stat: "pid (comm) state ppid ...", numbered as in proc_pid_stat(5).
+// A field that is malformed or out of range is that field's error: it stays zero, the others are
+// kept, and the error is a *FieldErrors naming it (procfs's fixture prints cutime as -2^63, which
+// the kernel's signed clock_t allows and a CPU time cannot be). A line without the command name in
+// parentheses, or with fewer than the 44 fields every supported kernel prints, fails whole.
 func parseStat(b []byte, pageSize uint64) (Stat, error) {
 	if len(b) == 0 {
 		return Stat{}, &ParseError{Msg: "empty file"}
 	}
 	b = bytes.TrimSuffix(b, []byte("\n"))
-	bad := func(format string, a ...any) error { return &ParseError{Line: 1, Msg: fmt.Sprintf(format, a...)} }
+	whole := func(format string, a ...any) error { return &ParseError{Line: 1, Msg: fmt.Sprintf(format, a...)} }
 
 	// The command name may contain spaces and parentheses, so it runs from the first '(' to the last ')'.
 	l, r := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
 	if l < 1 || r < l {
-		return Stat{}, bad("no command name in parentheses")
+		return Stat{}, whole("no command name in parentheses")
 	}
-	var s Stat
-	pid, ok := parseDecimalBytes(bytes.TrimSuffix(b[:l], []byte(" ")))
-	if !ok || pid > math.MaxInt32 {
-		return Stat{}, bad("pid: not a decimal number: %q", truncateForError(b[:l]))
+	var (
+		s   Stat
+		bad fieldErrs
+	)
+	if pid, ok := parseDecimalBytes(bytes.TrimSuffix(b[:l], []byte(" "))); !ok || pid > math.MaxInt32 {
+		bad.add(1, "pid", fmt.Sprintf("not a decimal number below 2^31: %q", truncateForError(b[:l])))
+	} else {
+		s.PID = int(pid)
 	}
-	s.PID, s.Comm = int(pid), string(b[l+1:r])
+	s.Comm = string(b[l+1 : r])
 	rest, ok := bytes.CutPrefix(b[r+1:], []byte(" "))
 	if !ok {
-		return Stat{}, bad("truncated after the command name")
+		return Stat{}, whole("truncated after the command name")
 	}
 	fields := bytes.Split(rest, []byte(" "))
 	if len(fields) < statMinFields {
-		return Stat{}, bad("truncated: %d fields, want at least %d", len(fields)+2, statMinFields+2)
+		return Stat{}, whole("truncated: %d fields, want at least %d", len(fields)+2, statMinFields+2)
 	}
 
-	// field returns proc_pid_stat(5) field n (1-based; 3 is state) as an unsigned number.
-	var err error
+	// field returns proc_pid_stat(5) field n (1-based; 3 is state) as an unsigned number, 0 when
+	// the kernel did not print it (fields 45 on need Linux 3.3) or it is malformed (then noted).
 	field := func(n int) uint64 {
-		if err != nil || n-3 >= len(fields) {
+		if n-3 >= len(fields) {
 			return 0
 		}
-		v, ok := parseDecimalBytes(fields[n-3])
+		f := fields[n-3]
+		v, ok := parseDecimalBytes(f)
 		if !ok {
-			err = bad("field %d: not a decimal number: %q", n, truncateForError(fields[n-3]))
+			msg := fmt.Sprintf("field %d: not a decimal number: %q", n, truncateForError(f))
+			if _, num := parseDecimalBytes(bytes.TrimPrefix(f, []byte("-"))); num && len(f) > 1 && f[0] == '-' {
+				msg = fmt.Sprintf("field %d: negative (%s) where the kernel counts up from 0", n, truncateForError(f))
+			}
+			bad.add(1, statFieldNames[n], msg)
 		}
 		return v
 	}
-	// signed returns field n as a signed number (the kernel prints ppid 0, tty, tpgid -1 and nice so).
+	// signed returns field n as a signed 32-bit number (the kernel prints tty, tpgid -1, priority and
+	// nice so).
 	signed := func(n int) int {
-		if err != nil {
-			return 0
-		}
 		f := fields[n-3]
 		neg := len(f) > 0 && f[0] == '-'
 		if neg {
@@ -153,7 +178,7 @@ func parseStat(b []byte, pageSize uint64) (Stat, error) {
 		}
 		v, ok := parseDecimalBytes(f)
 		if !ok || v > math.MaxInt32 {
-			err = bad("field %d: not a 32-bit decimal number: %q", n, truncateForError(fields[n-3]))
+			bad.add(1, statFieldNames[n], fmt.Sprintf("field %d: not a 32-bit decimal number: %q", n, truncateForError(fields[n-3])))
 			return 0
 		}
 		if neg {
@@ -163,16 +188,18 @@ func parseStat(b []byte, pageSize uint64) (Stat, error) {
 	}
 	small := func(n int) int {
 		v := field(n)
-		if v > math.MaxInt32 && err == nil {
-			err = bad("field %d: %d does not fit 32 bits", n, v)
+		if v > math.MaxInt32 {
+			bad.add(1, statFieldNames[n], fmt.Sprintf("field %d: %d does not fit 32 bits", n, v))
+			return 0
 		}
 		return int(v)
 	}
 
 	if len(fields[0]) != 1 {
-		return Stat{}, bad("field 3 (state): want one letter, have %q", truncateForError(fields[0]))
+		bad.add(1, "state", fmt.Sprintf("field 3: want one letter, have %q", truncateForError(fields[0])))
+	} else {
+		s.State = string(fields[0])
 	}
-	s.State = string(fields[0])
 	s.PPID = small(4)
 	s.PGRP = small(5)
 	s.Session = small(6)
@@ -193,7 +220,9 @@ func parseStat(b []byte, pageSize uint64) (Stat, error) {
 	s.StartTimeTicks = field(22)
 	s.VSizeBytes = field(23)
 	rssPages := field(24)
+	before := len(bad)
 	rsslim := field(25)
+	rsslimBad := len(bad) - before
 	s.StartCode = field(26)
 	s.EndCode = field(27)
 	s.StartStack = field(28)
@@ -205,15 +234,13 @@ func parseStat(b []byte, pageSize uint64) (Stat, error) {
 	s.StartData = field(45)
 	s.EndData = field(46)
 	s.StartBrk = field(47)
-	if err != nil {
-		return Stat{}, err
-	}
 	if rssPages > math.MaxUint64/pageSize {
-		return Stat{}, bad("field 24 (rss): %d pages overflow 64 bits of bytes", rssPages)
+		bad.add(1, "rss", fmt.Sprintf("field 24: %d pages overflow 64 bits of bytes", rssPages))
+	} else {
+		s.RSSBytes = rssPages * pageSize
 	}
-	s.RSSBytes = rssPages * pageSize
 	// RLIM_INFINITY prints as the largest unsigned long; report it as a flag, not as a number.
-	if rsslim == math.MaxUint64 {
+	if rsslimBad == 0 && rsslim == math.MaxUint64 {
 		s.RSSLimitUnlimited = true
 	} else {
 		s.RSSLimitBytes = rsslim
@@ -224,7 +251,7 @@ func parseStat(b []byte, pageSize uint64) (Stat, error) {
 	s.CSTime = ticksToDuration(s.CSTimeTicks)
 	s.StartTime = ticksToDuration(s.StartTimeTicks)
 	s.DelayAcctBlkIO = ticksToDuration(s.DelayAcctBlkIOTicks)
-	return s, nil
+	return s, bad.err()
 }
 
 // ticksToDuration converts USER_HZ ticks to a duration, saturating instead of wrapping (2^63 ns is

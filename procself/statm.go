@@ -6,14 +6,13 @@ package procself
 // BenchmarkProcfsStatm takes 4.5–7.3 µs and 12 allocations, against 0.8 µs and none for a pread on a
 // descriptor kept open (BenchmarkStatmReaderRead); the open and close are most of the cost, and the
 // allocations would make the tick's garbage. So statm has its own reader here: a
-// [StatmReader] keeps the file open, reads it with ReadAt(buf, 0) into an array it owns, and parses the
+// [StatmReader] keeps the file open, reads it with one pread at offset 0 into an array it owns
+// (os.File.ReadAt would make two: see preadFile), and parses the
 // seven numbers without allocating. Reading /proc/<pid>/statm takes no mmap lock and walks no page
 // tables: the kernel prints counters it already keeps, so the cost does not grow with memory.
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"math/bits"
 	"os"
 	"sync"
@@ -62,7 +61,7 @@ func (fs FS) Statm() (Statm, error) {
 	s, err := r.Read()
 	cerr := r.Close()
 	if err != nil {
-		return Statm{}, err
+		return s, err // s holds every field but those a *FieldErrors names; zero otherwise
 	}
 	if cerr != nil {
 		return Statm{}, fmt.Errorf("close %s: %w", r.path, cerr)
@@ -79,7 +78,7 @@ func (fs FS) Statm() (Statm, error) {
 // reading the parent.
 type StatmReader struct {
 	mu       sync.Mutex
-	f        *os.File // nil once closed
+	f        preadFile // zero once closed
 	path     string
 	pageSize uint64
 	buf      [statmBufSize]byte
@@ -91,49 +90,50 @@ func (fs FS) OpenStatm() (*StatmReader, error) {
 	if !supported {
 		return nil, fmt.Errorf("%s: %w", path, ErrUnsupported)
 	}
-	f, err := os.Open(path)
+	f, err := openPread(path)
 	if err != nil {
 		return nil, err // *fs.PathError names the path and wraps fs.ErrNotExist or fs.ErrPermission
 	}
 	return &StatmReader{f: f, path: path, pageSize: uint64(os.Getpagesize())}, nil
 }
 
-// Read reads and parses the file again. It allocates nothing unless it fails.
+// Read reads and parses the file again. It allocates nothing unless it fails. A *FieldErrors comes
+// with a filled Statm whose named fields are zero (see [FieldErrors]).
 func (r *StatmReader) Read() (Statm, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.f == nil {
+	if !r.f.isOpen() {
 		return Statm{}, fmt.Errorf("read %s: %w", r.path, os.ErrClosed)
 	}
-	// ReadAt at offset 0 rewinds the kernel's seq_file, so each call sees fresh counters; a short
-	// read ends with io.EOF, which is the normal case for a file smaller than the buffer.
-	n, err := r.f.ReadAt(r.buf[:], 0)
-	if err != nil && !errors.Is(err, io.EOF) {
+	// One pread at offset 0 rewinds the kernel's seq_file, so each call sees fresh counters, and
+	// returns the whole line, which is far shorter than the buffer (see preadFile).
+	n, err := r.f.readAt0(r.buf[:])
+	if err != nil {
 		return Statm{}, fmt.Errorf("read %s: %w", r.path, err)
 	}
 	if n == len(r.buf) {
 		return Statm{}, &ParseError{File: r.path, Line: 1, Msg: fmt.Sprintf("longer than %d bytes", len(r.buf))}
 	}
 	s, err := parseStatm(r.buf[:n], r.pageSize)
-	if err != nil {
-		return Statm{}, withFile(err, r.path)
-	}
-	return s, nil
+	return s, withFile(err, r.path)
 }
 
 // Close closes the file. Calling it again, or on a reader that failed, returns nil.
 func (r *StatmReader) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.f == nil {
+	if !r.f.isOpen() {
 		return nil
 	}
-	err := r.f.Close()
-	r.f = nil
+	err := r.f.close()
+	r.f = preadFile{}
 	return err
 }
 
 // parseStatm parses the one line of statm: "size resident shared text lib data dt\n", all in pages.
+// A column that is not a decimal, or whose pages overflow 64 bits of bytes, is that column's error
+// (a *FieldErrors naming it; the field is zero) and the others are kept: procfs's own fixture has
+// shared = 2^64-1. A line that does not have seven columns is not a statm line and fails whole.
 // It allocates only when it returns an error.
 func parseStatm(b []byte, pageSize uint64) (Statm, error) {
 	if len(b) == 0 {
@@ -142,19 +142,36 @@ func parseStatm(b []byte, pageSize uint64) (Statm, error) {
 	if b[len(b)-1] == '\n' {
 		b = b[:len(b)-1]
 	}
-	var pages [7]uint64
-	for i := range pages {
+	for i, c := range b {
+		if c == '\n' {
+			return Statm{}, &ParseError{Line: 2, Msg: fmt.Sprintf("more than one line: %q", truncateForError(b[i:]))}
+		}
+	}
+	var (
+		bytes [7]uint64
+		bad   fieldErrs
+	)
+	for i := range bytes {
 		end := 0
 		for end < len(b) && b[end] != ' ' {
 			end++
 		}
-		v, ok := parseDecimalBytes(b[:end])
-		if !ok {
-			return Statm{}, statmFieldError(i, b[:end])
+		p, ok := parseDecimalBytes(b[:end])
+		switch {
+		case !ok && end == 0:
+			bad.add(1, statmFieldNames[i], "empty")
+		case !ok:
+			bad.add(1, statmFieldNames[i], fmt.Sprintf("not a decimal number: %q", truncateForError(b[:end])))
+		default:
+			hi, lo := bits.Mul64(p, pageSize)
+			if hi != 0 {
+				bad.add(1, statmFieldNames[i], fmt.Sprintf("%d pages overflow 64 bits of bytes", p))
+			} else {
+				bytes[i] = lo
+			}
 		}
-		pages[i] = v
 		b = b[end:]
-		if i < len(pages)-1 {
+		if i < len(bytes)-1 {
 			if len(b) == 0 {
 				return Statm{}, &ParseError{Line: 1, Msg: fmt.Sprintf("truncated: %d of 7 fields", i+1)}
 			}
@@ -164,32 +181,17 @@ func parseStatm(b []byte, pageSize uint64) (Statm, error) {
 	if len(b) != 0 {
 		return Statm{}, &ParseError{Line: 1, Msg: fmt.Sprintf("unexpected text after 7 fields: %q", truncateForError(b))}
 	}
-	var bytes [7]uint64
-	for i, p := range pages {
-		hi, lo := bits.Mul64(p, pageSize)
-		if hi != 0 {
-			return Statm{}, &ParseError{Line: 1, Msg: fmt.Sprintf("field %s: %d pages overflow 64 bits of bytes", statmFieldNames[i], p)}
-		}
-		bytes[i] = lo
-	}
-	// pages[4] (lib) and pages[6] (dt) are always 0 since Linux 2.6 and are dropped.
+	// bytes[4] (lib) and bytes[6] (dt) are always 0 since Linux 2.6 and are dropped.
 	return Statm{
 		SizeBytes:     bytes[0],
 		ResidentBytes: bytes[1],
 		SharedBytes:   bytes[2],
 		TextBytes:     bytes[3],
 		DataBytes:     bytes[5],
-	}, nil
+	}, bad.err()
 }
 
 var statmFieldNames = [7]string{"size", "resident", "shared", "text", "lib", "data", "dt"}
-
-func statmFieldError(i int, field []byte) error {
-	if len(field) == 0 {
-		return &ParseError{Line: 1, Msg: fmt.Sprintf("field %s: empty", statmFieldNames[i])}
-	}
-	return &ParseError{Line: 1, Msg: fmt.Sprintf("field %s: not a decimal number: %q", statmFieldNames[i], truncateForError(field))}
-}
 
 // parseDecimalBytes parses an unsigned decimal without a sign, spaces or a base prefix, as the kernel
 // prints them; false on anything else or on overflow. It works on bytes so that success allocates

@@ -5,6 +5,7 @@ import (
 	iofs "io/fs"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,37 +33,30 @@ func TestParseStatm(t *testing.T) {
 		name    string
 		in      string
 		want    Statm
-		wantErr string // substring of the error; "" for success
+		wantErr string   // substring of the error; "" for success
+		fields  []string // a *FieldErrors naming these, with want kept
 	}{
 		{name: "recorded", in: "306792 8819 386 159 0 18411 0\n", want: smallStatm},
 		{name: "no newline", in: "306792 8819 386 159 0 18411 0", want: smallStatm},
 		{name: "lib and dt ignored", in: "1 1 1 1 7 1 9\n", want: Statm{4096, 4096, 4096, 4096, 4096}},
 		{name: "empty", in: "", wantErr: "empty file"},
-		{name: "only newline", in: "\n", wantErr: "field size: empty"},
+		{name: "only newline", in: "\n", wantErr: "truncated: 1 of 7 fields"},
 		{name: "truncated", in: "306792 8819 38", wantErr: "truncated: 3 of 7 fields"},
-		{name: "hex", in: "306792 8819 0x386 159 0 18411 0\n", wantErr: `field shared: not a decimal number: "0x386"`},
-		{name: "negative", in: "-1 8819 386 159 0 18411 0\n", wantErr: "field size"},
-		{name: "double space", in: "306792  8819 386 159 0 18411 0\n", wantErr: "field resident: empty"},
 		{name: "extra field", in: "1 2 3 4 5 6 7 8\n", wantErr: "unexpected text after 7 fields"},
-		{name: "two newlines", in: "1 2 3 4 5 6 7\n\n", wantErr: `field dt: not a decimal number: "7\n"`},
-		{name: "number overflow", in: "18446744073709551616 1 1 1 0 1 0\n", wantErr: "field size: not a decimal number"},
-		{name: "bytes overflow", in: "18446744073709551615 1 1 1 0 1 0\n", wantErr: "overflow 64 bits"},
+		{name: "double space", in: "306792  8819 386 159 0 18411 0\n", wantErr: "unexpected text after 7 fields"},
+		{name: "two newlines", in: "1 2 3 4 5 6 7\n\n", wantErr: "more than one line"},
+		// A column that cannot be read is that column's error; the others are kept.
+		{name: "hex", in: "306792 8819 0x386 159 0 18411 0\n", want: func() Statm { s := smallStatm; s.SharedBytes = 0; return s }(), wantErr: `shared (line 1): not a decimal number: "0x386"`, fields: []string{"shared"}},
+		{name: "negative", in: "-1 8819 386 159 0 18411 0\n", want: func() Statm { s := smallStatm; s.SizeBytes = 0; return s }(), wantErr: "size (line 1)", fields: []string{"size"}},
+		{name: "empty column", in: "306792  386 159 0 18411 0\n", want: Statm{SizeBytes: 306792 * testPageSize, SharedBytes: 386 * testPageSize, TextBytes: 159 * testPageSize, DataBytes: 18411 * testPageSize}, wantErr: "resident (line 1): empty", fields: []string{"resident"}},
+		{name: "number overflow", in: "18446744073709551616 1 1 1 0 1 0\n", want: Statm{0, 4096, 4096, 4096, 4096}, wantErr: "size (line 1): not a decimal number", fields: []string{"size"}},
+		{name: "bytes overflow", in: "18446744073709551615 1 1 1 0 1 0\n", want: Statm{0, 4096, 4096, 4096, 4096}, wantErr: "overflow 64 bits", fields: []string{"size"}},
+		// procfs's fixture 26231/statm: shared = 2^64-1 pages.
+		{name: "procfs 26231", in: "149919 12547 18446744073709551615 19864 0 14531 0\n", want: Statm{SizeBytes: 149919 * testPageSize, ResidentBytes: 12547 * testPageSize, TextBytes: 19864 * testPageSize, DataBytes: 14531 * testPageSize}, wantErr: "shared (line 1): 18446744073709551615 pages overflow", fields: []string{"shared"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := parseStatm([]byte(tc.in), testPageSize)
-			if tc.wantErr != "" {
-				var pe *ParseError
-				if !errors.As(err, &pe) || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("parseStatm(%q) error = %v, want a *ParseError containing %q", tc.in, err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("parseStatm(%q) mismatch (-want +got):\n%s", tc.in, diff)
-			}
+			checkParsed(t, got, err, tc.want, tc.wantErr, tc.fields...)
 		})
 	}
 }
@@ -78,9 +72,13 @@ func TestStatmFixtures(t *testing.T) {
 		root    string
 		want    Statm
 		wantErr string // the whole error text, with the root prefix removed
+		fields  []string
 	}{
 		{root: "testdata/proc-small", want: smallStatm},
-		{root: "testdata/proc-garbled", wantErr: `/proc/self/statm:1: field shared: not a decimal number: "0x386"`},
+		{
+			root: "testdata/proc-garbled", want: func() Statm { s := smallStatm; s.SharedBytes = 0; return s }(),
+			wantErr: `/proc/self/statm: 1 unread field: shared (line 1): not a decimal number: "0x386"`, fields: []string{"shared"},
+		},
 		{root: "testdata/proc-truncated", wantErr: "/proc/self/statm:1: truncated: 3 of 7 fields"},
 		{root: "testdata/proc-empty-files", wantErr: "/proc/self/statm: empty file"},
 	} {
@@ -100,13 +98,7 @@ func TestStatmFixtures(t *testing.T) {
 					}
 					continue
 				}
-				var pe *ParseError
-				if !errors.As(e, &pe) {
-					t.Fatalf("error %v is not a *ParseError", e)
-				}
-				if got := strings.TrimPrefix(e.Error(), tc.root); got != tc.wantErr {
-					t.Errorf("error = %q, want %q", got, tc.wantErr)
-				}
+				checkFixtureErr(t, tc.root, e, tc.wantErr, tc.fields...)
 			}
 			if diff := cmp.Diff(tc.want, oneShot); diff != "" {
 				t.Errorf("Statm() mismatch (-want +got):\n%s", diff)
@@ -342,18 +334,30 @@ func FuzzParseStatm(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	f.Add([]byte("149919 12547 18446744073709551615 19864 0 14531 0\n"))
+	f.Add([]byte("1 x 3 4 5 6 7\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := parseStatm(b, testPageSize)
-		want, ok := referenceStatm(string(b))
-		if ok != (err == nil) {
-			t.Fatalf("parseStatm(%q) error = %v; the reference parser says ok = %v", b, err, ok)
-		}
-		if err != nil {
-			var pe *ParseError
-			if !errors.As(err, &pe) {
-				t.Fatalf("parseStatm(%q) error %v is not a *ParseError", b, err)
+		want, bad, ok := referenceStatm(string(b))
+		if !ok {
+			if err == nil || IsPartial(err) {
+				t.Fatalf("parseStatm(%q) error = %v; the reference parser says the line is not a statm line", b, err)
+			}
+			checkFuzzErr(t, err)
+			if got != (Statm{}) {
+				t.Fatalf("parseStatm(%q) = %+v with a whole-file error", b, got)
 			}
 			return
+		}
+		if len(bad) == 0 && err != nil {
+			t.Fatalf("parseStatm(%q) error = %v; the reference parser read every column", b, err)
+		}
+		if len(bad) > 0 {
+			var fe *FieldErrors
+			if !errors.As(err, &fe) || !slices.Equal(fe.Fields(), bad) {
+				t.Fatalf("parseStatm(%q) error = %v; the reference parser could not read %q", b, err, bad)
+			}
+			checkFuzzErr(t, err)
 		}
 		if got != want {
 			t.Fatalf("parseStatm(%q) = %+v, reference %+v", b, got, want)
@@ -361,24 +365,25 @@ func FuzzParseStatm(f *testing.F) {
 	})
 }
 
-// referenceStatm is a slow, obviously correct statm parser to check parseStatm against.
-func referenceStatm(s string) (Statm, bool) {
-	fields := strings.Split(strings.TrimSuffix(s, "\n"), " ")
-	if len(fields) != 7 {
-		return Statm{}, false
+// referenceStatm is a slow, obviously correct statm parser to check parseStatm against: ok is
+// false when the text is not seven space-separated columns on one line; bad names the columns that
+// are not decimal page counts whose bytes fit 64 bits (zero in the result).
+func referenceStatm(s string) (st Statm, bad []string, ok bool) {
+	s = strings.TrimSuffix(s, "\n")
+	fields := strings.Split(s, " ")
+	if s == "" || len(fields) != 7 || strings.Contains(s, "\n") {
+		return Statm{}, nil, false
 	}
 	var v [7]uint64
 	for i, f := range fields {
-		if f == "" || strings.TrimLeft(f, "0123456789") != "" {
-			return Statm{}, false
-		}
 		n, err := strconv.ParseUint(f, 10, 64)
-		if err != nil || n > (1<<64-1)/testPageSize {
-			return Statm{}, false
+		if f == "" || strings.TrimLeft(f, "0123456789") != "" || err != nil || n > (1<<64-1)/testPageSize {
+			bad = append(bad, statmFieldNames[i])
+			continue
 		}
 		v[i] = n * testPageSize
 	}
-	return Statm{v[0], v[1], v[2], v[3], v[5]}, true
+	return Statm{v[0], v[1], v[2], v[3], v[5]}, bad, true
 }
 
 // The three benchmarks compare the reads the Monitor could make every tick:

@@ -27,8 +27,10 @@ type Status struct {
 	PPID  int    // parent process ID; 0 if the parent is outside this PID namespace
 	// TracerPID is the process tracing this one (a debugger, strace), 0 if none.
 	TracerPID int
-	UIDs      [4]int // real, effective, saved set and filesystem user IDs
-	GIDs      [4]int // real, effective, saved set and filesystem group IDs
+	// UIDs are the real, effective, saved set and filesystem user IDs: unsigned 32-bit, so the
+	// user-namespace IDs at and above 2^31 (4294967294, 4294967295) read as themselves.
+	UIDs [4]uint32
+	GIDs [4]uint32 // real, effective, saved set and filesystem group IDs, as UIDs
 	// NSPIDs is the process ID in each nested PID namespace, outermost first (Linux 4.1+); the last
 	// is the ID inside the process's own namespace (its container).
 	NSPIDs []int
@@ -79,14 +81,16 @@ func (fs FS) Status() (Status, error) {
 		return Status{}, err
 	}
 	s, err := parseStatus(b)
-	return s, withFile(err, path)
+	return s, withFile(err, path) // a *FieldErrors comes with every other field filled
 }
 
 // maxCPUsAllowed bounds the CPU list a status file may expand to; Linux's own limit (NR_CPUS) is 8192.
 const maxCPUsAllowed = 1 << 16
 
-// parseStatus parses the "Key:\tvalue" lines of status. Unknown keys are skipped, so new kernels parse;
-// a known key with a malformed value is an error naming its line.
+// parseStatus parses the "Key:\tvalue" lines of status. Unknown keys are skipped, so new kernels parse.
+// A known key with a malformed or out-of-range value is that field's error: the field stays zero, the
+// rest is kept, and the error is a *FieldErrors naming each such key and its line. A file without
+// Name and Pid, or cut before its last lines, fails whole.
 func parseStatus(b []byte) (Status, error) {
 	if len(b) == 0 {
 		return Status{}, &ParseError{Msg: "empty file"}
@@ -95,9 +99,7 @@ func parseStatus(b []byte) (Status, error) {
 		s                     Status
 		sawName, sawPID       bool
 		lineNo                int
-		bad                   = func(msg string) error { return &ParseError{Line: lineNo, Msg: msg} }
-		kb                    = func(dst *uint64, key, val []byte) error { return statusKB(dst, key, val, lineNo) }
-		num                   = func(dst *int, key, val []byte) error { return statusInt(dst, key, val, lineNo) }
+		bad                   fieldErrs
 		ctxtSwitches, threads bool
 	)
 	for len(b) > 0 {
@@ -113,83 +115,85 @@ func parseStatus(b []byte) (Status, error) {
 		}
 		key, val, ok := splitProcKeyValue(line)
 		if !ok {
-			return Status{}, bad(fmt.Sprintf("no colon in %q", truncateForError(line)))
+			return Status{}, &ParseError{Line: lineNo, Msg: fmt.Sprintf("no colon in %q", truncateForError(line))}
 		}
-		var err error
+		var msg string
 		switch string(key) {
 		case "Name":
 			s.Name, sawName = string(val), true
 		case "State":
 			if len(val) == 0 {
-				return Status{}, bad("State: empty")
+				msg = "empty"
+			} else {
+				s.State = string(val[:1])
 			}
-			s.State = string(val[:1])
 		case "Tgid":
-			err = num(&s.TGID, key, val)
+			msg = statusInt(&s.TGID, val)
 		case "Pid":
-			err, sawPID = num(&s.PID, key, val), true
+			msg, sawPID = statusInt(&s.PID, val), true
 		case "PPid":
-			err = num(&s.PPID, key, val)
+			msg = statusInt(&s.PPID, val)
 		case "TracerPid":
-			err = num(&s.TracerPID, key, val)
+			msg = statusInt(&s.TracerPID, val)
 		case "Uid":
-			err = statusIDs(&s.UIDs, key, val, lineNo)
+			msg = statusIDs(&s.UIDs, val)
 		case "Gid":
-			err = statusIDs(&s.GIDs, key, val, lineNo)
+			msg = statusIDs(&s.GIDs, val)
 		case "NSpid":
-			s.NSPIDs, err = statusIntList(key, val, lineNo)
+			s.NSPIDs, msg = statusIntList(val)
 		case "FDSize":
-			err = num(&s.FDSize, key, val)
+			msg = statusInt(&s.FDSize, val)
 		case "VmPeak":
-			err = kb(&s.VmPeakBytes, key, val)
+			msg = statusKB(&s.VmPeakBytes, val)
 		case "VmSize":
-			err = kb(&s.VmSizeBytes, key, val)
+			msg = statusKB(&s.VmSizeBytes, val)
 		case "VmLck":
-			err = kb(&s.VmLckBytes, key, val)
+			msg = statusKB(&s.VmLckBytes, val)
 		case "VmPin":
-			err = kb(&s.VmPinBytes, key, val)
+			msg = statusKB(&s.VmPinBytes, val)
 		case "VmHWM":
-			err = kb(&s.VmHWMBytes, key, val)
+			msg = statusKB(&s.VmHWMBytes, val)
 		case "VmRSS":
-			err = kb(&s.VmRSSBytes, key, val)
+			msg = statusKB(&s.VmRSSBytes, val)
 		case "RssAnon":
-			err = kb(&s.RssAnonBytes, key, val)
+			msg = statusKB(&s.RssAnonBytes, val)
 		case "RssFile":
-			err = kb(&s.RssFileBytes, key, val)
+			msg = statusKB(&s.RssFileBytes, val)
 		case "RssShmem":
-			err = kb(&s.RssShmemBytes, key, val)
+			msg = statusKB(&s.RssShmemBytes, val)
 		case "VmData":
-			err = kb(&s.VmDataBytes, key, val)
+			msg = statusKB(&s.VmDataBytes, val)
 		case "VmStk":
-			err = kb(&s.VmStkBytes, key, val)
+			msg = statusKB(&s.VmStkBytes, val)
 		case "VmExe":
-			err = kb(&s.VmExeBytes, key, val)
+			msg = statusKB(&s.VmExeBytes, val)
 		case "VmLib":
-			err = kb(&s.VmLibBytes, key, val)
+			msg = statusKB(&s.VmLibBytes, val)
 		case "VmPTE":
-			err = kb(&s.VmPTEBytes, key, val)
+			msg = statusKB(&s.VmPTEBytes, val)
 		case "VmSwap":
-			err = kb(&s.VmSwapBytes, key, val)
+			msg = statusKB(&s.VmSwapBytes, val)
 		case "HugetlbPages":
-			err = kb(&s.HugetlbPagesBytes, key, val)
+			msg = statusKB(&s.HugetlbPagesBytes, val)
 		case "THP_enabled":
 			var v int
-			err = num(&v, key, val)
-			s.THPEnabled = v != 0
+			msg = statusInt(&v, val)
+			s.THPEnabled = msg == "" && v != 0
 		case "Threads":
-			err, threads = num(&s.Threads, key, val), true
+			msg, threads = statusInt(&s.Threads, val), true
 		case "Cpus_allowed_list":
-			s.CPUsAllowed, err = parseCPUList(val)
+			cpus, err := parseCPUList(val)
 			if err != nil {
-				err = bad(fmt.Sprintf("Cpus_allowed_list: %v", err))
+				msg = err.Error()
 			}
+			s.CPUsAllowed = cpus
 		case "voluntary_ctxt_switches":
-			err, ctxtSwitches = statusUint(&s.VoluntaryCtxtSwitches, key, val, lineNo), true
+			msg, ctxtSwitches = statusUint(&s.VoluntaryCtxtSwitches, val), true
 		case "nonvoluntary_ctxt_switches":
-			err = statusUint(&s.NonVoluntaryCtxtSwitches, key, val, lineNo)
+			msg = statusUint(&s.NonVoluntaryCtxtSwitches, val)
 		}
-		if err != nil {
-			return Status{}, err
+		if msg != "" {
+			bad.add(lineNo, string(key), msg)
 		}
 	}
 	// Name and Pid open every status file; a file without them is not one (or was cut short before
@@ -200,7 +204,7 @@ func parseStatus(b []byte) (Status, error) {
 	case !threads || !ctxtSwitches:
 		return Status{}, &ParseError{Line: lineNo, Msg: "truncated: no Threads or voluntary_ctxt_switches line"}
 	}
-	return s, nil
+	return s, bad.err()
 }
 
 // splitProcKeyValue splits a "Key:\tvalue" line of status or smaps_rollup, trimming the spaces and
@@ -213,14 +217,14 @@ func splitProcKeyValue(line []byte) (key, val []byte, ok bool) {
 	return line[:i], bytes.Trim(line[i+1:], " \t"), true
 }
 
-// statusKB parses "1234 kB" into bytes.
-func statusKB(dst *uint64, key, val []byte, line int) error {
+// statusKB parses "1234 kB" into bytes; the message says what is wrong, "" if nothing.
+func statusKB(dst *uint64, val []byte) string {
 	n, ok := kBValueBytes(val)
 	if !ok {
-		return &ParseError{Line: line, Msg: fmt.Sprintf("%s: not a kB size: %q", key, truncateForError(val))}
+		return fmt.Sprintf("not a kB size below 2^64 bytes: %q", truncateForError(val))
 	}
 	*dst = n
-	return nil
+	return ""
 }
 
 // kBValueBytes parses a "<decimal> kB" value into bytes; false if malformed or the bytes overflow.
@@ -236,50 +240,58 @@ func kBValueBytes(val []byte) (uint64, bool) {
 	return n * 1024, true
 }
 
-func statusUint(dst *uint64, key, val []byte, line int) error {
+func statusUint(dst *uint64, val []byte) string {
 	n, ok := parseDecimalBytes(val)
 	if !ok {
-		return &ParseError{Line: line, Msg: fmt.Sprintf("%s: not a decimal number: %q", key, truncateForError(val))}
+		return fmt.Sprintf("not a decimal number: %q", truncateForError(val))
 	}
 	*dst = n
-	return nil
+	return ""
 }
 
-func statusInt(dst *int, key, val []byte, line int) error {
+// statusInt parses a PID, a count or a table size: the kernel keeps them in an int.
+func statusInt(dst *int, val []byte) string {
 	n, ok := parseDecimalBytes(val)
 	if !ok || n > math.MaxInt32 {
-		return &ParseError{Line: line, Msg: fmt.Sprintf("%s: not a decimal number below 2^31: %q", key, truncateForError(val))}
+		return fmt.Sprintf("not a decimal number below 2^31: %q", truncateForError(val))
 	}
 	*dst = int(n)
-	return nil
+	return ""
 }
 
-// statusIDs parses the four tab-separated IDs of a Uid or Gid line.
-func statusIDs(dst *[4]int, key, val []byte, line int) error {
-	ids, err := statusIntList(key, val, line)
-	if err != nil {
-		return err
+// statusIDs parses the four tab-separated IDs of a Uid or Gid line. IDs are unsigned 32-bit
+// (uid_t): values at and above 2^31 are valid (4294967294 is a common "nobody" in user namespaces,
+// 65534 the overflow ID), so they are parsed as uint32, not int32. dst is left alone on error.
+func statusIDs(dst *[4]uint32, val []byte) string {
+	fields := bytes.Fields(val)
+	if len(fields) != 4 {
+		return fmt.Sprintf("want 4 IDs, have %d", len(fields))
 	}
-	if len(ids) != 4 {
-		return &ParseError{Line: line, Msg: fmt.Sprintf("%s: want 4 IDs, have %d", key, len(ids))}
+	var ids [4]uint32
+	for i, f := range fields {
+		n, ok := parseDecimalBytes(f)
+		if !ok || n > math.MaxUint32 {
+			return fmt.Sprintf("not a decimal number below 2^32: %q", truncateForError(f))
+		}
+		ids[i] = uint32(n)
 	}
-	copy(dst[:], ids)
-	return nil
+	*dst = ids
+	return ""
 }
 
-// statusIntList parses whitespace-separated non-negative integers (NSpid, Uid, Gid). IDs are 32-bit.
-func statusIntList(key, val []byte, line int) ([]int, error) {
+// statusIntList parses whitespace-separated non-negative integers (NSpid); nil on error.
+func statusIntList(val []byte) ([]int, string) {
 	fields := bytes.Fields(val)
 	if len(fields) == 0 {
-		return nil, &ParseError{Line: line, Msg: fmt.Sprintf("%s: empty", key)}
+		return nil, "empty"
 	}
 	out := make([]int, len(fields))
 	for i, f := range fields {
-		if err := statusInt(&out[i], key, f, line); err != nil {
-			return nil, err
+		if msg := statusInt(&out[i], f); msg != "" {
+			return nil, msg
 		}
 	}
-	return out, nil
+	return out, ""
 }
 
 // parseCPUList parses a kernel CPU list such as "0-3,8,10-11".

@@ -87,15 +87,24 @@ func parseSyscall(b []byte) (Syscall, error) {
 	if len(f) != want {
 		return Syscall{}, &ParseError{Line: 1, Msg: fmt.Sprintf("%d fields for syscall number %d, want %d", len(f), nr, want)}
 	}
+	// The words are the arguments (blocked in a syscall only), then sp and pc; one that is not
+	// hex is that word's error, and the others are kept.
+	names := []string{"arg1", "arg2", "arg3", "arg4", "arg5", "arg6", "sp", "pc"}
+	if nr < 0 {
+		names = names[6:]
+	}
+	var bad fieldErrs
 	words := make([]uint64, len(f)-1)
 	for i, s := range f[1:] {
 		h, ok := strings.CutPrefix(s, "0x")
 		if !ok || h == "" {
-			return Syscall{}, &ParseError{Line: 1, Msg: fmt.Sprintf("field %d %q is not 0x-prefixed hex", i+2, s)}
+			bad.add(1, names[i], fmt.Sprintf("field %d %q is not 0x-prefixed hex", i+2, s))
+			continue
 		}
 		v, err := strconv.ParseUint(h, 16, 64)
 		if err != nil {
-			return Syscall{}, &ParseError{Line: 1, Msg: fmt.Sprintf("field %d %q", i+2, s), Err: err}
+			bad.add(1, names[i], fmt.Sprintf("field %d %q: %v", i+2, s, err))
+			continue
 		}
 		words[i] = v
 	}
@@ -103,9 +112,9 @@ func parseSyscall(b []byte) (Syscall, error) {
 	if nr < 0 {
 		s.State = SyscallNone
 		s.Number = -1
-		return s, nil
+		return s, bad.err()
 	}
 	s.State = SyscallBlocked
 	copy(s.Args[:], words)
-	return s, nil
+	return s, bad.err()
 }

@@ -17,7 +17,8 @@ func TestReadSyscallFixtures(t *testing.T) {
 	tests := []struct {
 		file     string
 		want     Syscall
-		wantLine int // the *ParseError's line when the file is malformed; 0 for success
+		wantLine int    // the *ParseError's line when the file is malformed; 0 for success
+		field    string // the one unread word when only a word is malformed; want holds the rest
 	}{
 		// Recorded from the threads of one Go process (testdata/README.md).
 		{file: "running", want: Syscall{State: SyscallRunning, Number: -1}},
@@ -33,9 +34,14 @@ func TestReadSyscallFixtures(t *testing.T) {
 		{file: "garbled-empty", wantLine: 1},
 		{file: "garbled-two-lines", wantLine: 2},
 		{file: "garbled-short", wantLine: 1},
-		{file: "garbled-no-0x", wantLine: 1},
 		{file: "garbled-name", wantLine: 1},
-		{file: "garbled-overflow", wantLine: 1},
+		// A malformed word is that word's error; the state, number and other words are kept.
+		{file: "garbled-no-0x", field: "arg1", want: Syscall{State: SyscallBlocked, Number: 202,
+			Args:         [6]uint64{0, 0x80},
+			StackPointer: 0x1795f7837ef0, ProgramCounter: 0x4812a3}},
+		{file: "garbled-overflow", field: "pc", want: Syscall{State: SyscallBlocked, Number: 0,
+			Args:         [6]uint64{0x5, 0x1795f7764f40, 0x40},
+			StackPointer: 0x1795f7764e10}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -43,7 +49,14 @@ func TestReadSyscallFixtures(t *testing.T) {
 			got, err := New("").readSyscall(path)
 			if tt.wantLine != 0 {
 				wantParseError(t, err, path, tt.wantLine)
+				if IsPartial(err) {
+					t.Errorf("error %v is a *FieldErrors, want a whole-file error", err)
+				}
 				return
+			}
+			if tt.field != "" {
+				checkFieldErrors(t, err, path+": 1 unread field: "+tt.field+" (line 1)", tt.field)
+				err = nil
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -113,11 +126,13 @@ func FuzzParseSyscall(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := parseSyscall(b)
 		if err != nil {
-			var pe *ParseError
-			if !errors.As(err, &pe) {
-				t.Fatalf("error %v (%T) is not a *ParseError", err, err)
+			checkFuzzErr(t, err)
+			if !IsPartial(err) {
+				if s != (Syscall{}) {
+					t.Fatalf("whole-file error %v with a non-zero value", err)
+				}
+				return
 			}
-			return
 		}
 		if s.State == SyscallBlocked && s.Number < 0 || s.State != SyscallBlocked && s.Number != -1 {
 			t.Fatalf("state %v with number %d", s.State, s.Number)

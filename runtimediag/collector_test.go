@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"os"
 	"runtime"
 	"runtime/metrics"
 	"strings"
 	"testing"
+
+	"github.com/memdiag/memdiag/procself"
 )
 
 // otherSTWPauses is the number of stop-the-world pauses for reasons other than the GC so far.
@@ -251,5 +254,48 @@ func TestReasons(t *testing.T) {
 		if got := reason(err); got != want {
 			t.Errorf("reason(%v) = %q, want %q", err, got, want)
 		}
+	}
+}
+
+// TestPartialSources reads procself's garbled fixture, whose statm, status, stat, limits and
+// smaps_rollup each have one malformed value: each source keeps every other field, Unread names
+// the bad one, Has stays false (a zero must not be taken for a reading) and HasAny true.
+func TestPartialSources(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("fixture roots are read through /proc readers")
+	}
+	c, err := NewCollector(WithRoot("../procself/testdata/proc-garbled"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s := new(Snapshot)
+	c.Read(context.Background(), s, Set(SourceStatm, SourceStatus, SourceStat, SourceLimits, SourceSmapsRollup))
+	for _, tc := range []struct {
+		src    Source
+		field  string
+		reader func() bool // a field beside the unread one holds its reading
+	}{
+		{SourceStatm, "shared", func() bool { return s.Statm.ResidentBytes == 8819*4096 && s.Statm.SharedBytes == 0 }},
+		{SourceStatus, "VmRSS", func() bool { return s.Status.RssAnonBytes == 33732<<10 && s.Status.VmRSSBytes == 0 }},
+		{SourceStat, "minflt", func() bool { return s.Stat.PID == 7974 && s.Stat.MinorFaults == 0 }},
+		{SourceLimits, "Max open files", func() bool { return s.Limits.StackSize.Soft == 8388608 && s.Limits.OpenFiles == procself.Limit{} }},
+		{SourceSmapsRollup, "Anonymous", func() bool { return s.SmapsRollup.RssBytes == 35276<<10 && s.SmapsRollup.AnonymousBytes == 0 }},
+	} {
+		t.Run(tc.src.String(), func(t *testing.T) {
+			fe := s.Unread(tc.src)
+			if fe == nil || !fe.Has(tc.field) || len(fe.Errs) != 1 {
+				t.Fatalf("Unread = %v, want %q", fe, tc.field)
+			}
+			if s.Has(tc.src) || !s.HasAny(tc.src) {
+				t.Errorf("Has = %v, HasAny = %v; want false, true", s.Has(tc.src), s.HasAny(tc.src))
+			}
+			if se := (&SourceError{Source: tc.src, Err: s.Err(tc.src)}); se.Reason() != "fields unread" {
+				t.Errorf("reason %q, want fields unread", se.Reason())
+			}
+			if os.Getpagesize() == 4096 && !tc.reader() {
+				t.Errorf("the rest of the source was not kept")
+			}
+		})
 	}
 }

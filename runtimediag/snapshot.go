@@ -64,9 +64,30 @@ func (s *Snapshot) Err(src Source) error {
 	return s.sources[src].err
 }
 
-// Has reports whether src was asked for and read.
+// Has reports whether src was asked for and read, every field of it. A source read with some
+// fields unparseable ([Snapshot.Unread]) is not Has: its zeros must not be taken for readings.
 func (s *Snapshot) Has(src Source) bool {
 	return s.Requested.Has(src) && src < numSources && s.sources[src].err == nil
+}
+
+// HasAny reports whether src was asked for and read, completely or in part: when in part, the
+// fields [Snapshot.Unread] names are zero and every other field is a reading.
+func (s *Snapshot) HasAny(src Source) bool {
+	return s.Has(src) || s.Unread(src) != nil
+}
+
+// Unread names the fields of src that were read from a well-formed file but could not be parsed
+// (a value out of range, not a number), each left zero; nil when there are none, or when src was
+// not read at all (then see [Snapshot.Err]). Err(src) returns the same error.
+func (s *Snapshot) Unread(src Source) *procself.FieldErrors {
+	if src >= numSources || !s.Requested.Has(src) {
+		return nil
+	}
+	var fe *procself.FieldErrors
+	if errors.As(s.sources[src].err, &fe) {
+		return fe
+	}
+	return nil
 }
 
 // Cost is how long reading src took in this snapshot (zero when not asked for).
@@ -98,8 +119,8 @@ func (e *SourceError) Error() string { return e.Source.String() + ": " + e.Err.E
 func (e *SourceError) Unwrap() error { return e.Err }
 
 // Reason is a short, stable classification of Err for people and dashboards: "permission denied",
-// "no such file", "unsupported on this system", "not provided by this kernel", "malformed",
-// "canceled", or "failed".
+// "no such file", "unsupported on this system", "not provided by this kernel", "fields unread"
+// (read, but some values could not be parsed), "malformed", "canceled", or "failed".
 func (e *SourceError) Reason() string { return reason(e.Err) }
 
 func reason(err error) string {
@@ -107,6 +128,8 @@ func reason(err error) string {
 	switch {
 	case err == nil:
 		return ""
+	case procself.IsPartial(err): // before the causes below, which a partial error may wrap
+		return "fields unread"
 	case errors.Is(err, errors.ErrUnsupported):
 		return "unsupported on this system"
 	case errors.Is(err, procself.ErrAbsent):
