@@ -108,9 +108,11 @@ type CgroupMemory struct {
 
 // WorkingSetBytes is usage minus inactive file pages, the kubelet's and cAdvisor's
 // container_memory_working_set_bytes: the memory the kernel cannot easily reclaim, and the number
-// Kubernetes compares with the limit to evict. ok is false when usage or inactive_file was not read.
+// Kubernetes compares with the limit to evict. ok is false when usage or inactive_file was not read,
+// and when Stat is carried from an earlier reading (StatCarried): usage now minus inactive_file
+// then would be a figure of no single moment.
 func (m *CgroupMemory) WorkingSetBytes() (bytes uint64, ok bool) {
-	if !m.Present.Has(CgroupHasUsage) || !m.Stat.Present.Has(CgroupStatInactiveFile) {
+	if !m.Present.Has(CgroupHasUsage) || !m.Stat.Present.Has(CgroupStatInactiveFile) || m.StatCarried {
 		return 0, false
 	}
 	if m.Stat.InactiveFileBytes > m.UsageBytes {
@@ -610,9 +612,10 @@ func (r *CgroupMemoryReader) ReadUsage(dst *CgroupMemory) error {
 }
 
 // ReadStatEvery is Read for a periodic tick that reads memory.stat less often than usage:
-// usage and the limit are read on every call; memory.stat is read on the first call, after a
-// Refresh, when its last reading is every or more calls old or maxAge or more old (maxAge 0: no
-// age bound), and when the last attempt failed. On the other calls dst.Stat is the last reading,
+// usage and the limit are read on every call; memory.stat is read when the reader has no reading
+// of it yet (none by Read or ReadStatEvery since it was opened or refreshed, or the last attempt
+// failed), when its last reading is every or more calls old, or when it is maxAge or more old
+// (maxAge 0: no age bound). On the other calls dst.Stat is the last reading,
 // carried: dst.StatCarried is set and dst.StatAge and dst.StatAgeReads say how old it is, so it is
 // never taken for a reading made now. The effective limit uses the carried
 // hierarchical_memory_limit on v1, so it does not change between fresh and carried calls.

@@ -67,7 +67,8 @@ func NewCollector(opts ...Option) (*Collector, error) {
 }
 
 // Cheap returns a new snapshot of the cheap tier: runtime/metrics, GC pause history, statm and the
-// cgroup's memory counters. It never stops the world and costs microseconds whatever the process's
+// cgroup's memory counters (memory.stat only every cgroupStatEveryTicks-th time, carried and
+// marked so in between). It never stops the world and costs microseconds whatever the process's
 // size (docs/performance.md).
 func (c *Collector) Cheap() *Snapshot {
 	s := new(Snapshot)

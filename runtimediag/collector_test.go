@@ -299,3 +299,41 @@ func TestPartialSources(t *testing.T) {
 		})
 	}
 }
+
+// TestCheapCarriesCgroupStat: the cheap tier reads cgroup usage every time and memory.stat every
+// cgroupStatEveryTicks-th time; the snapshots between say the figures are carried and how old.
+func TestCheapCarriesCgroupStat(t *testing.T) {
+	c, err := NewCollector()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s := new(Snapshot)
+	c.ReadCheap(s)
+	if !s.Has(SourceCgroupMemory) || !s.CgroupMemory.Present.Has(procself.CgroupHasStat) {
+		t.Skipf("no readable memory cgroup here: %v", s.Err(SourceCgroupMemory))
+	}
+	if s.CgroupMemory.StatCarried {
+		t.Fatal("the first cheap read carried memory.stat")
+	}
+	for i := 1; i < cgroupStatEveryTicks; i++ {
+		c.ReadCheap(s)
+		cg := &s.CgroupMemory
+		if !cg.StatCarried || cg.StatAgeReads != i || cg.StatAge <= 0 {
+			t.Fatalf("read %d: carried %v, %d reads, %v old; want carried, %d reads old", i+1, cg.StatCarried, cg.StatAgeReads, cg.StatAge, i)
+		}
+		if !cg.Present.Has(procself.CgroupHasUsage) || !cg.Present.Has(procself.CgroupHasStat) {
+			t.Fatalf("read %d: Present %b", i+1, cg.Present)
+		}
+		if _, ok := cg.WorkingSetBytes(); ok {
+			t.Fatalf("read %d: a working set from a carried inactive_file", i+1)
+		}
+	}
+	c.ReadCheap(s)
+	if s.CgroupMemory.StatCarried {
+		t.Errorf("read %d carried memory.stat; want it read every %d", cgroupStatEveryTicks+1, cgroupStatEveryTicks)
+	}
+	if full := c.Full(context.Background()); full.CgroupMemory.StatCarried {
+		t.Error("the full tier carried memory.stat")
+	}
+}
