@@ -22,7 +22,11 @@
 //
 // A file that cannot be read gives an error that wraps the operating system's (errors.Is with
 // fs.ErrNotExist and fs.ErrPermission work) and names the path. A file that is read but malformed
-// gives a [*ParseError] naming the file and line. Off Linux every reader returns an error wrapping
+// gives a [*ParseError] naming the file and line, and a zero value. A file that has the expected
+// shape but some values that cannot be parsed (out of range, not a number) is read for the rest:
+// the reader returns the value with those fields zero and a [*FieldErrors] naming each of them
+// ([IsPartial] tells the two apart), so a caller shows the rest and marks just those fields
+// unread. Off Linux every reader returns an error wrapping
 // errors.ErrUnsupported. Nothing in this package panics on bad input; every hand-written parser has a
 // fuzz test.
 package procself
