@@ -1,6 +1,10 @@
 package bench
 
-import "github.com/memdiag/memdiag/procself"
+import (
+	"errors"
+
+	"github.com/memdiag/memdiag/procself"
+)
 
 // residentReader reads the resident set size from /proc/self/statm, keeping the file open
 // between the start and the end of a window so that each read is one pread that allocates
@@ -25,7 +29,11 @@ func (rr *residentReader) resident() (int64, bool) {
 	}
 	s, err := rr.r.Read()
 	if err != nil {
-		return 0, false
+		// Another column that could not be parsed does not make resident unread.
+		var fe *procself.FieldErrors
+		if !errors.As(err, &fe) || fe.Has("resident") {
+			return 0, false
+		}
 	}
 	return int64(s.ResidentBytes), true
 }
