@@ -98,21 +98,22 @@ type CgroupMemory struct {
 	Events CgroupMemoryEvents
 	// Stat breaks UsageBytes down by kind of memory.
 	Stat CgroupMemoryStat
-	// StatCarried is set when Stat was not read for this reading but carried from the reader's
-	// last memory.stat reading ([CgroupMemoryReader.ReadStatEvery]), StatAge and StatAgeReads
-	// readings ago. Every other field is read afresh. False when Stat was read now or not at all.
-	StatCarried  bool
-	StatAge      time.Duration // how long ago the carried Stat was read; 0 unless StatCarried
-	StatAgeReads int           // how many readings ago the carried Stat was read; 0 unless StatCarried
+	// Carried is set when Limit and Stat (and EffectiveLimit, which derives from them) were not
+	// read for this reading but carried from the reader's last reading of them
+	// ([CgroupMemoryReader.ReadSlowEvery]), CarriedAge and CarriedAgeReads readings ago. UsageBytes
+	// is read afresh every time. False when they were read now.
+	Carried         bool
+	CarriedAge      time.Duration // how long ago the carried Limit and Stat were read; 0 unless Carried
+	CarriedAgeReads int           // how many readings ago the carried Limit and Stat were read; 0 unless Carried
 }
 
 // WorkingSetBytes is usage minus inactive file pages, the kubelet's and cAdvisor's
 // container_memory_working_set_bytes: the memory the kernel cannot easily reclaim, and the number
 // Kubernetes compares with the limit to evict. ok is false when usage or inactive_file was not read,
-// and when Stat is carried from an earlier reading (StatCarried): usage now minus inactive_file
-// then would be a figure of no single moment.
+// and when Stat is carried from an earlier reading (Carried): usage now minus an older
+// inactive_file would be a figure of no single moment.
 func (m *CgroupMemory) WorkingSetBytes() (bytes uint64, ok bool) {
-	if !m.Present.Has(CgroupHasUsage) || !m.Stat.Present.Has(CgroupStatInactiveFile) || m.StatCarried {
+	if !m.Present.Has(CgroupHasUsage) || !m.Stat.Present.Has(CgroupStatInactiveFile) || m.Carried {
 		return 0, false
 	}
 	if m.Stat.InactiveFileBytes > m.UsageBytes {
@@ -514,11 +515,15 @@ type CgroupMemoryReader struct {
 	anc     CgroupLimit
 	ancPath string
 
-	// The last memory.stat reading, for [CgroupMemoryReader.ReadStatEvery] to carry.
+	// The last reading of the slowly changing files, limit and memory.stat, for
+	// [CgroupMemoryReader.ReadSlowEvery] to carry.
+	lastLimit      CgroupLimit
+	lastLimitOK    bool
 	lastStat       CgroupMemoryStat
-	lastStatTime   time.Time // monotonic clock reading of when it was read
-	haveStat       bool
-	readsSinceStat int
+	lastStatOK     bool
+	lastSlowTime   time.Time // monotonic clock reading of when they were read
+	haveSlow       bool      // they were read, and nothing failed
+	readsSinceSlow int
 
 	closed bool
 }
@@ -550,8 +555,8 @@ func (fs FS) OpenCgroupMemory() (*CgroupMemoryReader, error) {
 func (r *CgroupMemoryReader) Location() CgroupLocation { return r.loc }
 
 // Refresh resolves the process's cgroup again, reopens its files and re-reads the ancestors'
-// limits. It forgets the memory.stat reading [CgroupMemoryReader.ReadStatEvery] carries: it may
-// belong to another cgroup. It allocates; call it on a slow interval, not every tick.
+// limits. It forgets the limit and memory.stat reading [CgroupMemoryReader.ReadSlowEvery]
+// carries: it may belong to another cgroup. It allocates; call it on a slow interval, not every tick.
 func (r *CgroupMemoryReader) Refresh() error {
 	if r.closed {
 		return fmt.Errorf("cgroup memory reader: %w", os.ErrClosed)
@@ -589,7 +594,8 @@ func (r *CgroupMemoryReader) Refresh() error {
 	r.loc = loc
 	r.usage, r.limit, r.stat = files[0], files[1], files[2]
 	r.anc, r.ancPath = anc, ancPath
-	r.lastStat, r.haveStat, r.readsSinceStat = CgroupMemoryStat{}, false, 0
+	r.lastLimit, r.lastLimitOK, r.lastStat, r.lastStatOK = CgroupLimit{}, false, CgroupMemoryStat{}, false
+	r.haveSlow, r.readsSinceSlow = false, 0
 	return nil
 }
 
@@ -611,20 +617,21 @@ func (r *CgroupMemoryReader) ReadUsage(dst *CgroupMemory) error {
 	return r.readRetry(dst, statNone, 0, 0)
 }
 
-// ReadStatEvery is Read for a periodic tick that reads memory.stat less often than usage:
-// usage and the limit are read on every call; memory.stat is read when the reader has no reading
-// of it yet (none by Read or ReadStatEvery since it was opened or refreshed, or the last attempt
-// failed), when its last reading is every or more calls old, or when it is maxAge or more old
-// (maxAge 0: no age bound). On the other calls dst.Stat is the last reading,
-// carried: dst.StatCarried is set and dst.StatAge and dst.StatAgeReads say how old it is, so it is
-// never taken for a reading made now. The effective limit uses the carried
-// hierarchical_memory_limit on v1, so it does not change between fresh and carried calls.
+// ReadSlowEvery is Read for a periodic tick that reads what changes slowly less often than usage:
+// usage is read on every call; the limit and memory.stat are read when the reader has no reading
+// of them yet (none by Read or ReadSlowEvery since it was opened or refreshed, or the last attempt
+// failed), when their last reading is every or more calls old, or when it is maxAge or more old
+// (maxAge 0: no age bound). On the other calls dst.Limit, dst.Stat and the effective limit are the
+// last reading, carried: dst.Carried is set and dst.CarriedAge and dst.CarriedAgeReads say how old
+// it is, so it is never taken for a reading made now.
 //
 // memory.stat is the expensive file (the kernel sums dozens of per-CPU counters for each of its
-// ~70 lines: about 10 µs against 1–2 µs for usage on a 2-core VM) and the one that changes
-// slowly in what it is used for (the split between anon, file and kernel memory, inactive_file
-// for the working set), while usage is what a limit is compared with.
-func (r *CgroupMemoryReader) ReadStatEvery(dst *CgroupMemory, every int, maxAge time.Duration) error {
+// ~70 lines: 10–16 µs against 1–2 µs for usage on a 2-core VM), and what it is used for — the
+// split between anon, file and kernel memory, inactive_file for the working set — moves over
+// seconds. A limit changes when an operator changes it; on v1 the effective limit already comes
+// from memory.stat's hierarchical_memory_limit, and ancestors' limits are re-read only on Refresh.
+// Usage is what moves from tick to tick, and it is read every time.
+func (r *CgroupMemoryReader) ReadSlowEvery(dst *CgroupMemory, every int, maxAge time.Duration) error {
 	return r.readRetry(dst, statEvery, every, maxAge)
 }
 
@@ -633,7 +640,7 @@ type statMode uint8
 const (
 	statNone  statMode = iota // ReadUsage
 	statFresh                 // Read
-	statEvery                 // ReadStatEvery
+	statEvery                 // ReadSlowEvery
 )
 
 func (r *CgroupMemoryReader) readRetry(dst *CgroupMemory, mode statMode, every int, maxAge time.Duration) error {
@@ -673,6 +680,31 @@ func (r *CgroupMemoryReader) read(dst *CgroupMemory, mode statMode, every int, m
 			dst.Present |= CgroupHasUsage
 		}
 	}
+
+	// The limit and memory.stat change slowly: ReadSlowEvery carries them between its reads.
+	carry := mode == statEvery && r.haveSlow && r.readsSinceSlow+1 < every
+	var age time.Duration
+	if carry {
+		age = time.Since(r.lastSlowTime)
+		carry = maxAge <= 0 || age < maxAge
+	}
+	if carry {
+		r.readsSinceSlow++
+		if r.lastLimitOK {
+			dst.Limit = r.lastLimit
+			dst.Present |= CgroupHasLimit
+		}
+		if r.lastStatOK {
+			dst.Stat = r.lastStat
+			dst.Present |= CgroupHasStat
+		}
+		dst.Carried, dst.CarriedAge, dst.CarriedAgeReads = true, age, r.readsSinceSlow
+		dst.setEffectiveLimit(r.anc, r.ancPath)
+		return bad.err(r.loc.Dir)
+	}
+
+	failed := false
+	limitOK, statOK := false, false
 	if r.limit.isOpen() {
 		n, err := r.limit.readAt0(r.limitBuf[:])
 		if err != nil {
@@ -684,42 +716,36 @@ func (r *CgroupMemoryReader) read(dst *CgroupMemory, mode statMode, every int, m
 		}
 		if err != nil {
 			bad.add(r.limit.name(), err)
+			failed = true
 		} else {
 			dst.Limit = l
 			dst.Present |= CgroupHasLimit
+			limitOK = true
 		}
 	}
 	if mode != statNone && r.stat.isOpen() {
-		carry := mode == statEvery && r.haveStat && r.readsSinceStat+1 < every
-		var age time.Duration
-		if carry {
-			age = time.Since(r.lastStatTime)
-			carry = maxAge <= 0 || age < maxAge
+		b, err := r.preadStat()
+		if err != nil {
+			return err
 		}
-		if carry {
-			r.readsSinceStat++
-			dst.Stat = r.lastStat
-			dst.Present |= CgroupHasStat
-			dst.StatCarried, dst.StatAge, dst.StatAgeReads = true, age, r.readsSinceStat
-		} else {
-			b, err := r.preadStat()
+		switch err := parseMemoryStat(b, r.loc.Version, &dst.Stat, nil); {
+		case err == nil || IsPartial(err):
 			if err != nil {
-				return err
-			}
-			now := time.Now()
-			switch err := parseMemoryStat(b, r.loc.Version, &dst.Stat, nil); {
-			case err == nil || IsPartial(err):
-				if err != nil {
-					bad.add(r.stat.name(), err)
-				}
-				dst.Present |= CgroupHasStat
-				r.lastStat, r.lastStatTime, r.haveStat, r.readsSinceStat = dst.Stat, now, true, 0
-			default:
-				dst.Stat = CgroupMemoryStat{}
 				bad.add(r.stat.name(), err)
-				r.haveStat = false // read it again next time rather than carry an older reading
 			}
+			dst.Present |= CgroupHasStat
+			statOK = true
+		default:
+			dst.Stat = CgroupMemoryStat{}
+			bad.add(r.stat.name(), err)
+			failed = true
 		}
+	}
+	if mode != statNone {
+		// A reading with a file that failed is not carried: the next call reads them again
+		// rather than carry an older or partial picture.
+		r.lastLimit, r.lastLimitOK, r.lastStat, r.lastStatOK = dst.Limit, limitOK, dst.Stat, statOK
+		r.lastSlowTime, r.haveSlow, r.readsSinceSlow = time.Now(), !failed, 0
 	}
 	dst.setEffectiveLimit(r.anc, r.ancPath)
 	return bad.err(r.loc.Dir)

@@ -368,11 +368,12 @@ func TestCgroupMemoryReaderRefresh(t *testing.T) {
 	}
 }
 
-// TestCgroupMemoryReadStatEvery: usage is read on every call, memory.stat on the first and every
-// Nth, and the calls between carry it marked as carried with its age — never as a fresh reading.
+// TestCgroupMemoryReadSlowEvery: usage is read on every call, the limit and memory.stat on the
+// first and every Nth, and the calls between carry them marked as carried with their age — never
+// as a fresh reading.
 // On v1 the effective limit comes from the (carried) hierarchical_memory_limit, so it does not
 // flip to the walk's answer (this fixture's own limit, 512 MiB) on carried calls.
-func TestCgroupMemoryReadStatEvery(t *testing.T) {
+func TestCgroupMemoryReadSlowEvery(t *testing.T) {
 	needProc(t)
 	root := t.TempDir()
 	if err := os.CopyFS(root, os.DirFS("testdata/cgroup-v1-kubepods")); err != nil {
@@ -410,44 +411,52 @@ func TestCgroupMemoryReadStatEvery(t *testing.T) {
 	}
 	read := func(every int, maxAge time.Duration) {
 		t.Helper()
-		if err := r.ReadStatEvery(&m, every, maxAge); err != nil {
+		if err := r.ReadSlowEvery(&m, every, maxAge); err != nil {
 			t.Fatal(err)
 		}
 	}
 	read(3, 0) // the first call reads memory.stat
 	if diff := cmp.Diff(fresh, m); diff != "" {
-		t.Fatalf("first ReadStatEvery differs from Read (-Read +ReadStatEvery):\n%s", diff)
+		t.Fatalf("first ReadSlowEvery differs from Read (-Read +ReadSlowEvery):\n%s", diff)
 	}
-	// The kernel's counters move: usage is seen at once, memory.stat on the third call.
+	// The kernel's counters move and an operator lowers the limit: usage is seen at once, the
+	// limit and memory.stat on the fourth (every = 3: one fresh call, two carried).
 	write("memory.usage_in_bytes", "157290496\n")
+	write("memory.limit_in_bytes", "402653184\n")
 	write("memory.stat", strings.Replace(string(statFile), "total_rss 130023424", "total_rss 130027520", 1))
 	for i := 1; i <= 2; i++ {
 		read(3, 0)
 		if m.UsageBytes != 157290496 {
 			t.Errorf("call %d: usage %d, want the new 157290496", i+1, m.UsageBytes)
 		}
-		if !m.StatCarried || m.StatAgeReads != i || m.StatAge <= 0 || !m.Present.Has(CgroupHasStat) {
-			t.Errorf("call %d: carried %v, %d reads and %v old; want carried, %d reads old", i+1, m.StatCarried, m.StatAgeReads, m.StatAge, i)
+		if !m.Carried || m.CarriedAgeReads != i || m.CarriedAge <= 0 || !m.Present.Has(CgroupHasStat) {
+			t.Errorf("call %d: carried %v, %d reads and %v old; want carried, %d reads old", i+1, m.Carried, m.CarriedAgeReads, m.CarriedAge, i)
 		}
 		if diff := cmp.Diff(fresh.Stat, m.Stat); diff != "" {
 			t.Errorf("call %d: carried Stat is not the last reading (-want +got):\n%s", i+1, diff)
+		}
+		if m.Limit != fresh.Limit || !m.Present.Has(CgroupHasLimit) {
+			t.Errorf("call %d: carried limit %+v, want the last reading %+v", i+1, m.Limit, fresh.Limit)
 		}
 		if m.EffectiveLimit != fresh.EffectiveLimit || m.EffectiveLimit != limitOf(268435456) {
 			t.Errorf("call %d: effective limit %+v, want %+v as on the fresh call", i+1, m.EffectiveLimit, fresh.EffectiveLimit)
 		}
 	}
 	read(3, 0)
-	if m.StatCarried || m.StatAge != 0 || m.StatAgeReads != 0 || m.Stat.AnonBytes != 130027520 {
-		t.Errorf("third call: carried %v (%v, %d reads), anon %d; want a fresh read of 130027520", m.StatCarried, m.StatAge, m.StatAgeReads, m.Stat.AnonBytes)
+	if m.Limit != limitOf(402653184) {
+		t.Errorf("fourth call: limit %+v, want the new 402653184", m.Limit)
+	}
+	if m.Carried || m.CarriedAge != 0 || m.CarriedAgeReads != 0 || m.Stat.AnonBytes != 130027520 {
+		t.Errorf("fourth call: carried %v (%v, %d reads), anon %d; want a fresh read of 130027520", m.Carried, m.CarriedAge, m.CarriedAgeReads, m.Stat.AnonBytes)
 	}
 	// An age bound makes every call read it once the reading is that old.
 	read(100, time.Nanosecond)
-	if m.StatCarried {
+	if m.Carried {
 		t.Error("carried a reading older than maxAge")
 	}
 	// every <= 1 never carries.
 	read(1, 0)
-	if m.StatCarried {
+	if m.Carried {
 		t.Error("carried with every = 1")
 	}
 	// Refresh forgets the reading: the cgroup may have changed.
@@ -456,26 +465,26 @@ func TestCgroupMemoryReadStatEvery(t *testing.T) {
 		t.Fatal(err)
 	}
 	read(100, 0)
-	if m.StatCarried {
+	if m.Carried {
 		t.Error("carried a reading across Refresh")
 	}
 	// A memory.stat that cannot be read is not carried over: the next call tries it again, and
 	// meanwhile Stat is absent, not the older reading.
 	write("memory.stat", "")
-	if err := r.ReadStatEvery(&m, 100, 0); err != nil {
+	if err := r.ReadSlowEvery(&m, 100, 0); err != nil {
 		t.Fatal(err) // still carried: it was read fine one call ago
 	}
 	for i := 0; i < 99; i++ {
-		_ = r.ReadStatEvery(&m, 100, 0)
+		_ = r.ReadSlowEvery(&m, 100, 0)
 	}
-	err = r.ReadStatEvery(&m, 100, 0)
+	err = r.ReadSlowEvery(&m, 100, 0)
 	checkFieldErrors(t, err, "memory.stat: empty file", "memory.stat")
-	if m.Present.Has(CgroupHasStat) || m.StatCarried || !cmp.Equal(m.Stat, CgroupMemoryStat{}) {
+	if m.Present.Has(CgroupHasStat) || m.Carried || !cmp.Equal(m.Stat, CgroupMemoryStat{}) {
 		t.Errorf("after a failed memory.stat: %+v", m)
 	}
-	err = r.ReadStatEvery(&m, 100, 0)
+	err = r.ReadSlowEvery(&m, 100, 0)
 	checkFieldErrors(t, err, "memory.stat: empty file", "memory.stat")
-	if m.StatCarried {
+	if m.Carried {
 		t.Error("carried after a failed read")
 	}
 }
@@ -508,8 +517,8 @@ func TestCgroupMemoryReaderAllocs(t *testing.T) {
 			if n := testing.AllocsPerRun(100, func() { _ = r.ReadUsage(&m) }); n != 0 {
 				t.Errorf("ReadUsage allocates %v times per call, want 0", n)
 			}
-			if n := testing.AllocsPerRun(100, func() { _ = r.ReadStatEvery(&m, 10, time.Minute) }); n != 0 {
-				t.Errorf("ReadStatEvery allocates %v times per call, want 0", n)
+			if n := testing.AllocsPerRun(100, func() { _ = r.ReadSlowEvery(&m, 10, time.Minute) }); n != 0 {
+				t.Errorf("ReadSlowEvery allocates %v times per call, want 0", n)
 			}
 		})
 	}
@@ -771,7 +780,7 @@ func TestWorkingSetBytes(t *testing.T) {
 		{"clamped at zero", CgroupMemory{Present: CgroupHasUsage, UsageBytes: 10,
 			Stat: CgroupMemoryStat{Present: CgroupStatInactiveFile, InactiveFileBytes: 30}}, 0, true},
 		{"no stat", CgroupMemory{Present: CgroupHasUsage, UsageBytes: 10}, 0, false},
-		{"carried stat", CgroupMemory{Present: CgroupHasUsage | CgroupHasStat, UsageBytes: 100, StatCarried: true, StatAge: time.Second, StatAgeReads: 1,
+		{"carried stat", CgroupMemory{Present: CgroupHasUsage | CgroupHasStat, UsageBytes: 100, Carried: true, CarriedAge: time.Second, CarriedAgeReads: 1,
 			Stat: CgroupMemoryStat{Present: CgroupStatInactiveFile, InactiveFileBytes: 30}}, 0, false},
 	}
 	for _, tt := range tests {
@@ -916,10 +925,10 @@ func BenchmarkCgroupMemory(b *testing.B) {
 			}
 		}
 	})
-	b.Run("ReadStatEvery10", func(b *testing.B) {
+	b.Run("ReadSlowEvery10", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if err := r.ReadStatEvery(&m, 10, 0); err != nil {
+			if err := r.ReadSlowEvery(&m, 10, 0); err != nil {
 				b.Fatal(err)
 			}
 		}

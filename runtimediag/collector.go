@@ -31,18 +31,20 @@ type Collector struct {
 }
 
 // cgroupStatEveryTicks and cgroupStatMaxAge set how often the cheap tier reads the cgroup's
-// memory.stat: on every 10th cheap read, and on any cheap read when the last one is 10 s old or
-// more; the reads in between carry the last memory.stat, marked as carried with its age
-// (procself.CgroupMemory.StatCarried, StatAge), while usage and the limit are read every time.
+// slowly changing files, memory.stat and the limit: on every 10th cheap read, and on any cheap
+// read when the last one is 10 s old or more; the reads in between carry them, marked as carried
+// with their age (procself.CgroupMemory.Carried, CarriedAge, CarriedAgeReads), while usage is
+// read every time.
 //
 // Why: on a 2-core cgroup-v1 VM memory.stat costs 10–16 µs per read, two thirds of the whole cheap
 // snapshot, because the kernel sums its per-CPU counters for every one of its ~70 lines; usage and
 // the limit cost 1–2 µs each. What the cheap tier uses memory.stat for — the split of usage into
-// anonymous, file and kernel memory and inactive_file for the working set — moves with the page
-// cache and the heap over seconds, and the figures a tick compares with a limit (usage,
-// headroom) are read fresh. Ten ticks is 10 s at the Monitor's default 1 s interval; the age bound
-// keeps a rarely called collector (Cheap on demand) from carrying a reading minutes old. The full
-// tier always reads memory.stat afresh.
+// anonymous, file and kernel memory, inactive_file for the working set — moves with the page
+// cache and the heap over seconds; a limit moves when an operator changes it (and on v1 the
+// effective limit comes from memory.stat anyway). Usage, which moves from tick to tick, is read
+// fresh. Ten ticks is 10 s at the Monitor's default 1 s interval; the age bound keeps a rarely
+// called collector (Cheap on demand) from carrying a reading minutes old. The full tier always
+// reads everything afresh.
 const (
 	cgroupStatEveryTicks = 10
 	cgroupStatMaxAge     = 10 * time.Second
@@ -67,8 +69,8 @@ func NewCollector(opts ...Option) (*Collector, error) {
 }
 
 // Cheap returns a new snapshot of the cheap tier: runtime/metrics, GC pause history, statm and the
-// cgroup's memory counters (memory.stat only every cgroupStatEveryTicks-th time, carried and
-// marked so in between). It never stops the world and costs microseconds whatever the process's
+// cgroup's memory counters (usage every time; the limit and memory.stat every
+// cgroupStatEveryTicks-th time, carried and marked so in between). It never stops the world and costs microseconds whatever the process's
 // size (docs/performance.md).
 func (c *Collector) Cheap() *Snapshot {
 	s := new(Snapshot)
@@ -165,9 +167,9 @@ func (c *Collector) readSource(dst *Snapshot, src Source, set SourceSet) error {
 				return err
 			}
 		}
-		// memory.stat is most of the cheap tier's cost and changes slowly in what it is used
-		// for; usage and the limit are read every tick (see cgroupStatEveryTicks).
-		if err = c.cgroup.ReadStatEvery(&dst.CgroupMemory, cgroupStatEveryTicks, cgroupStatMaxAge); err != nil && !procself.IsPartial(err) {
+		// memory.stat is most of the cheap tier's cost and, like the limit, changes slowly in
+		// what it is used for; usage is read every tick (see cgroupStatEveryTicks).
+		if err = c.cgroup.ReadSlowEvery(&dst.CgroupMemory, cgroupStatEveryTicks, cgroupStatMaxAge); err != nil && !procself.IsPartial(err) {
 			// The process may have moved to another cgroup: resolve it again on the next tick.
 			c.cgroup.Close()
 			c.cgroup = nil

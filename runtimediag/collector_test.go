@@ -313,14 +313,14 @@ func TestCheapCarriesCgroupStat(t *testing.T) {
 	if !s.Has(SourceCgroupMemory) || !s.CgroupMemory.Present.Has(procself.CgroupHasStat) {
 		t.Skipf("no readable memory cgroup here: %v", s.Err(SourceCgroupMemory))
 	}
-	if s.CgroupMemory.StatCarried {
+	if s.CgroupMemory.Carried {
 		t.Fatal("the first cheap read carried memory.stat")
 	}
 	for i := 1; i < cgroupStatEveryTicks; i++ {
 		c.ReadCheap(s)
 		cg := &s.CgroupMemory
-		if !cg.StatCarried || cg.StatAgeReads != i || cg.StatAge <= 0 {
-			t.Fatalf("read %d: carried %v, %d reads, %v old; want carried, %d reads old", i+1, cg.StatCarried, cg.StatAgeReads, cg.StatAge, i)
+		if !cg.Carried || cg.CarriedAgeReads != i || cg.CarriedAge <= 0 {
+			t.Fatalf("read %d: carried %v, %d reads, %v old; want carried, %d reads old", i+1, cg.Carried, cg.CarriedAgeReads, cg.CarriedAge, i)
 		}
 		if !cg.Present.Has(procself.CgroupHasUsage) || !cg.Present.Has(procself.CgroupHasStat) {
 			t.Fatalf("read %d: Present %b", i+1, cg.Present)
@@ -330,10 +330,10 @@ func TestCheapCarriesCgroupStat(t *testing.T) {
 		}
 	}
 	c.ReadCheap(s)
-	if s.CgroupMemory.StatCarried {
+	if s.CgroupMemory.Carried {
 		t.Errorf("read %d carried memory.stat; want it read every %d", cgroupStatEveryTicks+1, cgroupStatEveryTicks)
 	}
-	if full := c.Full(context.Background()); full.CgroupMemory.StatCarried {
+	if full := c.Full(context.Background()); full.CgroupMemory.Carried {
 		t.Error("the full tier carried memory.stat")
 	}
 }
