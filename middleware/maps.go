@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -15,11 +16,14 @@ import (
 
 // mapsView is /maps?format=json: the full tier's per-mapping table and the totals by class.
 type mapsView struct {
-	Time          time.Time                       `json:"time"`
-	Tier          string                          `json:"tier"`
-	ResidentBytes uint64                          `json:"resident_bytes"`
-	ByClass       []mapsClassTotal                `json:"by_class"`
-	Mappings      []runtimediag.ClassifiedMapping `json:"mappings"`
+	Time time.Time `json:"time"`
+	Tier string    `json:"tier"`
+	// ResidentBytes is the report's resident set; null when it was not read.
+	ResidentBytes *uint64          `json:"resident_bytes"`
+	ByClass       []mapsClassTotal `json:"by_class"`
+	// Mappings is the full tier's table; null when the report has none (smaps unread), which is
+	// not a process without mappings.
+	Mappings []runtimediag.ClassifiedMapping `json:"mappings"`
 	// Notes say why the table is empty or partial (no smaps on this system, for one).
 	Notes []string `json:"notes,omitempty"`
 }
@@ -47,16 +51,17 @@ func (t *tree) serveMaps(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	v := mapsView{
-		Time:          rep.RSS.Time,
-		Tier:          rep.RSS.Tier,
-		ResidentBytes: rep.RSS.ResidentBytes,
-		ByClass:       []mapsClassTotal{},
-		Mappings:      rep.RSS.Mappings,
-		Notes:         rep.RSS.Notes,
+		Time:     rep.RSS.Time,
+		Tier:     rep.RSS.Tier,
+		ByClass:  []mapsClassTotal{},
+		Mappings: rep.RSS.Mappings,
+		Notes:    rep.RSS.Notes,
+	}
+	if rep.RSS.ResidentKnown() {
+		v.ResidentBytes = &rep.RSS.ResidentBytes
 	}
 	if v.Mappings == nil {
-		v.Mappings = []runtimediag.ClassifiedMapping{}
-		v.Notes = append(slices.Clone(v.Notes), "no per-mapping table: the report's tier is "+rep.RSS.Tier+" (smaps unread; see the report's sources)")
+		v.Notes = append(slices.Clone(v.Notes), "no per-mapping table: "+noMappingsReason(rep))
 	}
 	idx := map[runtimediag.MappingClass]int{}
 	for _, m := range v.Mappings {
@@ -78,8 +83,15 @@ func (t *tree) serveMaps(w http.ResponseWriter, r *http.Request) error {
 		return writeJSON(w, v)
 	}
 	var buf bytes.Buffer
-	fmt.Fprintf(&buf, "memdiag mappings at %s: %d mappings, resident %s (tier %s)\n\n",
-		v.Time.UTC().Format(time.RFC3339), len(v.Mappings), humanize.Bytes(v.ResidentBytes), v.Tier)
+	count, resident := "no per-mapping table", "not read"
+	if v.Mappings != nil {
+		count = strconv.Itoa(len(v.Mappings)) + " mappings"
+	}
+	if v.ResidentBytes != nil {
+		resident = humanize.Bytes(*v.ResidentBytes)
+	}
+	fmt.Fprintf(&buf, "memdiag mappings at %s: %s, resident %s (tier %s)\n\n",
+		v.Time.UTC().Format(time.RFC3339), count, resident, v.Tier)
 	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "class\tmappings\tsize\trss\n")
 	for _, c := range v.ByClass {

@@ -134,6 +134,17 @@ func bytesFigure(b uint64) figure {
 	return figure{Text: humanize.Bytes(b), Exact: groupDigits(b) + " bytes", Raw: strconv.FormatUint(b, 10)}
 }
 
+// notReadFigure is a figure whose source could not be read: never a 0 that looks measured.
+var notReadFigure = figure{Text: "not read", Exact: "its source could not be read (see the report's sources)"}
+
+// knownBytesFigure is bytesFigure, or notReadFigure for the 0 that stands for an unread figure.
+func knownBytesFigure(b uint64) figure {
+	if b == 0 {
+		return notReadFigure
+	}
+	return bytesFigure(b)
+}
+
 func signedBytesFigure(b int64) figure {
 	if b >= 0 {
 		return bytesFigure(uint64(b))
@@ -263,7 +274,7 @@ type historyData struct {
 }
 
 var historyColumns = []string{"resident_bytes", "go_total_bytes", "heap_live_bytes", "heap_goal_bytes",
-	"limit_bytes", "alloc_bytes_total", "gc_cpu_seconds_total", "cpu_seconds_total"}
+	"limit_bytes", "alloc_bytes_total", "gc_cpu_seconds_total", "cpu_available_seconds_total"}
 
 func pointRow(p *runtimediag.Point) []float64 {
 	return []float64{float64(p.Time.UnixMilli()), float64(p.ResidentBytes), float64(p.GoTotalBytes),
@@ -276,7 +287,7 @@ func buildPageView(in *pageInput) *pageView {
 	p := in.Point
 	if !p.Time.IsZero() {
 		v.Live = liveView{Have: true, Time: p.Time.UTC().Format(time.RFC3339Nano), Clock: fmtClock(p.Time),
-			Resident: bytesFigure(p.ResidentBytes), GoTotal: bytesFigure(p.GoTotalBytes),
+			Resident: knownBytesFigure(p.ResidentBytes), GoTotal: bytesFigure(p.GoTotalBytes),
 			HeapLive: bytesFigure(p.HeapLiveBytes), HeapGoal: bytesFigure(p.HeapGoalBytes),
 			Goroutines: strconv.FormatUint(uint64(p.Goroutines), 10), Threads: strconv.FormatUint(uint64(p.Threads), 10)}
 	}
@@ -297,14 +308,26 @@ func buildPageView(in *pageInput) *pageView {
 	v.Window = fmtSeconds(rep.WindowSeconds)
 	rss := &rep.RSS
 	v.Tier = rss.Tier
-	v.Resident = bytesFigure(rss.ResidentBytes)
+	v.Resident = knownBytesFigure(rss.ResidentBytes)
 	res := float64(max(rss.ResidentBytes, 1))
-	v.GoManaged, v.GoManagedPct = bytesFigure(rss.GoManagedBytes), fmtPercent(float64(rss.GoManagedBytes)/res)
-	v.NonGo, v.NonGoPct = bytesFigure(rss.NonGoBytes), fmtPercent(float64(rss.NonGoBytes)/res)
-	v.Unexplained = signedBytesFigure(rss.UnexplainedBytes)
+	pct := func(b uint64) string {
+		if !rss.ResidentKnown() {
+			return "–"
+		}
+		return fmtPercent(float64(b) / res)
+	}
+	v.GoManaged, v.GoManagedPct = bytesFigure(rss.GoManagedBytes), pct(rss.GoManagedBytes)
+	v.NonGo, v.NonGoPct = bytesFigure(rss.NonGoBytes), pct(rss.NonGoBytes)
+	if !rss.NonGoMeasured() {
+		v.NonGo, v.NonGoPct = notReadFigure, "–"
+	}
+	v.Unexplained = notReadFigure
+	if rss.ResidentKnown() {
+		v.Unexplained = signedBytesFigure(rss.UnexplainedBytes)
+	}
 	v.Largest = rss.LargestCategory
 	v.LargestBytes = bytesFigure(rss.Category(rss.LargestCategory))
-	v.LargestPct = fmtPercent(float64(rss.Category(rss.LargestCategory)) / res)
+	v.LargestPct = pct(rss.Category(rss.LargestCategory))
 	for _, f := range rep.Findings {
 		fv := findingView{Code: f.Code, Severity: string(f.Severity), Headline: f.Headline, Advice: f.Advice, Doc: f.Doc}
 		if fv.Doc == "" {
@@ -318,8 +341,12 @@ func buildPageView(in *pageInput) *pageView {
 
 	v.RSSBar = rssBar(rss)
 	for _, c := range rss.Categories {
-		v.Categories = append(v.Categories, categoryView{Name: c.Name, Colour: categoryColour(c.Name), Method: c.Method,
-			Bytes: bytesFigure(c.Bytes), Pct: fmtPercent(float64(c.Bytes) / res), Empty: c.Bytes == 0})
+		cv := categoryView{Name: c.Name, Colour: categoryColour(c.Name), Method: c.Method,
+			Bytes: bytesFigure(c.Bytes), Pct: pct(c.Bytes), Empty: c.Bytes == 0}
+		if c.Method == runtimediag.MethodNotMeasured {
+			cv.Bytes, cv.Pct = notReadFigure, "–"
+		}
+		v.Categories = append(v.Categories, cv)
 	}
 
 	v.MappingCount = len(rss.Mappings)
@@ -371,10 +398,23 @@ func buildPageView(in *pageInput) *pageView {
 // noMappingsReason says why the report has no per-mapping table: the smaps source's error when
 // it was not read, else the attribution's notes.
 func noMappingsReason(rep *runtimediag.Report) string {
+	var smapsErr string
+	mapsRead := false
 	for _, s := range rep.Sources {
-		if (s.Name == "smaps" || s.Name == "maps") && !s.OK {
-			return s.Name + " was not read: " + firstNonEmpty(s.Reason, s.Error)
+		switch {
+		case s.Name == "smaps" && !s.OK:
+			smapsErr = firstNonEmpty(s.Reason, s.Error)
+		case s.Name == "maps" && s.OK:
+			mapsRead = true
+		case s.Name == "maps" && !s.OK && smapsErr != "":
+			return "smaps was not read (" + smapsErr + "), nor maps (" + firstNonEmpty(s.Reason, s.Error) + ")"
 		}
+	}
+	if smapsErr != "" {
+		if mapsRead {
+			return "smaps was not read (" + smapsErr + "); maps was, but it has no per-mapping sizes, so nothing could be attributed per mapping"
+		}
+		return "smaps was not read: " + smapsErr
 	}
 	if len(rep.RSS.Notes) > 0 {
 		return strings.Join(rep.RSS.Notes, "; ")

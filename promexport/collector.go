@@ -152,19 +152,20 @@ func (c *Collector) buildReport(rep *runtimediag.Report, out []prometheus.Metric
 	rss := &rep.RSS
 	seen := make(map[string]bool, len(rss.Categories))
 	for _, cat := range rss.Categories {
-		if !c.known.categories[cat.Name] || seen[cat.Name] {
-			continue
+		if !c.known.categories[cat.Name] || seen[cat.Name] || cat.Method == runtimediag.MethodNotMeasured {
+			continue // not measured: no sample, never a 0 that looks measured
 		}
 		seen[cat.Name] = true
 		out = append(out, gauge(d.category, float64(cat.Bytes), cat.Name, cat.Method))
 	}
+	if len(seen) > 0 && rss.ResidentKnown() {
+		out = append(out, gauge(d.unexplained, float64(rss.UnexplainedBytes)))
+	}
 	if len(seen) > 0 {
-		out = append(out,
-			gauge(d.unexplained, float64(rss.UnexplainedBytes)),
-			gauge(d.goManaged, float64(rss.GoManagedBytes)),
-			gauge(d.nonGo, float64(rss.NonGoBytes)),
-			gauge(d.lazyFree, float64(rss.LazyFreeBytes)),
-		)
+		out = append(out, gauge(d.goManaged, float64(rss.GoManagedBytes)), gauge(d.lazyFree, float64(rss.LazyFreeBytes)))
+	}
+	if rss.NonGoMeasured() {
+		out = append(out, gauge(d.nonGo, float64(rss.NonGoBytes)))
 	}
 	if rss.ArenaCheck != nil {
 		out = append(out, gauge(d.arenaOK, boolFloat(rss.ArenaCheck.OK)))

@@ -262,7 +262,10 @@ func (r *RSS) finish() {
 	if largest >= 0 {
 		r.LargestCategory = r.Categories[largest].Name
 	}
-	r.UnexplainedBytes = int64(r.ResidentBytes) - int64(total)
+	r.UnexplainedBytes = 0
+	if r.ResidentBytes > 0 {
+		r.UnexplainedBytes = int64(r.ResidentBytes) - int64(total)
+	}
 }
 
 // Estimate attributes the resident memory of a cheap snapshot (statm and runtime/metrics): the Go
@@ -321,6 +324,9 @@ func (a *Attributor) estimate(s *estimateInput) RSS {
 	cats[3].Bytes = s.heapStacks
 	if last == nil {
 		cats[4].Bytes = s.goRuntime - min(s.goRuntime, s.osStacks)
+		for i := 5; i < len(cats); i++ {
+			cats[i].Method = MethodNotMeasured
+		}
 		r.Notes = append(r.Notes, "no full classification yet: go_runtime is what the runtime has mapped off-heap, and everything outside Go is unexplained")
 	} else {
 		r.ClassifiedAt = last.Time

@@ -101,6 +101,9 @@ func (t Trigger) validate() error {
 			if c == "" {
 				return errors.New("OnFinding: empty finding code")
 			}
+			if !slices.Contains(FindingCodes(), c) {
+				return fmt.Errorf("OnFinding: unknown finding code %q (docs/findings.md lists them)", c)
+			}
 		}
 		return nil
 	case TriggerResident:

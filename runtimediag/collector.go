@@ -28,6 +28,7 @@ type Collector struct {
 	statm  *procself.StatmReader
 	cgroup *procself.CgroupMemoryReader
 	smaps  *procself.MappingsReader // keeps smaps' read buffer (megabytes) from one full read to the next
+	srcLog *sourceLog               // shared by a Monitor's collectors
 }
 
 // cgroupStatEveryTicks and cgroupStatMaxAge set how often the cheap tier reads the cgroup's
@@ -56,16 +57,19 @@ var ErrClosed = errors.New("runtimediag: collector closed")
 // NewCollector validates the options and returns a Collector. It opens no files until the first
 // read.
 func NewCollector(opts ...Option) (*Collector, error) {
-	cfg := defaultConfig()
-	for _, o := range opts {
-		if o == nil {
-			return nil, errors.New("runtimediag: nil option")
-		}
-		if err := o.apply(&cfg); err != nil {
-			return nil, err
-		}
+	cfg, err := applyOptions("NewCollector", opts)
+	if err != nil {
+		return nil, err
 	}
-	return &Collector{cfg: cfg, fs: procself.New(cfg.root), runtimeErr: unsupportedRuntimeMetrics()}, nil
+	return newCollector(cfg)
+}
+
+// newCollector checks what the options could not check alone and returns a Collector of cfg.
+func newCollector(cfg config) (*Collector, error) {
+	if err := cfg.checkRoot(); err != nil {
+		return nil, err
+	}
+	return &Collector{cfg: cfg, fs: procself.New(cfg.root), runtimeErr: unsupportedRuntimeMetrics(), srcLog: new(sourceLog)}, nil
 }
 
 // Cheap returns a new snapshot of the cheap tier: runtime/metrics, GC pause history, statm and the
@@ -119,6 +123,7 @@ func (c *Collector) Read(ctx context.Context, dst *Snapshot, set SourceSet) {
 		t0 := time.Now()
 		err := c.readSource(dst, src, set)
 		dst.sources[src] = sourceResult{err: err, cost: time.Since(t0)}
+		c.srcLog.note(c.logger(), src, err)
 		// runtime/metrics' only error names metrics a future Go dropped: the rest were read. A
 		// *procself.FieldErrors likewise keeps the rest of the source (Snapshot.Unread names
 		// what is missing).
@@ -210,9 +215,6 @@ func (c *Collector) readSource(dst *Snapshot, src Source, set SourceSet) error {
 		dst.Syscall, err = c.fs.Syscall()
 	case SourceLatency:
 		dst.Latency, err = c.fs.Latency()
-	}
-	if err != nil && (src == SourceStatm || src == SourceCgroupMemory) {
-		c.logger().Debug("memdiag: cheap source failed", zap.Stringer("source", src), zap.Error(err))
 	}
 	return err
 }

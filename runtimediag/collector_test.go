@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/metrics"
 	"strings"
@@ -154,7 +155,11 @@ func TestGCPauseHistory(t *testing.T) {
 // TestMissingProc points the root at an empty directory: every /proc and cgroup source says why it
 // is missing, and the runtime sources are still read.
 func TestMissingProc(t *testing.T) {
-	c, err := NewCollector(WithRoot(t.TempDir()))
+	root := t.TempDir()
+	if err := os.Mkdir(filepath.Join(root, "proc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewCollector(WithRoot(root))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,10 +17,11 @@ type GCPauseHistory struct {
 	Recent []GCPause
 }
 
-// GCPause is one GC cycle's stop-the-world time and when it ended.
+// GCPause is one GC cycle's stop-the-world time and when it ended. In JSON it is
+// {"end": time, "duration_seconds": seconds} (MarshalJSON); the tags name those keys.
 type GCPause struct {
-	End      time.Time
-	Duration time.Duration
+	End      time.Time     `json:"end"`
+	Duration time.Duration `json:"duration_seconds"`
 }
 
 // gcStatsReader owns the buffers debug.ReadGCStats fills, so that reads after the first allocate

@@ -80,6 +80,9 @@ var logFields = map[string][]string{
 	LogMessageCapture:      {fieldCaptureID, fieldCaptureTrigger, fieldCaptureReason, fieldCaptureBytes, fieldCaptureParts, fieldCaptureSeconds},
 	LogMessageReportFailed: {fieldReportFailureErr},
 	LogMessageMemoryLimit:  memLimitLogFields,
+	// sourcelog.go
+	LogMessageSourceFailed:    {fieldSource, fieldSourceReason, fieldSourceError},
+	LogMessageSourceRecovered: {fieldSource, fieldSourceReason},
 }
 
 // logQueueSize is how many lines may wait for a slow sink before new ones are dropped: a

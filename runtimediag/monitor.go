@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"runtime/trace"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -123,14 +122,9 @@ const closeLogWait = 500 * time.Millisecond
 // NewMonitor validates the options and returns a Monitor that has started nothing: no goroutine,
 // no timer, no file open.
 func NewMonitor(opts ...Option) (*Monitor, error) {
-	cfg := defaultConfig()
-	for _, o := range opts {
-		if o == nil {
-			return nil, errors.New("runtimediag: nil option")
-		}
-		if err := o.apply(&cfg); err != nil {
-			return nil, err
-		}
+	cfg, err := applyOptions("NewMonitor", opts)
+	if err != nil {
+		return nil, err
 	}
 	mc := cfg.monitor
 	// A default interval never makes a valid tick invalid: it grows to the tick instead.
@@ -160,17 +154,20 @@ func NewMonitor(opts ...Option) (*Monitor, error) {
 	q := newLogQueue()
 	async := cfg.logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core { return &asyncCore{inner: c, q: q} }))
 	// The collector logs its own problems from the tick: through the queue, like everything else.
-	col, err := NewCollector(append(slices.Clone(opts), WithLogger(async))...)
+	colCfg := cfg
+	colCfg.logger = async
+	col, err := newCollector(colCfg)
 	if err != nil {
 		return nil, err
 	}
 	// Full reports read through a collector of their own: a Collector serialises its reads, and a
 	// full read walks smaps for milliseconds, which must never hold up the tick's cheap read.
-	fullCol, err := NewCollector(append(slices.Clone(opts), WithLogger(async))...)
+	fullCol, err := newCollector(colCfg)
 	if err != nil {
 		col.Close()
 		return nil, err
 	}
+	fullCol.srcLog = col.srcLog // one line per source, whichever collector read it
 	life, stop := context.WithCancel(context.Background())
 	return &Monitor{
 		mc:            mc,
@@ -195,7 +192,8 @@ func NewMonitor(opts ...Option) (*Monitor, error) {
 // Start starts the tick, the worker and the log writer, and the flight recorder when
 // WithFlightRecorder asked for it. The Monitor runs until ctx is done or Close is called; Close
 // must be called either way, to wait for it and release its files. Start on a running Monitor does
-// nothing; Start after Close returns ErrMonitorClosed.
+// nothing; Start after Close returns ErrMonitorClosed; Start with a ctx that has already ended
+// starts nothing and returns its cause.
 //
 // When ctx ends the Monitor stops for good: the tick, the worker, the log writer and the flight
 // recorder stop, and Start returns an error wrapping ErrMonitorStopped and the context's cause.
@@ -212,6 +210,11 @@ func (m *Monitor) Start(ctx context.Context) error {
 		return fmt.Errorf("%w: %w", ErrMonitorStopped, context.Cause(m.run))
 	case stateClosed:
 		return ErrMonitorClosed
+	}
+	if err := ctx.Err(); err != nil {
+		// A Monitor started on a context that already ended would stop before its first tick
+		// while the caller believed it running.
+		return fmt.Errorf("runtimediag: Monitor.Start: %w", context.Cause(ctx))
 	}
 	if m.mc.frWindow > 0 {
 		fr := trace.NewFlightRecorder(trace.FlightRecorderConfig{MinAge: m.mc.frWindow, MaxBytes: m.mc.frMaxBytes})

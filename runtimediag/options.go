@@ -3,22 +3,62 @@ package runtimediag
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"go.uber.org/zap"
 )
 
-// Option configures a Collector (and, through it, a Monitor). Options are validated: a bad value is
-// an error from the constructor, never a panic.
-type Option interface{ apply(*config) error }
+// Option configures a Collector or a Monitor. Options are validated: a bad value is an error from
+// the constructor, never a panic. Each option's doc says which constructor it belongs to: the
+// Collector's options (WithRoot, WithLogger, WithEnvAllowlist, WithMaxThreads, WithMaxFDTargets,
+// WithFullSources) configure a Monitor's collectors too, and NewMonitor accepts them; the Monitor's
+// options (the tick, intervals, history, triggers, captures) mean nothing to a Collector, and
+// NewCollector refuses them with an error naming both.
+type Option interface {
+	apply(*config) error
+	// monitorOnly names an option that only NewMonitor accepts; "" for a Collector option.
+	monitorOnly() string
+}
 
+// optionFunc is an option of the Collector, accepted by NewCollector and NewMonitor.
 type optionFunc func(*config) error
 
 func (f optionFunc) apply(c *config) error { return f(c) }
+func (optionFunc) monitorOnly() string     { return "" }
+
+// monitorOption is an option only NewMonitor accepts.
+type monitorOption struct {
+	name string
+	f    func(*config) error
+}
+
+func (o monitorOption) apply(c *config) error { return o.f(c) }
+func (o monitorOption) monitorOnly() string   { return o.name }
+
+// applyOptions applies opts to the defaults; constructor names the caller for errors. A Monitor
+// option given to NewCollector is refused.
+func applyOptions(constructor string, opts []Option) (config, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if o == nil {
+			return cfg, fmt.Errorf("runtimediag: %s: nil option", constructor)
+		}
+		if name := o.monitorOnly(); name != "" && constructor != "NewMonitor" {
+			return cfg, fmt.Errorf("runtimediag: %s: %s configures a Monitor (NewMonitor), not a Collector", constructor, name)
+		}
+		if err := o.apply(&cfg); err != nil {
+			return cfg, err
+		}
+	}
+	return cfg, nil
+}
 
 type config struct {
 	root         string
+	rootSet      bool // WithRoot was given: the directory is checked at construction
 	logger       *zap.Logger
 	envAllow     []string
 	maxThreads   int
@@ -39,15 +79,32 @@ func defaultConfig() config {
 }
 
 // WithRoot reads /proc and /sys below dir instead of "/": for tests on recorded files, or for a
-// sidecar that sees the host's /proc mounted elsewhere.
+// sidecar that sees the host's /proc mounted elsewhere. NewCollector and NewMonitor refuse a dir
+// that does not exist or has no proc directory: a mistyped root would otherwise give a report with
+// every /proc figure unread.
 func WithRoot(dir string) Option {
 	return optionFunc(func(c *config) error {
 		if dir == "" {
 			return errors.New("runtimediag: WithRoot: empty directory")
 		}
-		c.root = dir
+		c.root, c.rootSet = dir, true
 		return nil
 	})
+}
+
+// checkRoot refuses a root given with WithRoot that cannot hold /proc.
+func (c *config) checkRoot() error {
+	if !c.rootSet {
+		return nil
+	}
+	fi, err := os.Stat(filepath.Join(c.root, "proc"))
+	if err != nil {
+		return fmt.Errorf("runtimediag: WithRoot(%q): %w", c.root, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("runtimediag: WithRoot(%q): %s is not a directory", c.root, filepath.Join(c.root, "proc"))
+	}
+	return nil
 }
 
 // WithLogger sets the logger for the collector's own problems (a source that stopped being
@@ -154,13 +211,13 @@ const minTickInterval = 10 * time.Millisecond
 // longer than the default full or log interval raises that default to the tick; an interval set
 // explicitly must be at least the tick.
 func WithTickInterval(d time.Duration) Option {
-	return optionFunc(func(c *config) error {
+	return monitorOption{"WithTickInterval", func(c *config) error {
 		if d < minTickInterval {
 			return fmt.Errorf("runtimediag: WithTickInterval: %s is below the minimum %s", d, minTickInterval)
 		}
 		c.monitor.tick = d
 		return nil
-	})
+	}}
 }
 
 // WithFullInterval sets how often a Monitor takes a full report in the background (default 5 min,
@@ -168,13 +225,13 @@ func WithTickInterval(d time.Duration) Option {
 // may not be shorter than the tick interval. A full report reads smaps, whose cost grows with
 // resident memory: milliseconds for a small service, tens of milliseconds at a gigabyte.
 func WithFullInterval(d time.Duration) Option {
-	return optionFunc(func(c *config) error {
+	return monitorOption{"WithFullInterval", func(c *config) error {
 		if d < 0 {
 			return fmt.Errorf("runtimediag: WithFullInterval: %s is negative", d)
 		}
 		c.monitor.full, c.monitor.fullSet = d, true
 		return nil
-	})
+	}}
 }
 
 // WithHistory sets how much history a Monitor keeps, as a duration of ticks (default one hour, or
@@ -182,13 +239,13 @@ func WithFullInterval(d time.Duration) Option {
 // may hold at most 4 MiB of points: an hour at 1 s ticks is about 480 KiB; NewMonitor refuses a
 // window that would need more.
 func WithHistory(d time.Duration) Option {
-	return optionFunc(func(c *config) error {
+	return monitorOption{"WithHistory", func(c *config) error {
 		if d <= 0 {
 			return fmt.Errorf("runtimediag: WithHistory: %s is not positive", d)
 		}
 		c.monitor.history, c.monitor.historySet = d, true
 		return nil
-	})
+	}}
 }
 
 // WithLogInterval sets how often a Monitor logs its one-line summary through the logger of
@@ -196,24 +253,24 @@ func WithHistory(d time.Duration) Option {
 // off, leaving only finding transitions and captures); it may not be shorter than the tick
 // interval. docs/logging.md lists the fields.
 func WithLogInterval(d time.Duration) Option {
-	return optionFunc(func(c *config) error {
+	return monitorOption{"WithLogInterval", func(c *config) error {
 		if d < 0 {
 			return fmt.Errorf("runtimediag: WithLogInterval: %s is negative", d)
 		}
 		c.monitor.logInterval, c.monitor.logSet = d, true
 		return nil
-	})
+	}}
 }
 
 // WithTopAllocationSites sets how many allocation sites a Monitor's report keeps (default 20).
 func WithTopAllocationSites(n int) Option {
-	return optionFunc(func(c *config) error {
+	return monitorOption{"WithTopAllocationSites", func(c *config) error {
 		if n <= 0 || n > 1000 {
 			return fmt.Errorf("runtimediag: WithTopAllocationSites: %d is not between 1 and 1000", n)
 		}
 		c.monitor.topSites = n
 		return nil
-	})
+	}}
 }
 
 // WithTriggers turns captures on: when one of the triggers fires, the Monitor keeps a heap
@@ -222,7 +279,7 @@ func WithTopAllocationSites(n int) Option {
 // only when asked (Monitor.Capture). Each kind of trigger fires at most once per cooldown
 // (WithCaptureCooldown).
 func WithTriggers(ts ...Trigger) Option {
-	return optionFunc(func(c *config) error {
+	return monitorOption{"WithTriggers", func(c *config) error {
 		if len(ts) == 0 {
 			return errors.New("runtimediag: WithTriggers: no trigger")
 		}
@@ -233,13 +290,13 @@ func WithTriggers(ts ...Trigger) Option {
 		}
 		c.monitor.triggers = append(c.monitor.triggers, ts...)
 		return nil
-	})
+	}}
 }
 
 // WithCaptureStorage bounds the captures a Monitor keeps in memory (default 8 captures and
 // 64 MiB): past either bound the oldest capture is dropped.
 func WithCaptureStorage(count int, bytes int64) Option {
-	return optionFunc(func(c *config) error {
+	return monitorOption{"WithCaptureStorage", func(c *config) error {
 		if count <= 0 {
 			return fmt.Errorf("runtimediag: WithCaptureStorage: count %d is not positive", count)
 		}
@@ -248,19 +305,19 @@ func WithCaptureStorage(count int, bytes int64) Option {
 		}
 		c.monitor.captureCount, c.monitor.captureBytes = count, bytes
 		return nil
-	})
+	}}
 }
 
 // WithCaptureCooldown sets how long a kind of trigger stays quiet after it fired (default
 // 10 min), so that one incident leaves one capture rather than a capture every tick.
 func WithCaptureCooldown(d time.Duration) Option {
-	return optionFunc(func(c *config) error {
+	return monitorOption{"WithCaptureCooldown", func(c *config) error {
 		if d < 0 {
 			return fmt.Errorf("runtimediag: WithCaptureCooldown: %s is negative", d)
 		}
 		c.monitor.cooldown = d
 		return nil
-	})
+	}}
 }
 
 // WithFlightRecorder keeps a runtime/trace flight recorder running while the Monitor runs, so that
@@ -270,7 +327,7 @@ func WithCaptureCooldown(d time.Duration) Option {
 // figure), and only one flight recorder can run in a process, so Monitor.Start fails if another
 // is running.
 func WithFlightRecorder(window time.Duration, maxBytes uint64) Option {
-	return optionFunc(func(c *config) error {
+	return monitorOption{"WithFlightRecorder", func(c *config) error {
 		if window < time.Second || window > 10*time.Minute {
 			return fmt.Errorf("runtimediag: WithFlightRecorder: window %s is not between 1s and 10m", window)
 		}
@@ -282,5 +339,5 @@ func WithFlightRecorder(window time.Duration, maxBytes uint64) Option {
 		}
 		c.monitor.frWindow, c.monitor.frMaxBytes = window, maxBytes
 		return nil
-	})
+	}}
 }

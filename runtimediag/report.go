@@ -118,12 +118,14 @@ type Efficiency struct {
 	CgroupLimitBytes *uint64 `json:"cgroup_limit_bytes"`
 	// CgroupHeadroomBytes is that limit minus the cgroup's usage, nil without a limit.
 	CgroupHeadroomBytes *int64 `json:"cgroup_headroom_bytes"`
-	// CgroupUsageBytes is everything charged to the cgroup, page cache included; 0 when unread.
+	// CgroupUsageBytes is everything charged to the cgroup, page cache included; 0 (JSON null)
+	// when unread.
 	CgroupUsageBytes uint64 `json:"cgroup_usage_bytes"`
 	// CgroupWorkingSetBytes is usage minus inactive file pages (what Kubernetes evicts on); nil
 	// when memory.stat was not read.
 	CgroupWorkingSetBytes *uint64 `json:"cgroup_working_set_bytes"`
-	// ResidentBytes is the process's resident set (statm; the attribution's when statm was unread).
+	// ResidentBytes is the process's resident set (statm; the attribution's when statm was unread);
+	// 0 (JSON null) when neither was read.
 	ResidentBytes uint64 `json:"resident_bytes"`
 	GOGC          int64  `json:"gogc"` // -1 when the GC is off
 
@@ -135,8 +137,8 @@ type Efficiency struct {
 	// but not yet run.
 	FinalizerBacklog uint64 `json:"finalizer_backlog"`
 	CleanupBacklog   uint64 `json:"cleanup_backlog"`
-	// OpenFDs and OpenFDsLimit are the open descriptors and the soft RLIMIT_NOFILE; 0 when unread
-	// (full tier only).
+	// OpenFDs and OpenFDsLimit are the open descriptors and the soft RLIMIT_NOFILE; 0 (JSON null)
+	// when unread (full tier only), and OpenFDsLimit also when there is no limit.
 	OpenFDs      uint64 `json:"open_fds"`
 	OpenFDsLimit uint64 `json:"open_fds_limit"`
 
@@ -152,9 +154,9 @@ type Efficiency struct {
 
 // SizeBucket is allocation volume for one size class. Small objects are rounded up to their size
 // class, so a class's bytes are its object count × UpToBytes exactly; the large bucket (objects
-// over 32 KiB, UpToBytes 0) is the remainder of all bytes allocated.
+// over 32 KiB, UpToBytes 0, JSON null: no upper bound) is the remainder of all bytes allocated.
 type SizeBucket struct {
-	UpToBytes      float64 `json:"up_to_bytes"` // the size class; 0 for large objects (no upper bound)
+	UpToBytes      float64 `json:"up_to_bytes"` // the size class; 0 (JSON null) for large objects: no upper bound
 	BytesPerSecond float64 `json:"bytes_per_second"`
 	Share          float64 `json:"share"` // of all bytes allocated in the window
 }
@@ -194,21 +196,24 @@ type AllocationSite struct {
 // needs, stored compactly (an hour of 1 s ticks is about 300 KiB) instead of whole snapshots.
 type Point struct {
 	Time              time.Time `json:"time"`
-	ResidentBytes     uint64    `json:"resident_bytes"`       // statm; 0 when unread
+	ResidentBytes     uint64    `json:"resident_bytes"`       // statm; 0 (JSON null) when unread
 	GoTotalBytes      uint64    `json:"go_total_bytes"`       // /memory/classes/total
 	HeapObjectsBytes  uint64    `json:"heap_objects_bytes"`   // live + unswept objects
 	HeapLiveBytes     uint64    `json:"heap_live_bytes"`      // marked live by the last GC
 	HeapGoalBytes     uint64    `json:"heap_goal_bytes"`      // next GC's goal
 	HeapReleasedBytes uint64    `json:"heap_released_bytes"`  // returned to the OS
-	LimitBytes        uint64    `json:"limit_bytes"`          // smallest of GOMEMLIMIT and the cgroup limit; 0 when none
-	CgroupUsageBytes  uint64    `json:"cgroup_usage_bytes"`   // 0 when unread
+	LimitBytes        uint64    `json:"limit_bytes"`          // smallest of GOMEMLIMIT and the cgroup limit; 0 (JSON null) when none
+	CgroupUsageBytes  uint64    `json:"cgroup_usage_bytes"`   // 0 (JSON null) when unread
 	AllocBytesTotal   uint64    `json:"alloc_bytes_total"`    // cumulative heap bytes allocated
 	GCCyclesTotal     uint64    `json:"gc_cycles_total"`      // cumulative
 	GCCPUSecondsTotal float64   `json:"gc_cpu_seconds_total"` // cumulative, runtime's estimate
-	CPUSecondsTotal   float64   `json:"cpu_seconds_total"`    // cumulative GOMAXPROCS × wall, runtime's estimate
-	PauseGCMaxSeconds float64   `json:"pause_gc_max_seconds"` // longest GC pause since the previous point; 0 if none
-	Goroutines        uint32    `json:"goroutines"`
-	Threads           uint32    `json:"threads"`
+	// CPUSecondsTotal is the CPU time available to Go since the process started — GOMAXPROCS × wall
+	// time, integrated (/cpu/classes/total:cpu-seconds) — not CPU used: the denominator of GC CPU
+	// shares.
+	CPUSecondsTotal   float64 `json:"cpu_available_seconds_total"`
+	PauseGCMaxSeconds float64 `json:"pause_gc_max_seconds"` // longest GC pause since the previous point; 0 if none
+	Goroutines        uint32  `json:"goroutines"`
+	Threads           uint32  `json:"threads"`
 }
 
 // AnalyzeInput is everything Analyze looks at. Only Cur is required.

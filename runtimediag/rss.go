@@ -45,6 +45,9 @@ const (
 	// MethodEstimate: the cheap tier's figure from statm and runtime/metrics plus the last full
 	// classification, whose age the report gives.
 	MethodEstimate = "estimate"
+	// MethodNotMeasured: nothing measured this category (no full classification yet, say); its
+	// bytes are 0 in Go and null in JSON, and whatever it holds is in the unexplained remainder.
+	MethodNotMeasured = "not measured"
 )
 
 // Tiers of an RSS attribution.
@@ -66,13 +69,14 @@ type RSS struct {
 	// Time is when the snapshot the attribution was computed from was read.
 	Time time.Time `json:"time"`
 	// ResidentBytes is the process's resident set as statm gives it (what the OOM killer and
-	// dashboards call RSS); the sum of smaps' Rss when statm was not read.
+	// dashboards call RSS); the sum of smaps' Rss when statm was not read; 0 when neither was
+	// read (JSON null; see ResidentKnown).
 	ResidentBytes uint64 `json:"resident_bytes"`
 	// UnexplainedBytes is ResidentBytes minus the sum of the categories. In the full tier it is what
 	// statm counts and no mapping of smaps holds (the two are read moments apart, and since Linux
 	// 6.2 statm's counters are per-CPU approximations); in the cheap tier it also holds whatever
 	// changed outside the Go heap since the last full classification. Negative when the categories
-	// measured more than statm.
+	// measured more than statm. 0 (JSON null) when ResidentBytes is unknown.
 	UnexplainedBytes int64 `json:"unexplained_bytes"`
 	// Categories are every category in report order, zero ones included.
 	Categories []RSSCategory `json:"categories"`

@@ -124,7 +124,6 @@ func (e *SourceError) Unwrap() error { return e.Err }
 func (e *SourceError) Reason() string { return reason(e.Err) }
 
 func reason(err error) string {
-	var pe *procself.ParseError
 	switch {
 	case err == nil:
 		return ""
@@ -138,10 +137,33 @@ func reason(err error) string {
 		return "permission denied"
 	case errors.Is(err, fs.ErrNotExist):
 		return "no such file"
-	case errors.As(err, &pe):
+	case isParseError(err):
 		return "malformed"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return "canceled"
 	}
 	return "failed"
+}
+
+// isParseError is errors.As(err, new(*procself.ParseError)) without the allocation errors.As costs:
+// the collector classifies a failing source on every tick.
+func isParseError(err error) bool {
+	for err != nil {
+		switch e := err.(type) {
+		case *procself.ParseError:
+			return true
+		case interface{ Unwrap() []error }:
+			for _, inner := range e.Unwrap() {
+				if isParseError(inner) {
+					return true
+				}
+			}
+			return false
+		case interface{ Unwrap() error }:
+			err = e.Unwrap()
+		default:
+			return false
+		}
+	}
+	return false
 }

@@ -13,6 +13,9 @@ import (
 	"github.com/memdiag/memdiag/runtimediag"
 )
 
+// NotRead is what the text shows for a figure whose source could not be read.
+const NotRead = "not read"
+
 // Write renders rep as text for a terminal: where the resident memory is, how the process
 // allocates and collects, what to change, which code allocates, and which sources could not be
 // read. source, when not empty, names where the report came from. It returns the first error
@@ -30,17 +33,36 @@ func Write(w io.Writer, rep *runtimediag.Report, source string) error {
 		fmt.Fprintf(w, "from %s\n", source)
 	}
 
+	resident, unexplained, nonGo := NotRead, NotRead, "not measured"
+	if r.ResidentKnown() {
+		resident, unexplained = humanize.Bytes(r.ResidentBytes), humanize.SignedBytes(r.UnexplainedBytes)
+	}
+	if r.NonGoMeasured() {
+		nonGo = humanize.Bytes(r.NonGoBytes)
+	}
 	fmt.Fprintf(w, "\nRESIDENT %s   Go-managed %s   non-Go %s   unexplained %s\n",
-		humanize.Bytes(r.ResidentBytes), humanize.Bytes(r.GoManagedBytes), humanize.Bytes(r.NonGoBytes), humanize.SignedBytes(r.UnexplainedBytes))
+		resident, humanize.Bytes(r.GoManagedBytes), nonGo, unexplained)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	var unmeasured []string
 	for _, c := range r.Categories {
+		if c.Method == runtimediag.MethodNotMeasured {
+			unmeasured = append(unmeasured, c.Name)
+			continue
+		}
 		if c.Bytes == 0 {
 			continue
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t  %s\n", c.Name, humanize.Bytes(c.Bytes), humanize.Share(float64(c.Bytes), float64(r.ResidentBytes)), c.Method)
+		share := NotRead
+		if r.ResidentKnown() {
+			share = humanize.Share(float64(c.Bytes), float64(r.ResidentBytes))
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t  %s\n", c.Name, humanize.Bytes(c.Bytes), share, c.Method)
 	}
 	tw.Flush()
 	var extra []string
+	if len(unmeasured) > 0 {
+		extra = append(extra, "not measured: "+strings.Join(unmeasured, ", "))
+	}
 	if r.LazyFreeBytes > 0 {
 		extra = append(extra, "lazy free "+humanize.Bytes(r.LazyFreeBytes))
 	}
@@ -159,8 +181,11 @@ func limits(e *runtimediag.Efficiency) string {
 }
 
 func fds(e *runtimediag.Efficiency) string {
-	if e.OpenFDsLimit == 0 {
+	switch {
+	case e.OpenFDs == 0:
 		return ""
+	case e.OpenFDsLimit == 0:
+		return fmt.Sprintf(", %d fds (no limit read)", e.OpenFDs)
 	}
 	return fmt.Sprintf(", %d of %d fds", e.OpenFDs, e.OpenFDsLimit)
 }

@@ -47,7 +47,7 @@
     if (key === 'alloc_rate') {
       return Math.max(r[col.alloc_bytes_total] - p[col.alloc_bytes_total], 0) / ((r[0] - p[0]) / 1000);
     }
-    const cpu = r[col.cpu_seconds_total] - p[col.cpu_seconds_total];
+    const cpu = r[col.cpu_available_seconds_total] - p[col.cpu_available_seconds_total];
     if (cpu <= 0) return NaN;
     return 100 * Math.max(r[col.gc_cpu_seconds_total] - p[col.gc_cpu_seconds_total], 0) / cpu;
   }

@@ -1,0 +1,102 @@
+package middleware
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/memdiag/memdiag/runtimediag"
+)
+
+// unreadRoot is a /proc root where statm is malformed, smaps and maps are missing and status is a
+// directory (unreadable as a file even for root), so that the resident set cannot be read.
+func unreadRoot(t testing.TB) string {
+	t.Helper()
+	root := t.TempDir()
+	self := filepath.Join(root, "proc", "self")
+	if err := os.MkdirAll(filepath.Join(self, "status"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(self, "statm"), []byte("not numbers\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// TestUnreadFiguresAreAbsent: with statm malformed and smaps and maps missing, no surface prints the
+// resident set or the unexplained remainder as a measured 0 (or as minus the Go categories):
+// report.json has null, report.txt, the page and /maps say "not read", and /maps does not claim
+// "0 mappings".
+func TestUnreadFiguresAreAbsent(t *testing.T) {
+	mon := newTestMonitor(t, runtimediag.WithRoot(unreadRoot(t)))
+	h := newTestTree(t, mon)
+
+	w := serve(h, "GET", testPrefix+"report.json", "")
+	if w.Code != http.StatusOK {
+		t.Fatalf("report.json: %d %s", w.Code, body(t, w))
+	}
+	var rep struct {
+		RSS struct {
+			ResidentBytes    *uint64 `json:"resident_bytes"`
+			UnexplainedBytes *int64  `json:"unexplained_bytes"`
+			NonGoBytes       *uint64 `json:"non_go_bytes"`
+			Categories       []struct {
+				Name   string  `json:"name"`
+				Bytes  *uint64 `json:"bytes"`
+				Method string  `json:"method"`
+			} `json:"categories"`
+		} `json:"rss"`
+		Efficiency map[string]json.RawMessage `json:"efficiency"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.RSS.ResidentBytes != nil || rep.RSS.UnexplainedBytes != nil || rep.RSS.NonGoBytes != nil {
+		t.Errorf("rss: resident %v, unexplained %v, non-Go %v; want null for each", deref(rep.RSS.ResidentBytes), deref(rep.RSS.UnexplainedBytes), deref(rep.RSS.NonGoBytes))
+	}
+	for _, c := range rep.RSS.Categories {
+		if (c.Bytes == nil) != (c.Method == runtimediag.MethodNotMeasured) {
+			t.Errorf("category %s: bytes %v with method %q", c.Name, deref(c.Bytes), c.Method)
+		}
+	}
+	for _, k := range []string{"resident_bytes", "open_fds", "open_fds_limit", "cgroup_usage_bytes"} {
+		if v := string(rep.Efficiency[k]); v != "null" {
+			t.Errorf("efficiency.%s = %s, want null", k, v)
+		}
+	}
+
+	txt := body(t, serve(h, "GET", testPrefix+"report.txt", ""))
+	if !strings.Contains(txt, "RESIDENT not read") || !strings.Contains(txt, "unexplained not read") {
+		t.Errorf("report.txt does not say the resident set was not read:\n%s", txt)
+	}
+	if strings.Contains(txt, "RESIDENT 0 B") || strings.Contains(txt, "unexplained -") {
+		t.Errorf("report.txt prints an unread figure as measured:\n%s", txt)
+	}
+
+	maps := body(t, serve(h, "GET", testPrefix+"maps", ""))
+	if strings.Contains(maps, "0 mappings") || !strings.Contains(maps, "no per-mapping table") || !strings.Contains(maps, "resident not read") {
+		t.Errorf("/maps:\n%s", maps)
+	}
+	var mv map[string]json.RawMessage
+	if err := json.Unmarshal(serve(h, "GET", testPrefix+"maps?format=json", "").Body.Bytes(), &mv); err != nil {
+		t.Fatal(err)
+	}
+	if string(mv["resident_bytes"]) != "null" || string(mv["mappings"]) != "null" {
+		t.Errorf("/maps?format=json: resident_bytes %s, mappings %s; want null", mv["resident_bytes"], mv["mappings"])
+	}
+
+	page := body(t, serve(h, "GET", testPrefix, ""))
+	if !strings.Contains(page, "not read") {
+		t.Errorf("the page never says a figure was not read")
+	}
+}
+
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}

@@ -1,0 +1,133 @@
+package runtimediag
+
+import (
+	"encoding/json"
+	"math"
+	"time"
+)
+
+// A figure that was not read is null in JSON, never a 0 that looks measured. The Go values keep
+// the documented zero (a resident set, a cgroup's usage, a descriptor count are never 0 when
+// read), and the methods below write null for it; decoding a null leaves the zero, so a report
+// read back says the same.
+
+// nullIfZero is v as a JSON value: null when v is 0.
+func nullIfZero[T uint64 | int64 | float64](v T) *T {
+	if v == 0 {
+		return nil
+	}
+	return &v
+}
+
+// MarshalJSON writes resident_bytes and unexplained_bytes as null when the resident set was not
+// read (statm and smaps both unread), and a category that was not measured with bytes null.
+func (r RSS) MarshalJSON() ([]byte, error) {
+	type plain RSS
+	v := struct {
+		plain
+		ResidentBytes    *uint64 `json:"resident_bytes"`
+		UnexplainedBytes *int64  `json:"unexplained_bytes"`
+		NonGoBytes       *uint64 `json:"non_go_bytes"`
+	}{plain: plain(r)}
+	if r.ResidentBytes > 0 {
+		v.ResidentBytes, v.UnexplainedBytes = &r.ResidentBytes, &r.UnexplainedBytes
+	}
+	if r.NonGoMeasured() {
+		v.NonGoBytes = &r.NonGoBytes
+	}
+	return json.Marshal(v)
+}
+
+// ResidentKnown reports whether ResidentBytes (and so UnexplainedBytes) was measured.
+func (r *RSS) ResidentKnown() bool { return r.ResidentBytes > 0 }
+
+// NonGoMeasured reports whether any category outside the Go runtime was measured, so that
+// NonGoBytes means something; before the first full classification none is, and NonGoBytes (JSON
+// null) is in the unexplained remainder.
+func (r *RSS) NonGoMeasured() bool {
+	for i, c := range r.Categories {
+		if i > 4 && c.Method != MethodNotMeasured {
+			return true
+		}
+	}
+	return false
+}
+
+// MarshalJSON writes bytes as null for a category that was not measured (MethodNotMeasured).
+func (c RSSCategory) MarshalJSON() ([]byte, error) {
+	v := struct {
+		Name   string  `json:"name"`
+		Bytes  *uint64 `json:"bytes"`
+		Method string  `json:"method"`
+	}{Name: c.Name, Method: c.Method}
+	if c.Method != MethodNotMeasured {
+		v.Bytes = &c.Bytes
+	}
+	return json.Marshal(v)
+}
+
+// MarshalJSON writes as null the figures whose source was not read: resident_bytes,
+// cgroup_usage_bytes, open_fds, and open_fds_limit (also null when there is no limit).
+func (e Efficiency) MarshalJSON() ([]byte, error) {
+	type plain Efficiency
+	return json.Marshal(struct {
+		plain
+		ResidentBytes    *uint64 `json:"resident_bytes"`
+		CgroupUsageBytes *uint64 `json:"cgroup_usage_bytes"`
+		OpenFDs          *uint64 `json:"open_fds"`
+		OpenFDsLimit     *uint64 `json:"open_fds_limit"`
+	}{
+		plain:            plain(e),
+		ResidentBytes:    nullIfZero(e.ResidentBytes),
+		CgroupUsageBytes: nullIfZero(e.CgroupUsageBytes),
+		OpenFDs:          nullIfZero(e.OpenFDs),
+		OpenFDsLimit:     nullIfZero(e.OpenFDsLimit),
+	})
+}
+
+// MarshalJSON writes the bound of the large-object bucket (no upper bound) as null.
+func (b SizeBucket) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		UpToBytes      *float64 `json:"up_to_bytes"`
+		BytesPerSecond float64  `json:"bytes_per_second"`
+		Share          float64  `json:"share"`
+	}{nullIfZero(b.UpToBytes), b.BytesPerSecond, b.Share})
+}
+
+// gcPauseJSON is a GCPause as JSON: snake_case keys, the duration in seconds.
+type gcPauseJSON struct {
+	End             time.Time `json:"end"`
+	DurationSeconds float64   `json:"duration_seconds"`
+}
+
+// MarshalJSON writes {"end": time, "duration_seconds": seconds}.
+func (p GCPause) MarshalJSON() ([]byte, error) {
+	return json.Marshal(gcPauseJSON{End: p.End, DurationSeconds: p.Duration.Seconds()})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (p *GCPause) UnmarshalJSON(b []byte) error {
+	var v gcPauseJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	p.End, p.Duration = v.End, time.Duration(math.Round(v.DurationSeconds*float64(time.Second)))
+	return nil
+}
+
+// MarshalJSON writes resident_bytes and cgroup_usage_bytes as null when unread, and limit_bytes
+// as null when there is no limit.
+func (p Point) MarshalJSON() ([]byte, error) {
+	type plain Point
+	return json.Marshal(struct {
+		plain
+		ResidentBytes    *uint64 `json:"resident_bytes"`
+		LimitBytes       *uint64 `json:"limit_bytes"`
+		CgroupUsageBytes *uint64 `json:"cgroup_usage_bytes"`
+	}{
+		plain:            plain(p),
+		ResidentBytes:    nullIfZero(p.ResidentBytes),
+		LimitBytes:       nullIfZero(p.LimitBytes),
+		CgroupUsageBytes: nullIfZero(p.CgroupUsageBytes),
+	})
+}
