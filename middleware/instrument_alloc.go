@@ -3,11 +3,13 @@ package middleware
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"runtime/pprof"
 
 	"github.com/google/pprof/profile"
 
+	"github.com/memdiag/memdiag/internal/humanize"
 	"github.com/memdiag/memdiag/runtimediag"
 )
 
@@ -120,6 +122,10 @@ func (a *allocAttribution) fill(routes []*route, out []runtimediag.RouteStats) {
 		for _, f := range routes[i].frames {
 			s.sub(a.base[f])
 		}
+		if note := tooFewSamples(s, out[i].Requests, rate); note != "" {
+			out[i].AllocNote = note
+			continue
+		}
 		ra := &runtimediag.RouteAlloc{
 			BytesPerRequest: s.bytes / float64(out[i].Requests),
 			Samples:         int64(math.Round(s.samples)),
@@ -219,6 +225,27 @@ func sampleRoute(s *profile.Sample, owner map[string]int) int {
 		}
 	}
 	return -1
+}
+
+// minAllocSamples is how many allocation samples an estimate needs: with fewer, one standard
+// error is over a third of the estimate (about 1/√samples), and a route that allocates nothing
+// would show the one sample that happened to fall in its window as hundreds of bytes a request.
+const minAllocSamples = 10
+
+// tooFewSamples says why s cannot be an estimate, "" when it can. With no sample at all it gives
+// the bound the requests do support: a Poisson count of 0 has a 95% upper bound of 3 samples,
+// so the route allocated under 3 × rate bytes in all.
+func tooFewSamples(s routeAlloc, requests uint64, rate int64) string {
+	n := int64(math.Round(s.samples))
+	switch {
+	case n >= minAllocSamples:
+		return ""
+	case n == 0:
+		return fmt.Sprintf("too few samples: no allocation sampled in %d requests (one sample per %d bytes allocated on average); under %s per request with 95%% confidence",
+			requests, rate, humanize.Bytes(uint64(math.Ceil(3*float64(rate)/float64(max(requests, 1))))))
+	}
+	return fmt.Sprintf("too few samples: %d allocation samples in %d requests (an estimate needs %d; one sample per %d bytes allocated on average)",
+		n, requests, minAllocSamples, rate)
 }
 
 var errNoAllocTypes = errors.New("allocs profile has no alloc_objects and alloc_space sample types")

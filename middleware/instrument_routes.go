@@ -2,7 +2,6 @@ package middleware
 
 import (
 	"context"
-	"math"
 	"net/http"
 	"reflect"
 	"runtime"
@@ -21,15 +20,6 @@ const (
 	RouteUnmatched = "unmatched" // requests that no pattern or route function named
 )
 
-// latencyBounds are the upper bounds of the latency histogram's buckets; a last bucket holds the
-// rest. Fixed, so that the hot path finds a bucket with a few comparisons and no lock.
-var latencyBounds = [...]time.Duration{
-	500 * time.Microsecond, time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond,
-	10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond,
-	250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2500 * time.Millisecond,
-	5 * time.Second, 10 * time.Second,
-}
-
 // route is one route's counters. Each route is its own allocation, so that two busy routes do not
 // share cache lines; the requests of one route do, which is the price of exact counts.
 type route struct {
@@ -39,9 +29,7 @@ type route struct {
 	// early is set once the route was named before its handler ran: only then is inFlight
 	// meaningful.
 	early    atomic.Bool
-	sumNanos atomic.Int64
-	maxNanos atomic.Int64
-	buckets  [len(latencyBounds) + 1]atomic.Uint64
+	latency  latencyHistogram
 	delayed  atomic.Uint64
 	stwNanos atomic.Int64
 
@@ -50,20 +38,7 @@ type route struct {
 	frames []string
 }
 
-func (rt *route) observe(d time.Duration) {
-	i := 0
-	for i < len(latencyBounds) && d > latencyBounds[i] {
-		i++
-	}
-	rt.buckets[i].Add(1)
-	rt.sumNanos.Add(int64(d))
-	for {
-		m := rt.maxNanos.Load()
-		if int64(d) <= m || rt.maxNanos.CompareAndSwap(m, int64(d)) {
-			return
-		}
-	}
-}
+func (rt *route) observe(d time.Duration) { rt.latency.observe(d) }
 
 // routeTable is the routes of one Monitor. Lookups read a copy-on-write map without a lock or an
 // allocation; a new route copies the map under mu, which happens at most maxRoutes times.
@@ -187,56 +162,18 @@ func (t *routeTable) Routes() []runtimediag.RouteStats {
 	return out
 }
 
-func (rt *route) requests() uint64 {
-	var n uint64
-	for i := range rt.buckets {
-		n += rt.buckets[i].Load()
-	}
-	return n
-}
+func (rt *route) requests() uint64 { return rt.latency.requests() }
 
 func (rt *route) stats() runtimediag.RouteStats {
 	s := runtimediag.RouteStats{
-		Route:             rt.name,
-		LatencySumSeconds: time.Duration(rt.sumNanos.Load()).Seconds(),
-		LatencyMaxSeconds: time.Duration(rt.maxNanos.Load()).Seconds(),
-		STWSeconds:        time.Duration(rt.stwNanos.Load()).Seconds(),
-		DelayedRequests:   rt.delayed.Load(),
-		LatencyBuckets:    make([]runtimediag.LatencyBucket, len(rt.buckets)),
+		Route:           rt.name,
+		STWSeconds:      time.Duration(rt.stwNanos.Load()).Seconds(),
+		DelayedRequests: rt.delayed.Load(),
 	}
 	if rt.early.Load() {
 		n := rt.inFlight.Load()
 		s.InFlight = &n
 	}
-	for i := range rt.buckets {
-		c := rt.buckets[i].Load()
-		s.Requests += c
-		s.LatencyBuckets[i].Count = c
-		if i < len(latencyBounds) {
-			s.LatencyBuckets[i].UpToSeconds = latencyBounds[i].Seconds()
-		}
-	}
-	s.LatencyP50Seconds = latencyQuantile(&s, 0.5)
-	s.LatencyP99Seconds = latencyQuantile(&s, 0.99)
+	rt.latency.fill(&s)
 	return s
-}
-
-// latencyQuantile is the upper bound of the bucket holding the q-th request, or the slowest
-// request when that is less (always so in the last, unbounded bucket): never an understatement.
-func latencyQuantile(s *runtimediag.RouteStats, q float64) float64 {
-	if s.Requests == 0 {
-		return 0
-	}
-	rank := uint64(math.Ceil(q * float64(s.Requests)))
-	var seen uint64
-	for _, b := range s.LatencyBuckets {
-		seen += b.Count
-		if seen >= rank {
-			if b.UpToSeconds == 0 {
-				return s.LatencyMaxSeconds
-			}
-			return min(b.UpToSeconds, s.LatencyMaxSeconds)
-		}
-	}
-	return s.LatencyMaxSeconds
 }

@@ -456,6 +456,14 @@ func evidenceFigure(e runtimediag.Evidence) figure {
 
 func durationFigure(sec float64) figure { return floatFigure(humanize.Duration(sec), sec, "s") }
 
+// quantileFigure is a latency figure, or "too few samples" when there were too few requests.
+func quantileFigure(sec *float64, why string) figure {
+	if sec == nil {
+		return figure{Text: "too few samples", Exact: why}
+	}
+	return durationFigure(*sec)
+}
+
 func efficiencyRows(e *runtimediag.Efficiency) []kv {
 	rows := []kv{
 		{"allocation rate", floatFigure(fmtBytesF(e.AllocBytesPerSecond)+"/s", e.AllocBytesPerSecond, "bytes/s")},
@@ -507,7 +515,7 @@ func routeRows(rs []runtimediag.RouteStats) []routeView {
 	for i := range rs {
 		r := &rs[i]
 		rv := routeView{Name: r.Route, Requests: groupDigits(r.Requests), InFlight: "–", Delayed: groupDigits(r.DelayedRequests),
-			P50: durationFigure(r.LatencyP50Seconds), P99: durationFigure(r.LatencyP99Seconds), Max: durationFigure(r.LatencyMaxSeconds),
+			P50: quantileFigure(r.LatencyP50Seconds, "no requests"), P99: quantileFigure(r.LatencyP99Seconds, "too few requests for a p99 (it needs 100)"), Max: quantileFigure(r.LatencyMaxSeconds, "no requests"),
 			STW: durationFigure(r.STWSeconds), AllocNote: r.AllocNote, CPU: figure{Text: "–", Exact: "no CPU profile with route labels was taken"}}
 		if r.InFlight != nil {
 			rv.InFlight = strconv.FormatInt(*r.InFlight, 10)

@@ -1,6 +1,12 @@
 package runtimediag
 
-import "sync"
+import (
+	"encoding/json"
+	"math"
+	"sync"
+
+	"go.uber.org/zap"
+)
 
 // RouteStats is what one HTTP route of the process did, as an instrumenting middleware counted it
 // (middleware.Instrument). Counters are cumulative since the route was first seen, so that a
@@ -15,13 +21,16 @@ type RouteStats struct {
 	// silent zero.
 	InFlight *int64 `json:"in_flight"`
 
-	// Latency quantiles name the upper bound of the histogram bucket they fall in, so they never
-	// understate; a quantile in the last, unbounded bucket is the slowest request seen.
-	LatencyP50Seconds float64         `json:"latency_p50_seconds"`
-	LatencyP99Seconds float64         `json:"latency_p99_seconds"`
-	LatencyMaxSeconds float64         `json:"latency_max_seconds"`
-	LatencySumSeconds float64         `json:"latency_sum_seconds"`
-	LatencyBuckets    []LatencyBucket `json:"latency_buckets"`
+	// Latency quantiles come from a log-linear histogram (16 buckets per power of two from
+	// 1.024 µs to 137 s) as the midpoint of the bucket they fall in, never more than the slowest
+	// request: within 3.1% of the true quantile in that range. Nil (JSON null) when there are too
+	// few requests to say: P50 and Max with none, P99 with fewer than 100.
+	LatencyP50Seconds *float64 `json:"latency_p50_seconds"`
+	LatencyP99Seconds *float64 `json:"latency_p99_seconds"`
+	LatencyMaxSeconds *float64 `json:"latency_max_seconds"`
+	LatencySumSeconds float64  `json:"latency_sum_seconds"`
+	// LatencyBuckets are the histogram's non-empty buckets, fastest first.
+	LatencyBuckets []LatencyBucket `json:"latency_buckets"`
 
 	// STWSeconds is the stop-the-world GC time this route's requests sat through, summed over
 	// requests (two requests in flight during one 1 ms pause make 2 ms); DelayedRequests is how
@@ -39,11 +48,41 @@ type RouteStats struct {
 	CPU *RouteCPU `json:"cpu,omitempty"`
 }
 
-// LatencyBucket is one bucket of a latency histogram: the requests that took at most UpToSeconds
-// and more than the previous bucket's bound. The last bucket has UpToSeconds 0: no upper bound.
+// LatencyBucket is one bucket of a latency histogram: the requests that took at least FromSeconds
+// and less than UpToSeconds. The last bucket has no upper bound: UpToSeconds is +Inf in Go and
+// null in JSON.
 type LatencyBucket struct {
+	FromSeconds float64 `json:"from_seconds"`
 	UpToSeconds float64 `json:"up_to_seconds"`
 	Count       uint64  `json:"count"`
+}
+
+// MarshalJSON writes an infinite UpToSeconds as null.
+func (b LatencyBucket) MarshalJSON() ([]byte, error) {
+	v := latencyBucketJSON{FromSeconds: b.FromSeconds, Count: b.Count}
+	if !math.IsInf(b.UpToSeconds, 1) {
+		v.UpToSeconds = &b.UpToSeconds
+	}
+	return json.Marshal(v)
+}
+
+// UnmarshalJSON reads a null UpToSeconds as +Inf.
+func (b *LatencyBucket) UnmarshalJSON(data []byte) error {
+	var v latencyBucketJSON
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	b.FromSeconds, b.Count, b.UpToSeconds = v.FromSeconds, v.Count, math.Inf(1)
+	if v.UpToSeconds != nil {
+		b.UpToSeconds = *v.UpToSeconds
+	}
+	return nil
+}
+
+type latencyBucketJSON struct {
+	FromSeconds float64  `json:"from_seconds"`
+	UpToSeconds *float64 `json:"up_to_seconds"`
+	Count       uint64   `json:"count"`
 }
 
 // RouteAlloc is a route's allocation estimated from the runtime's sampled allocation profile: the
@@ -110,3 +149,7 @@ func (m *Monitor) Routes() []RouteStats {
 	}
 	return src.Routes()
 }
+
+// Logger is the logger given with WithLogger (a no-op one by default), for the packages that
+// extend the Monitor (middleware) to report their own problems where the Monitor reports its.
+func (m *Monitor) Logger() *zap.Logger { return m.user }

@@ -15,7 +15,7 @@ func (r fixedRoutes) Routes() []RouteStats { return r }
 // replacing it; nil takes the routes out again.
 func TestSetRouteSource(t *testing.T) {
 	m := newTestMonitor(t, WithFullInterval(0))
-	src := fixedRoutes{{Route: "/memdiag.Echo/Say", Requests: 3, LatencyP50Seconds: 0.002}}
+	src := fixedRoutes{{Route: "/memdiag.Echo/Say", Requests: 3, LatencyP50Seconds: new(float64)}}
 	m.SetRouteSource(src)
 
 	rep, err := m.Report(t.Context())
