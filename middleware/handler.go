@@ -36,8 +36,10 @@ import (
 // Only loopback callers are served unless WithAuthorizer says otherwise — not requests a proxy on
 // the same host forwarded, not a Host that is not a loopback name, not requests a page of another
 // origin made (WithTrustedProxies, WithAllowedHosts and WithAllowedOrigins open those
-// deliberately); docs/security.md states the trust model and what each endpoint reveals and costs. A bad option makes every request answer 500 with the reason: use
-// NewHandler to get the error instead.
+// deliberately); docs/security.md states the trust model and what each endpoint reveals and costs.
+// A misconfigured Handler (a nil Monitor, a bad option) answers every request of its own tree
+// with 500 naming the misconfiguration — the application's other routes are untouched;
+// NewHandler returns the error at construction instead.
 func Handler(mon *runtimediag.Monitor, opts ...Option) http.Handler {
 	h, err := NewHandler(mon, opts...)
 	if err != nil {
@@ -46,12 +48,13 @@ func Handler(mon *runtimediag.Monitor, opts ...Option) http.Handler {
 	return h
 }
 
-// NewHandler is Handler that returns a bad option or a nil Monitor as an error.
+// NewHandler is Handler with a misconfiguration — a nil Monitor, a bad option, an Instrument
+// option — returned as an error at construction.
 func NewHandler(mon *runtimediag.Monitor, opts ...Option) (http.Handler, error) {
 	if mon == nil {
 		return nil, errors.New("middleware: Handler: nil Monitor")
 	}
-	cfg, err := newConfig(opts)
+	cfg, err := newConfig(forHandler, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -144,8 +147,14 @@ func (t *tree) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Only canonical paths reach the ServeMux: it would answer "..", "//" and encoded slashes with a
 	// redirect built from the request, and a diagnostics tree has no use for either.
-	if p := r.URL.Path; r.URL.RawPath != "" || !strings.HasPrefix(p, t.cfg.prefix) || !isClean(p) {
+	if p := r.URL.Path; r.URL.RawPath != "" || !isClean(p) {
 		return errNotFound
+	}
+	if !strings.HasPrefix(r.URL.Path, t.cfg.prefix) {
+		// Mounted under another prefix (or behind http.StripPrefix) without WithPrefix: say so,
+		// rather than a bare 404 that reads like a missing endpoint.
+		return &httpError{status: http.StatusNotFound, msg: "path: not found: not under this handler's prefix " + strconv.Quote(t.cfg.prefix) +
+			"; mounted under another one, pass middleware.WithPrefix with it (docs/getting-started.md)"}
 	}
 	if _, pattern := t.mux.Handler(r); pattern == "" {
 		return errNotFound

@@ -3,9 +3,12 @@ package middleware
 import (
 	"context"
 	"fmt"
+	"log"
 	"net/http"
 	"runtime/pprof"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/memdiag/memdiag/runtimediag"
 )
@@ -13,9 +16,10 @@ import (
 // Instrument returns a middleware that counts, per route, the requests, their latency, the
 // requests in flight, the stop-the-world GC time they sat through and the heap they allocated,
 // and puts the routes into the Monitor's reports (Report.Routes). Every Instrument of one Monitor
-// shares one route table, bounded by the first one's WithMaxRoutes. With a bad option the
-// middleware answers every request with 500 and the reason; NewInstrument returns the error
-// instead.
+// shares one route table, bounded by the first one's WithMaxRoutes. Instrument never turns a
+// misconfiguration into an application error: with a nil Monitor or a bad option it logs the
+// reason once and passes every request through uninstrumented. NewInstrument returns the error
+// instead, which is what a service that wants to fail at start should call.
 //
 // # Route names
 //
@@ -65,21 +69,34 @@ import (
 func Instrument(mon *runtimediag.Monitor, opts ...Option) func(http.Handler) http.Handler {
 	mw, err := NewInstrument(mon, opts...)
 	if err != nil {
-		return func(http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-				http.Error(w, err.Error(), http.StatusInternalServerError)
-			})
-		}
+		logMisconfigured(mon, err)
+		return func(next http.Handler) http.Handler { return next }
 	}
 	return mw
 }
 
-// NewInstrument is Instrument with the options' error returned rather than served.
+// logMisconfigured says, once, that Instrument passes requests through uninstrumented: through
+// the Monitor's logger when it has one that logs errors, else through the standard library's
+// log package, so that the misconfiguration is seen even with the default no-op logger.
+func logMisconfigured(mon *runtimediag.Monitor, err error) {
+	const msg = "memdiag: Instrument is misconfigured; requests pass through uninstrumented"
+	if mon != nil {
+		if l := mon.Logger(); l.Core().Enabled(zap.ErrorLevel) {
+			l.Error(msg, zap.Error(err))
+			return
+		}
+	}
+	log.Printf("%s: %v", msg, err)
+}
+
+// NewInstrument is Instrument with a misconfiguration — a nil Monitor, a bad option, a Handler
+// option, a Monitor whose route source is not Instrument's — returned as an error at
+// construction.
 func NewInstrument(mon *runtimediag.Monitor, opts ...Option) (func(http.Handler) http.Handler, error) {
 	if mon == nil {
 		return nil, fmt.Errorf("middleware: Instrument: nil Monitor")
 	}
-	cfg, err := newConfig(opts)
+	cfg, err := newConfig(forInstrument, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -102,9 +119,9 @@ func NewInstrument(mon *runtimediag.Monitor, opts ...Option) (func(http.Handler)
 // per request (mux.Handler: ~100 ns, and a 16-byte allocation when the pattern has wildcards),
 // which is why it is not the default. Labels that r.Context() carries (pprof.WithLabels) are not
 // merged in: the handler's goroutine carries route alone, and after it, r.Context()'s labels, as
-// pprof.Do leaves them. Goroutines the handler starts inherit the label.
+// pprof.Do leaves them. Goroutines the handler starts inherit the label. An Instrument option.
 func WithPprofLabels() Option {
-	return optionFunc(func(c *config) error {
+	return instrumentOption("WithPprofLabels", func(c *config) error {
 		c.pprofLabels = true
 		return nil
 	})

@@ -9,16 +9,54 @@ import (
 	"time"
 )
 
-// Option configures Handler and Instrument. Options are validated: a bad value makes the returned
-// handler answer every request with 500 and the reason, and NewHandler/NewInstrument (which return
-// an error) refuse it.
-type Option interface{ apply(*config) error }
+// Option configures Handler or Instrument: each option's doc says which. Options are validated,
+// and one given to the constructor it does not belong to is refused with an error naming both
+// (an Instrument option on Handler would otherwise do nothing, silently). NewHandler and
+// NewInstrument return the error; Handler and Instrument, the convenience forms, fail safe (see
+// each).
+type Option interface {
+	apply(*config) error
+	// owner is the constructor the option belongs to, and name the option, for errors.
+	owner() constructor
+	name() string
+}
 
+// constructor names what an option configures.
+type constructor string
+
+const (
+	forHandler    constructor = "Handler"
+	forInstrument constructor = "Instrument"
+)
+
+// optionFunc is a Handler option without a name of its own (kept for options that say their name
+// in their own errors).
 type optionFunc func(*config) error
 
 func (f optionFunc) apply(c *config) error { return f(c) }
+func (optionFunc) owner() constructor      { return forHandler }
+func (optionFunc) name() string            { return "a Handler option" }
 
-// config is shared by Handler and Instrument; each reads the fields that concern it.
+// namedOption is an option of one constructor.
+type namedOption struct {
+	n  string
+	of constructor
+	f  func(*config) error
+}
+
+func (o namedOption) apply(c *config) error { return o.f(c) }
+func (o namedOption) owner() constructor    { return o.of }
+func (o namedOption) name() string          { return o.n }
+
+func handlerOption(name string, f func(*config) error) Option {
+	return namedOption{n: name, of: forHandler, f: f}
+}
+
+func instrumentOption(name string, f func(*config) error) Option {
+	return namedOption{n: name, of: forInstrument, f: f}
+}
+
+// config is shared by Handler and Instrument; each reads the fields its options set.
 type config struct {
 	prefix      string
 	authorize   func(*http.Request) bool
@@ -41,23 +79,28 @@ func defaultConfig() config {
 	}
 }
 
-func newConfig(opts []Option) (config, error) {
-	c := defaultConfig()
-	for _, o := range opts {
+// newConfig applies opts for the constructor c, refusing nil options and options of the other
+// constructor.
+func newConfig(c constructor, opts []Option) (config, error) {
+	cfg := defaultConfig()
+	for i, o := range opts {
 		if o == nil {
-			return c, errors.New("middleware: nil option")
+			return cfg, fmt.Errorf("middleware: %s: option %d is nil", c, i)
 		}
-		if err := o.apply(&c); err != nil {
-			return c, err
+		if o.owner() != c {
+			return cfg, fmt.Errorf("middleware: %s: %s configures %s, not %s", c, o.name(), o.owner(), c)
+		}
+		if err := o.apply(&cfg); err != nil {
+			return cfg, err
 		}
 	}
-	return c, nil
+	return cfg, nil
 }
 
 // WithPrefix mounts the handler tree under prefix instead of /debug/memdiag/. It must start and
-// end with "/".
+// end with "/". A Handler option.
 func WithPrefix(prefix string) Option {
-	return optionFunc(func(c *config) error {
+	return handlerOption("WithPrefix", func(c *config) error {
 		if !strings.HasPrefix(prefix, "/") || !strings.HasSuffix(prefix, "/") {
 			return fmt.Errorf("middleware: WithPrefix(%q): must start and end with /", prefix)
 		}
@@ -68,9 +111,9 @@ func WithPrefix(prefix string) Option {
 
 // WithAuthorizer decides who may read the handler tree. Without it only loopback callers are
 // served (the remote address, never X-Forwarded-For); with it, exactly the requests it returns
-// true for — loopback included — are served, and the rest get 403.
+// true for — loopback included — are served, and the rest get 403. A Handler option.
 func WithAuthorizer(f func(*http.Request) bool) Option {
-	return optionFunc(func(c *config) error {
+	return handlerOption("WithAuthorizer", func(c *config) error {
 		if f == nil {
 			return errors.New("middleware: WithAuthorizer: nil function")
 		}
@@ -79,9 +122,10 @@ func WithAuthorizer(f func(*http.Request) bool) Option {
 	})
 }
 
-// WithMaxDuration bounds every request that takes a duration (?seconds=N); default 60 s.
+// WithMaxDuration bounds every request that takes a duration (?seconds=N); default 60 s. A
+// Handler option.
 func WithMaxDuration(d time.Duration) Option {
-	return optionFunc(func(c *config) error {
+	return handlerOption("WithMaxDuration", func(c *config) error {
 		if d < time.Second || d > time.Hour {
 			return fmt.Errorf("middleware: WithMaxDuration(%s): must be between 1s and 1h", d)
 		}
@@ -91,9 +135,10 @@ func WithMaxDuration(d time.Duration) Option {
 }
 
 // WithRouteFunc names the route of a request for Instrument when it is not served by a
-// ServeMux pattern (other routers). It must return a low-cardinality name, never a raw path.
+// ServeMux pattern (other routers). It must return a low-cardinality name, never a raw path. An
+// Instrument option.
 func WithRouteFunc(f func(*http.Request) string) Option {
-	return optionFunc(func(c *config) error {
+	return instrumentOption("WithRouteFunc", func(c *config) error {
 		if f == nil {
 			return errors.New("middleware: WithRouteFunc: nil function")
 		}
@@ -103,9 +148,9 @@ func WithRouteFunc(f func(*http.Request) string) Option {
 }
 
 // WithMaxRoutes bounds how many distinct routes Instrument tracks (default 100); requests of
-// further routes are counted under the overflow route "other".
+// further routes are counted under the overflow route "other". An Instrument option.
 func WithMaxRoutes(n int) Option {
-	return optionFunc(func(c *config) error {
+	return instrumentOption("WithMaxRoutes", func(c *config) error {
 		if n < 1 || n > 10_000 {
 			return fmt.Errorf("middleware: WithMaxRoutes(%d): must be between 1 and 10000", n)
 		}
