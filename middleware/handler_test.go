@@ -103,7 +103,7 @@ func TestProcSections(t *testing.T) {
 		}
 	}
 	if runtime.GOOS == "linux" {
-		for _, want := range []string{`"targets_by_kind"`, `"state_name"`, `"wchan"`, `"cmdline"`, `"OpenFiles"`} {
+		for _, want := range []string{`"targets_by_kind"`, `"state_name"`, `"wchan"`, `"cmdline"`, `"open_files"`, `"soft_files"`, `"vm_rss_bytes"`, `"u_time_seconds"`} {
 			if !strings.Contains(raw, want) {
 				t.Errorf("/proc lacks %s", want)
 			}
@@ -152,4 +152,18 @@ func TestMonitorClosed(t *testing.T) {
 		t.Errorf("report after Close: %d %s, want 503", w.Code, body(t, w))
 	}
 	_ = runtimediag.ErrMonitorClosed
+}
+
+// TestSnakeCase: procself's Go field names become snake_case keys that keep their unit.
+func TestSnakeCase(t *testing.T) {
+	for in, want := range map[string]string{
+		"VmRSSBytes": "vm_rss_bytes", "CPUTime": "cpu_time", "SoftUnlimited": "soft_unlimited", "UIDs": "uids",
+		"NSPIDs": "nspids", "CPUsAllowed": "cpus_allowed", "TGID": "tgid", "PID": "pid", "UTimeTicks": "u_time_ticks",
+		"FDSize": "fd_size", "HWCap": "hw_cap", "THPEnabled": "thp_enabled", "ExecFn": "exec_fn", "StringsErr": "strings_err",
+		"NonVoluntaryCtxtSwitches": "non_voluntary_ctxt_switches", "MinSigStkSzBytes": "min_sig_stk_sz_bytes", "Version": "version",
+	} {
+		if got := snakeCase(in); got != want {
+			t.Errorf("snakeCase(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

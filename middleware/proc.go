@@ -22,8 +22,8 @@ var procSources = runtimediag.Set(
 	runtimediag.SourceThreads, runtimediag.SourceSyscall, runtimediag.SourceLatency, runtimediag.SourceCgroups,
 )
 
-// procSection is one /proc file, or why it could not be read. Data keeps procself's field names,
-// which say their units (…Bytes, …Ticks).
+// procSection is one /proc file, or why it could not be read. Data has procself's field names in
+// snake_case, which say their units (…_bytes, …_ticks, …_seconds): see snakeJSON.
 type procSection[T any] struct {
 	OK          bool    `json:"ok"`
 	Reason      string  `json:"reason,omitempty"` // "permission denied", "not provided by this kernel", …
@@ -35,24 +35,19 @@ type procSection[T any] struct {
 // procView is what /proc serves. Command-line values and environment values are redacted here,
 // before anything is rendered: procself keeps them raw.
 type procView struct {
-	Time     time.Time                            `json:"time"`
-	Limits   procSection[procself.Limits]         `json:"limits"`
-	Status   procSection[procself.Status]         `json:"status"`
-	Statm    procSection[procself.Statm]          `json:"statm"`
-	Stat     procSection[procself.Stat]           `json:"stat"`
-	Auxv     procSection[auxvView]                `json:"auxv"`
-	Identity procSection[identityView]            `json:"identity"` // cmdline, comm, cwd, exe, root, wchan
-	Environ  procSection[environView]             `json:"environ"`
-	FDs      procSection[fdsView]                 `json:"fds"`
-	Threads  procSection[threadsView]             `json:"threads"`
-	Syscall  procSection[syscallView]             `json:"syscall"`
-	Latency  procSection[procself.Latency]        `json:"latency"`
-	Cgroup   procSection[procself.CgroupLocation] `json:"cgroup"`
-}
-
-type auxvView struct {
-	procself.Auxv
-	StringsErr string `json:"StringsErr,omitempty"` // shadows the error, which JSON cannot show
+	Time     time.Time                 `json:"time"`
+	Limits   procSection[snakeJSON]    `json:"limits"` // each limit's soft and hard value, keyed by its unit
+	Status   procSection[snakeJSON]    `json:"status"`
+	Statm    procSection[snakeJSON]    `json:"statm"`
+	Stat     procSection[snakeJSON]    `json:"stat"`
+	Auxv     procSection[snakeJSON]    `json:"auxv"`
+	Identity procSection[identityView] `json:"identity"` // cmdline, comm, cwd, exe, root, wchan
+	Environ  procSection[environView]  `json:"environ"`
+	FDs      procSection[fdsView]      `json:"fds"`
+	Threads  procSection[threadsView]  `json:"threads"`
+	Syscall  procSection[syscallView]  `json:"syscall"`
+	Latency  procSection[snakeJSON]    `json:"latency"`
+	Cgroup   procSection[snakeJSON]    `json:"cgroup"`
 }
 
 type identityView struct {
@@ -156,13 +151,11 @@ func errText(err error) string {
 
 func newProcView(s *runtimediag.Snapshot) *procView {
 	v := &procView{Time: s.Time}
-	v.Limits = section(s, runtimediag.SourceLimits, func() procself.Limits { return s.Limits })
-	v.Status = section(s, runtimediag.SourceStatus, func() procself.Status { return s.Status })
-	v.Statm = section(s, runtimediag.SourceStatm, func() procself.Statm { return s.Statm })
-	v.Stat = section(s, runtimediag.SourceStat, func() procself.Stat { return s.Stat })
-	v.Auxv = section(s, runtimediag.SourceAuxv, func() auxvView {
-		return auxvView{Auxv: s.Auxv, StringsErr: errText(s.Auxv.StringsErr)}
-	})
+	v.Limits = section(s, runtimediag.SourceLimits, func() snakeJSON { return snakeJSON{s.Limits} })
+	v.Status = section(s, runtimediag.SourceStatus, func() snakeJSON { return snakeJSON{s.Status} })
+	v.Statm = section(s, runtimediag.SourceStatm, func() snakeJSON { return snakeJSON{s.Statm} })
+	v.Stat = section(s, runtimediag.SourceStat, func() snakeJSON { return snakeJSON{s.Stat} })
+	v.Auxv = section(s, runtimediag.SourceAuxv, func() snakeJSON { return snakeJSON{s.Auxv} })
 	v.Identity = section(s, runtimediag.SourceIdentity, func() identityView {
 		id := &s.Identity
 		return identityView{Cmdline: redactArgs(id.Cmdline), Comm: id.Comm, Cwd: id.Cwd, Exe: id.Exe, ExeDeleted: id.ExeDeleted, Root: id.Root, Wchan: id.Wchan}
@@ -218,8 +211,8 @@ func newProcView(s *runtimediag.Snapshot) *procView {
 		return tv
 	})
 	v.Syscall = section(s, runtimediag.SourceSyscall, func() syscallView { return newSyscallView(s.Syscall) })
-	v.Latency = section(s, runtimediag.SourceLatency, func() procself.Latency { return s.Latency })
-	v.Cgroup = section(s, runtimediag.SourceCgroups, func() procself.CgroupLocation { return s.Cgroups })
+	v.Latency = section(s, runtimediag.SourceLatency, func() snakeJSON { return snakeJSON{s.Latency} })
+	v.Cgroup = section(s, runtimediag.SourceCgroups, func() snakeJSON { return snakeJSON{s.Cgroups} })
 	return v
 }
 

@@ -144,8 +144,8 @@ type CaptureInfo struct {
 	Parts   []CapturePart `json:"parts"`
 	// Bytes is the size of every part together.
 	Bytes int64 `json:"bytes"`
-	// Duration is how long taking the capture took, report included.
-	Duration time.Duration `json:"duration"`
+	// Duration is how long taking the capture took, report included; seconds in JSON.
+	Duration time.Duration `json:"duration_seconds"`
 	// Report is the full report taken with the capture (or the one whose finding fired the trigger).
 	// Shared: do not modify it.
 	Report *Report `json:"report,omitempty"`

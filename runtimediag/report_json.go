@@ -131,3 +131,26 @@ func (p Point) MarshalJSON() ([]byte, error) {
 		CgroupUsageBytes: nullIfZero(p.CgroupUsageBytes),
 	})
 }
+
+// MarshalJSON writes Duration in seconds.
+func (c CaptureInfo) MarshalJSON() ([]byte, error) {
+	type plain CaptureInfo
+	return json.Marshal(struct {
+		plain
+		DurationSeconds float64 `json:"duration_seconds"`
+	}{plain(c), c.Duration.Seconds()})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (c *CaptureInfo) UnmarshalJSON(b []byte) error {
+	type plain CaptureInfo
+	v := struct {
+		*plain
+		DurationSeconds float64 `json:"duration_seconds"`
+	}{plain: (*plain)(c)}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	c.Duration = time.Duration(math.Round(v.DurationSeconds * float64(time.Second)))
+	return nil
+}
