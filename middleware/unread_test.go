@@ -100,3 +100,19 @@ func deref[T any](p *T) any {
 	}
 	return *p
 }
+
+// TestMapsFallbackIsNotZeroMappings: with smaps unreadable but maps read, /maps says maps was
+// read and why there is still no table, rather than "0 mappings".
+func TestMapsFallbackIsNotZeroMappings(t *testing.T) {
+	root := unreadRoot(t)
+	maps := "00400000-00452000 r-xp 00000000 08:02 173521 /usr/bin/app\n7ffd1c000000-7ffd1c021000 rw-p 00000000 00:00 0 [stack]\n"
+	if err := os.WriteFile(filepath.Join(root, "proc", "self", "maps"), []byte(maps), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mon := newTestMonitor(t, runtimediag.WithRoot(root))
+	h := newTestTree(t, mon)
+	got := body(t, serve(h, "GET", testPrefix+"maps", ""))
+	if strings.Contains(got, "0 mappings") || !strings.Contains(got, "maps was, but it has no per-mapping sizes") {
+		t.Errorf("/maps with only maps read:\n%s", got)
+	}
+}
