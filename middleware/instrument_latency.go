@@ -106,10 +106,10 @@ func (h *latencyHistogram) fill(s *runtimediag.RouteStats) {
 	if n == 0 {
 		return
 	}
-	s.LatencyMaxSeconds = ptr(maxNs / 1e9)
-	s.LatencyP50Seconds = ptr(latencyQuantile(&counts, n, 0.5, maxNs) / 1e9)
+	s.LatencyMaxSeconds = latencyPtr(maxNs / 1e9)
+	s.LatencyP50Seconds = latencyPtr(latencyQuantile(&counts, n, 0.5, maxNs) / 1e9)
 	if n >= minRequestsP99 {
-		s.LatencyP99Seconds = ptr(latencyQuantile(&counts, n, 0.99, maxNs) / 1e9)
+		s.LatencyP99Seconds = latencyPtr(latencyQuantile(&counts, n, 0.99, maxNs) / 1e9)
 	}
 }
 
@@ -132,4 +132,4 @@ func latencyQuantile(counts *[latBuckets]uint64, n uint64, q, maxNs float64) flo
 	return maxNs
 }
 
-func ptr[T any](v T) *T { return &v }
+func latencyPtr[T any](v T) *T { return &v }

@@ -534,3 +534,16 @@ func TestInstrumentAllocatesNothing(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkLatencyObserve is the histogram's share of Instrument's cost: one observation of a
+// latency between 1 µs and 10 ms.
+func BenchmarkLatencyObserve(b *testing.B) {
+	var h latencyHistogram
+	ds := [...]time.Duration{1100, 114 * time.Microsecond, 800 * time.Microsecond, 3 * time.Millisecond, 9 * time.Millisecond}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		h.observe(ds[i%len(ds)])
+		i++
+	}
+}

@@ -85,11 +85,11 @@ func TestPageGolden(t *testing.T) {
 	withRoutes := *rec.Report
 	inFlight := int64(2)
 	withRoutes.Routes = []runtimediag.RouteStats{
-		{Route: "GET /users/{id}", Requests: 12840, InFlight: &inFlight, LatencyP50Seconds: ptr(0.000512), LatencyP99Seconds: ptr(0.008192),
-			LatencyMaxSeconds: ptr(0.0213), STWSeconds: 0.0042, DelayedRequests: 31,
+		{Route: "GET /users/{id}", Requests: 12840, InFlight: &inFlight, LatencyP50Seconds: latencyPtr(0.000512), LatencyP99Seconds: latencyPtr(0.008192),
+			LatencyMaxSeconds: latencyPtr(0.0213), STWSeconds: 0.0042, DelayedRequests: 31,
 			Alloc: &runtimediag.RouteAlloc{BytesPerRequest: 18432, RelativeError: 0.08, Samples: 156, SampleRateBytes: 512 << 10},
 			CPU:   &runtimediag.RouteCPU{ProfileSeconds: 10, CPUSeconds: 1.25, AllocCPUSeconds: 0.31, AssistCPUSeconds: 0.02}},
-		{Route: "unmatched", Requests: 3, LatencyP50Seconds: ptr(0.000016), LatencyMaxSeconds: ptr(0.000032),
+		{Route: "unmatched", Requests: 3, LatencyP50Seconds: latencyPtr(0.000016), LatencyMaxSeconds: latencyPtr(0.000032),
 			AllocNote: "too few samples"},
 	}
 
