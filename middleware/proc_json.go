@@ -167,12 +167,12 @@ func limitsView(l procself.Limits) map[string]limitView {
 }
 
 // limitUnit is the key suffix for a limits unit column: "bytes", "seconds", "microseconds", or the
-// counted thing ("processes", "files", "locks", "signals"); "count" when the kernel gives none
-// (nice and real-time priorities, which are plain numbers).
+// counted thing ("processes", "files", "locks", "signals"); "priority" when the kernel gives none
+// (the nice and real-time priority ceilings).
 func limitUnit(u string) string {
 	switch u = strings.ToLower(strings.TrimSpace(u)); u {
 	case "":
-		return "count"
+		return "priority"
 	case "us":
 		return "microseconds"
 	}

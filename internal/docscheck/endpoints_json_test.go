@@ -197,7 +197,7 @@ func TestSchemaMatchesEndpointTypes(t *testing.T) {
 var (
 	snakeKey     = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
 	unitSuffixes = []string{"bytes", "seconds", "microseconds", "ticks", "per_second", "fraction", "share", "ratio",
-		"cores", "total", "count", "addr", "files", "processes", "locks", "signals"}
+		"cores", "total", "count", "addr", "files", "processes", "locks", "signals", "priority"}
 	countKeys = []string{
 		// counts of the thing named
 		"goroutines", "threads", "requests", "delayed_requests", "samples", "probes", "attempts", "mappings", "listed",
