@@ -148,11 +148,12 @@ func allocsBySize(w *window, allocBytes float64) ([]SizeBucket, float64) {
 		// takes its whole class.
 		b := float64(c) * max(hi-1, 0)
 		small += b
-		out = append(out, SizeBucket{UpToBytes: max(hi-1, 0), BytesPerSecond: w.rate(b), Share: clamp01(ratio(b, allocBytes))})
+		class := max(hi-1, 0)
+		out = append(out, SizeBucket{UpToBytes: &class, BytesPerSecond: w.rate(b), Share: clamp01(ratio(b, allocBytes))})
 	}
 	large := max(allocBytes-small, 0)
 	if large > 0 {
-		out = append(out, SizeBucket{UpToBytes: 0, BytesPerSecond: w.rate(large), Share: clamp01(ratio(large, allocBytes))})
+		out = append(out, SizeBucket{BytesPerSecond: w.rate(large), Share: clamp01(ratio(large, allocBytes))})
 	}
 	return out, clamp01(ratio(large, allocBytes))
 }

@@ -154,11 +154,11 @@ type Efficiency struct {
 
 // SizeBucket is allocation volume for one size class. Small objects are rounded up to their size
 // class, so a class's bytes are its object count × UpToBytes exactly; the large bucket (objects
-// over 32 KiB, UpToBytes 0, JSON null: no upper bound) is the remainder of all bytes allocated.
+// over 32 KiB, UpToBytes nil: no upper bound) is the remainder of all bytes allocated.
 type SizeBucket struct {
-	UpToBytes      float64 `json:"up_to_bytes"` // the size class; 0 (JSON null) for large objects: no upper bound
-	BytesPerSecond float64 `json:"bytes_per_second"`
-	Share          float64 `json:"share"` // of all bytes allocated in the window
+	UpToBytes      *float64 `json:"up_to_bytes"` // the size class; nil for large objects: no upper bound
+	BytesPerSecond float64  `json:"bytes_per_second"`
+	Share          float64  `json:"share"` // of all bytes allocated in the window
 }
 
 // PauseSummary is a pause distribution over the window, in seconds.

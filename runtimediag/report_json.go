@@ -3,6 +3,7 @@ package runtimediag
 import (
 	"encoding/json"
 	"math"
+	"strconv"
 	"time"
 )
 
@@ -53,17 +54,52 @@ func (r *RSS) NonGoMeasured() bool {
 	return false
 }
 
-// MarshalJSON writes bytes as null for a category that was not measured (MethodNotMeasured).
+// MarshalJSON writes bytes as null for a category that was not measured (MethodNotMeasured). It
+// appends rather than calling json.Marshal: a report has thirteen categories.
 func (c RSSCategory) MarshalJSON() ([]byte, error) {
-	v := struct {
-		Name   string  `json:"name"`
-		Bytes  *uint64 `json:"bytes"`
-		Method string  `json:"method"`
-	}{Name: c.Name, Method: c.Method}
-	if c.Method != MethodNotMeasured {
-		v.Bytes = &c.Bytes
+	b := make([]byte, 0, 32+len(c.Name)+len(c.Method))
+	b = append(b, `{"name":`...)
+	b = appendJSONString(b, c.Name)
+	b = append(b, `,"bytes":`...)
+	if c.Method == MethodNotMeasured {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendUint(b, c.Bytes, 10)
 	}
-	return json.Marshal(v)
+	b = append(b, `,"method":`...)
+	b = appendJSONString(b, c.Method)
+	return append(b, '}'), nil
+}
+
+// appendJSONFloat appends f as encoding/json writes a float64 (finite values only).
+func appendJSONFloat(b []byte, f float64) []byte {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// clean up e-09 to e-9, as encoding/json does
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+// appendJSONString appends s as a JSON string: the fast path for the plain ASCII of category and
+// method names, encoding/json for anything else.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // MarshalJSON writes as null the figures whose source was not read: resident_bytes,
@@ -85,24 +121,21 @@ func (e Efficiency) MarshalJSON() ([]byte, error) {
 	})
 }
 
-// MarshalJSON writes the bound of the large-object bucket (no upper bound) as null.
-func (b SizeBucket) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		UpToBytes      *float64 `json:"up_to_bytes"`
-		BytesPerSecond float64  `json:"bytes_per_second"`
-		Share          float64  `json:"share"`
-	}{nullIfZero(b.UpToBytes), b.BytesPerSecond, b.Share})
-}
-
 // gcPauseJSON is a GCPause as JSON: snake_case keys, the duration in seconds.
 type gcPauseJSON struct {
 	End             time.Time `json:"end"`
 	DurationSeconds float64   `json:"duration_seconds"`
 }
 
-// MarshalJSON writes {"end": time, "duration_seconds": seconds}.
+// MarshalJSON writes {"end": time, "duration_seconds": seconds}, appending: a report lists up to
+// sixteen pauses.
 func (p GCPause) MarshalJSON() ([]byte, error) {
-	return json.Marshal(gcPauseJSON{End: p.End, DurationSeconds: p.Duration.Seconds()})
+	b := make([]byte, 0, 80)
+	b = append(b, `{"end":"`...)
+	b = p.End.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","duration_seconds":`...)
+	b = appendJSONFloat(b, p.Duration.Seconds())
+	return append(b, '}'), nil
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
