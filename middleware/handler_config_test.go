@@ -2,7 +2,6 @@ package middleware
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -66,10 +65,7 @@ func TestHandlerWrongPrefixSaysWhich(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := httptest.NewRequest("GET", "/internal/memdiag/nope", nil)
-	r.RemoteAddr = "127.0.0.1:1"
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, r)
+	rec := serve(h, "GET", "/internal/memdiag/nope", "")
 	if rec.Code != http.StatusNotFound || strings.Contains(rec.Body.String(), "prefix") {
 		t.Errorf("unknown endpoint under the right prefix: %d %q", rec.Code, rec.Body.String())
 	}

@@ -17,7 +17,7 @@ import (
 // loopback name or one given to WithAllowedHosts. Only loopback addresses are accepted: a remote
 // peer is never served without an authorizer. Not used with WithAuthorizer, which decides alone.
 func WithTrustedProxies(addrs ...string) Option {
-	return optionFunc(func(c *config) error {
+	return handlerOption("WithTrustedProxies", func(c *config) error {
 		if len(addrs) == 0 {
 			return errors.New("middleware: WithTrustedProxies: no address")
 		}
@@ -78,7 +78,7 @@ type allowedHost struct{ host, port string }
 // WithAuthorizer, the names the tree is reached by: with an authorizer the Host is not checked
 // until this option is set. Names are exact (no wildcards); an IP address is a name too.
 func WithAllowedHosts(hosts ...string) Option {
-	return optionFunc(func(c *config) error {
+	return handlerOption("WithAllowedHosts", func(c *config) error {
 		if len(hosts) == 0 {
 			return errors.New("middleware: WithAllowedHosts: no host")
 		}
@@ -112,7 +112,7 @@ func parseAllowedHost(s string) (allowedHost, error) {
 // The tree sends no CORS headers either way: an allowed origin can link to and embed the tree, not
 // read it from script.
 func WithAllowedOrigins(origins ...string) Option {
-	return optionFunc(func(c *config) error {
+	return handlerOption("WithAllowedOrigins", func(c *config) error {
 		if len(origins) == 0 {
 			return errors.New("middleware: WithAllowedOrigins: no origin")
 		}

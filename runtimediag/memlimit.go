@@ -35,7 +35,7 @@ type MemoryLimit struct {
 // earlier debug.SetMemoryLimit) or one set by someone else since; each change is logged. Outside a
 // memory-limited cgroup it does nothing. Close restores the limit found at the first tick.
 func WithMemoryLimit(o MemoryLimit) Option {
-	return optionFunc(func(c *config) error {
+	return monitorOption{"WithMemoryLimit", func(c *config) error {
 		for _, f := range []struct {
 			name string
 			v    *float64
@@ -50,7 +50,7 @@ func WithMemoryLimit(o MemoryLimit) Option {
 		}
 		c.monitor.memLimit = &o
 		return nil
-	})
+	}}
 }
 
 // LogMessageMemoryLimit is a change of the Go memory limit by WithMemoryLimit (Info).

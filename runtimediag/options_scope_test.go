@@ -24,6 +24,10 @@ func TestMisconfigurationFailsAtConstruction(t *testing.T) {
 			func() error { _, err := NewCollector(WithTriggers(OnGCPause(time.Millisecond))); return err },
 			[]string{"NewCollector", "WithTriggers"},
 		},
+		"memory limit option to NewCollector": {
+			func() error { _, err := NewCollector(WithMemoryLimit(MemoryLimit{})); return err },
+			[]string{"NewCollector", "WithMemoryLimit"},
+		},
 		"root that does not exist": {
 			func() error { _, err := NewMonitor(WithRoot("/nonexistent-memdiag-root")); return err },
 			[]string{"WithRoot", "/nonexistent-memdiag-root"},
