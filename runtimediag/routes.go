@@ -76,6 +76,14 @@ type RouteSource interface {
 	Routes() []RouteStats
 }
 
+// ProfileRouteSource is a RouteSource that attributes an allocation profile reading to its
+// routes itself: the Monitor hands it the reading it took for the report, so that the profile is
+// read once per report, not once for the sites and again for the routes.
+type ProfileRouteSource interface {
+	RouteSource
+	RoutesFromProfile(p *AllocProfile) []RouteStats
+}
+
 // routeSlot holds a Monitor's route source.
 type routeSlot struct {
 	mu  sync.Mutex
@@ -105,6 +113,20 @@ func (m *Monitor) Routes() []RouteStats {
 	m.routes.mu.Lock()
 	src := m.routes.src
 	m.routes.mu.Unlock()
+	if src == nil {
+		return nil
+	}
+	return src.Routes()
+}
+
+// routesFrom is Routes, giving a ProfileRouteSource the report's profile reading.
+func (m *Monitor) routesFrom(p *AllocProfile) []RouteStats {
+	m.routes.mu.Lock()
+	src := m.routes.src
+	m.routes.mu.Unlock()
+	if ps, ok := src.(ProfileRouteSource); ok && p != nil {
+		return ps.RoutesFromProfile(p)
+	}
 	if src == nil {
 		return nil
 	}

@@ -1,0 +1,71 @@
+package runtimediag
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+)
+
+// BenchmarkMonitorReport is one whole Monitor.Report in steady state (the Monitor has taken
+// reports before), at two resident sizes. bare-smaps-ns/op is a plain read of /proc/self/smaps
+// into a reused buffer, timed in the same run right after each report: report-over-smaps is the
+// report's cost in units of that floor.
+func BenchmarkMonitorReport(b *testing.B) {
+	for _, tc := range []struct {
+		name     string
+		resident int
+	}{
+		{"resident=20MiB", 20 << 20},
+		{"resident=400MiB", 400 << 20},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			mapResident(b, tc.resident)
+			m, err := NewMonitor(WithTickInterval(time.Hour))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			ctx := context.Background()
+			for range 3 {
+				if _, err := m.Report(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			buf := make([]byte, 0, 1<<20)
+			var smapsNs, reportNs float64
+			b.ReportAllocs()
+			for b.Loop() {
+				t0 := time.Now()
+				if _, err := m.Report(ctx); err != nil {
+					b.Fatal(err)
+				}
+				t1 := time.Now()
+				buf = readAll(b, buf[:0], "/proc/self/smaps")
+				smapsNs += float64(time.Since(t1).Nanoseconds())
+				reportNs += float64(t1.Sub(t0).Nanoseconds())
+			}
+			b.ReportMetric(smapsNs/float64(b.N), "bare-smaps-ns/op")
+			b.ReportMetric(reportNs/smapsNs, "report-over-smaps")
+		})
+	}
+}
+
+// readAll reads a whole file into buf, growing it as needed.
+func readAll(b *testing.B, buf []byte, path string) []byte {
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil || n == 0 {
+			return buf
+		}
+	}
+}
