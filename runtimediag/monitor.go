@@ -126,6 +126,13 @@ var ErrMonitorClosed = errors.New("runtimediag: monitor closed")
 // ErrMonitorStopped is returned by Start once the context given to an earlier Start has ended.
 var ErrMonitorStopped = errors.New("runtimediag: monitor stopped: its Start context ended")
 
+// Log fields of the window a finding transition was computed over (docs/logging.md).
+const (
+	fieldWindowStart  = "window_start"
+	fieldWindowEnd    = "window_end"
+	fieldWindowSource = "window_source"
+)
+
 // closeLogWait is how long Close waits for the log writer to flush. A sink blocked longer keeps
 // the writer until its write returns; the Monitor is already stopped by then and the writer exits
 // after that one write.
@@ -797,8 +804,16 @@ func (m *Monitor) afterFull(rep *Report) {
 		m.fireFindingTriggers(rep, trans)
 	}
 	m.fullMu.Unlock()
+	if len(trans) == 0 {
+		return
+	}
+	// A finding holds over the report's window: every transition line says which.
+	l := m.log
+	if w := rep.Window; w != nil {
+		l = l.With(zap.Time(fieldWindowStart, w.Start), zap.Time(fieldWindowEnd, w.End), zap.String(fieldWindowSource, w.Source))
+	}
 	for i := range trans {
-		trans[i].log(m.log)
+		trans[i].log(l)
 	}
 }
 
