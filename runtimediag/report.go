@@ -87,8 +87,8 @@ type Efficiency struct {
 	// MemdiagExcluded says what was taken out of the application's figures and how; nil when
 	// nothing was (no allocation profile for the window).
 	MemdiagExcluded *Excluded `json:"memdiag_excluded"`
-	MeanObjectBytes       float64 `json:"mean_object_bytes"`
-	TinyAllocShare        float64 `json:"tiny_alloc_share"` // tiny (<16 B, pointer-free) allocations ÷ all allocations
+	MeanObjectBytes float64   `json:"mean_object_bytes"`
+	TinyAllocShare  float64   `json:"tiny_alloc_share"` // tiny (<16 B, pointer-free) allocations ÷ all allocations
 	// AllocBytesBySize is allocated bytes per second by object size class over the window.
 	AllocBytesBySize []SizeBucket `json:"alloc_bytes_by_size"`
 
