@@ -393,20 +393,22 @@ type MonitorStats struct {
 	Ticks uint64 `json:"ticks"`
 	// TickTime is the wall time spent in ticks, summed: with one tick at a time and no blocking
 	// inside, it is the CPU time the ticks cost.
-	TickTime          time.Duration `json:"tick_time"`
-	FullReports       uint64        `json:"full_reports"`
-	LogLinesWritten   uint64        `json:"log_lines_written"`
-	LogLinesDropped   uint64        `json:"log_lines_dropped"`
-	CapturesStored    int           `json:"captures_stored"`
-	CapturesEvicted   uint64        `json:"captures_evicted"`
-	GoroutineProfiles uint64        `json:"goroutine_profiles"` // each stopped the world once
-	HistoryPoints     int           `json:"history_points"`
-	WindowReadings    uint64        `json:"window_readings"` // window readings taken since Start
-	// SelfCPU is memdiag's own CPU so far: ticks, window readings and full collections.
-	SelfCPU            time.Duration `json:"self_cpu"`
+	TickTime           time.Duration `json:"tick_time"`
+	FullReports        uint64        `json:"full_reports"`
+	LogLinesWritten    uint64        `json:"log_lines_written"`
+	LogLinesDropped    uint64        `json:"log_lines_dropped"`
+	CapturesStored     int           `json:"captures_stored"`
+	CapturesEvicted    uint64        `json:"captures_evicted"`
+	GoroutineProfiles  uint64        `json:"goroutine_profiles"` // each stopped the world once
+	HistoryPoints      int           `json:"history_points"`
 	HistoryCapacity    int           `json:"history_capacity"`
 	FlightRecorderOn   bool          `json:"flight_recorder_on"`
 	TickIntervalSecond float64       `json:"tick_interval_seconds"`
+
+	// WindowReadings counts the window readings taken since Start.
+	WindowReadings uint64 `json:"window_readings"`
+	// SelfCPU is memdiag's own CPU so far: ticks, window readings and full collections.
+	SelfCPU time.Duration `json:"self_cpu"`
 }
 
 // Stats returns the Monitor's own counters.
