@@ -371,7 +371,7 @@ func buildPageView(in *pageInput) *pageView {
 				Share:            fmtPercent(site.Share),
 				ShareBarFraction: num(math.Min(math.Max(site.Share, 0), 1) * 100)})
 		}
-		if m := s.MemdiagItself; m != nil && s.GCCycles > 0 {
+		if m := s.MemdiagItself; m != nil && s.GCCycles > 0 && s.TotalBytesPerSecond+m.BytesPerSecond > 0 {
 			v.SelfSite = &siteView{Function: runtimediag.MemdiagItself, Where: "every memdiag site, not in the application's shares",
 				Rate:    floatFigure(fmtBytesF(m.BytesPerSecond)+"/s", m.BytesPerSecond, "bytes/s"),
 				Objects: floatFigure(fmtCount(m.ObjectsPerSecond)+"/s", m.ObjectsPerSecond, "objects/s"),

@@ -212,13 +212,18 @@ func ratio(a, b float64) float64 {
 // selfExclusionMethod says how memdiag's share is taken out of the application's figures.
 const selfExclusionMethod = "memdiag's share of the window's sampled allocation profile (stacks whose innermost memdiag frame is not an application callback) is taken out of the process's allocation rates (bytes and objects, each by its own share) and out of GC CPU and churn by the bytes share, GC work being paced by bytes allocated; size classes, tiny and large shares are the whole process's"
 
+// published reports whether the sites have figures: the profile advanced in the window.
+func (s *AllocationSites) published() bool {
+	return s != nil && s.MemdiagItself != nil && s.GCCycles > 0 && s.TotalBytesPerSecond+s.MemdiagItself.BytesPerSecond > 0
+}
+
 // excludeSelf turns the process's allocation and GC figures into the application's, taking out
 // memdiag's share of the sampled profile over the same window.
 func excludeSelf(e *Efficiency, sites *AllocationSites) {
 	e.ProcessAllocBytesPerSecond = e.AllocBytesPerSecond
 	e.ProcessAllocObjectsPerSecond = e.AllocObjectsPerSecond
 	e.ProcessGCCPUFraction = e.GCCPUFraction
-	if sites == nil || sites.MemdiagItself == nil || sites.GCCycles == 0 {
+	if !sites.published() {
 		return
 	}
 	b, o := clamp01(sites.MemdiagItself.Share), clamp01(sites.MemdiagItself.ObjectsShare)

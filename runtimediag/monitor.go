@@ -190,10 +190,9 @@ func NewMonitor(opts ...Option) (*Monitor, error) {
 		return nil, err
 	}
 	life, stop := context.WithCancel(context.Background())
-	histSpan := time.Duration(capacity) * mc.tick
 	return &Monitor{
 		reader:        newAllocReader(),
-		windows:       newWindowRing(windowStep(mc.tick, mc.full, histSpan)),
+		windows:       newWindowRing(windowStep(mc.tick, mc.full)),
 		windowReq:     make(chan struct{}, 1),
 		mc:            mc,
 		col:           col,
@@ -328,7 +327,7 @@ func (m *Monitor) report(ctx context.Context, d time.Duration) (*Report, error) 
 	}
 	if d > 0 {
 		// Refused before collecting anything: a bad request costs no smaps walk.
-		if _, err := m.windows.choose(d, m.mc.full); err != nil {
+		if _, err := m.windows.choose(d, m.mc.full, time.Time{}); err != nil {
 			return nil, err
 		}
 	}
@@ -344,7 +343,7 @@ func (m *Monitor) report(ctx context.Context, d time.Duration) (*Report, error) 
 	if call.err != nil || d == 0 {
 		return call.rep, call.err
 	}
-	cw, err := m.windows.choose(d, m.mc.full)
+	cw, err := m.windows.choose(d, m.mc.full, call.reading.snap.Time)
 	if err != nil {
 		return nil, err
 	}
@@ -708,7 +707,7 @@ func (m *Monitor) startFull() (*fullCall, error) {
 		cpu := measureCPU(func() {
 			reading, err = m.collectFull(m.life)
 			if err == nil {
-				cw, _ := m.windows.choose(0, m.mc.full)
+				cw, _ := m.windows.choose(0, m.mc.full, reading.snap.Time)
 				rep = m.analyze(reading, cw)
 			}
 		})
@@ -755,11 +754,14 @@ func (m *Monitor) analyze(rd *fullReading, cw chosenWindow) *Report {
 		if cw.start.prof != nil && cw.end.prof != nil {
 			in.Sites = AllocSitesDelta(cw.start.prof, cw.end.prof, m.mc.topSites)
 		}
-		if in.Sites != nil {
-			if in.Sites.GCCycles == 0 {
-				in.Sites.Note = "no GC cycle ended in the window: the runtime publishes sampled allocations at the end of a cycle, so no site has figures for it (the efficiency rates, from runtime/metrics, do), and memdiag's own share could not be taken out of them"
-			} else {
-				in.Sites.Note = fmt.Sprintf("allocations the runtime published at the end of the %d GC cycles that ended in the window: those made after the last of them are counted in the next window", in.Sites.GCCycles)
+		if s := in.Sites; s != nil {
+			switch {
+			case s.GCCycles == 0:
+				s.Note = "no GC cycle ended in the window: the runtime publishes sampled allocations at the end of a cycle, so no site has figures for it (the efficiency rates, from runtime/metrics, do), and memdiag's own share could not be taken out of them"
+			case !s.published():
+				s.Note = fmt.Sprintf("the %d GC cycles that ended in the window published no sampled allocation (the runtime publishes a cycle's allocations up to two cycles later), so no site has figures for it and memdiag's own share could not be taken out of the efficiency rates", s.GCCycles)
+			default:
+				s.Note = fmt.Sprintf("the allocations the runtime published at the end of the %d GC cycles that ended in the window, which it does up to two cycles after they were made: the sites lag the efficiency rates by as much", s.GCCycles)
 			}
 		}
 	} else {
@@ -784,7 +786,7 @@ func selfCost(rep *Report, cw chosenWindow, prof *AllocProfile) *SelfCost {
 		sc.CPUSeconds = max(cw.end.selfCPU-cw.start.selfCPU, 0).Seconds()
 		sc.CPUShare = clamp01(ratio(sc.CPUSeconds, rep.Efficiency.BusyCores*rep.WindowSeconds))
 	}
-	if s := rep.TopAllocationSites; s != nil && s.MemdiagItself != nil && s.GCCycles > 0 {
+	if s := rep.TopAllocationSites; s.published() {
 		sc.AllocBytesPerSecond = s.MemdiagItself.BytesPerSecond
 		sc.AllocShare = s.MemdiagItself.Share
 	}

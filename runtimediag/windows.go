@@ -24,10 +24,11 @@ const (
 // shorter than their step or longer than they reach back.
 var ErrWindowOutOfRange = errors.New("runtimediag: window out of range")
 
-// maxWindowReadings bounds the readings a Monitor keeps; their step grows to cover the history.
+// maxWindowReadings bounds the readings a Monitor keeps: 64 readings a step apart reach 63
+// steps back (63 minutes at the default step).
 const maxWindowReadings = 64
 
-// maxWindowStep is the longest step between readings unless the history needs a longer one.
+// maxWindowStep is the longest step between readings.
 const maxWindowStep = time.Minute
 
 // windowReading is one scheduled end of a window.
@@ -47,18 +48,13 @@ type windowRing struct {
 }
 
 // windowStep is the step between readings for a Monitor with these intervals: the full interval
-// when it is at most a minute, else a minute, never shorter than a tick, and long enough that
-// maxWindowReadings readings cover the history.
-func windowStep(tick, full, history time.Duration) time.Duration {
+// when it is at most a minute, else a minute, never shorter than a tick.
+func windowStep(tick, full time.Duration) time.Duration {
 	step := maxWindowStep
 	if full > 0 && full < step {
 		step = full
 	}
-	step = max(step, tick)
-	if need := history / (maxWindowReadings - 1); step < need {
-		step = need
-	}
-	return step
+	return max(step, tick)
 }
 
 func newWindowRing(step time.Duration) *windowRing {
@@ -89,16 +85,21 @@ type chosenWindow struct {
 	info       ReportWindow
 }
 
-// choose picks the window: the last d when requested > 0, else the last full interval (or since
-// the first reading while the Monitor has run less than that). The end is always the newest
-// reading; the start is the newest reading at least d before it, give or take half a step for
-// the jitter of ticks. A requested window the readings cannot bound is an error wrapping
-// ErrWindowOutOfRange, which names what they can.
-func (r *windowRing) choose(requested, full time.Duration) (chosenWindow, error) {
+// choose picks the window among the readings taken no later than until (the report's snapshot:
+// a window never ends after the moment its report describes; zero means every reading): the last
+// requested when it is > 0, else the last full interval (or since the first reading while the
+// Monitor has run less than that). The end is the newest such reading; the start is the newest
+// reading at least the length before it, give or take half a step for the jitter of ticks. A
+// requested window the readings cannot bound is an error wrapping ErrWindowOutOfRange, which
+// names what they can.
+func (r *windowRing) choose(requested, full time.Duration, until time.Time) (chosenWindow, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	cw := chosenWindow{info: ReportWindow{Source: WindowNone, StepSeconds: r.step.Seconds()}}
 	n := len(r.buf)
+	for !until.IsZero() && n > 0 && r.buf[n-1].snap.Time.After(until) {
+		n--
+	}
 	if n > 0 {
 		cw.info.MaxSeconds = r.buf[n-1].snap.Time.Sub(r.buf[0].snap.Time).Seconds()
 	}
