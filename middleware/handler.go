@@ -11,6 +11,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/memdiag/memdiag/runtimediag"
@@ -90,6 +92,46 @@ type tree struct {
 	// One /proc read at a time: threads and descriptors cost a few file reads each, and 32 clients
 	// asking at once should wait for each other rather than multiply that cost.
 	procSem chan struct{}
+
+	// lastJSON is the last report rendered for report.json: clients polling within reportReuse
+	// of each other are served the Monitor's same report, and its bytes are rendered once.
+	lastJSON atomic.Pointer[renderedReport]
+}
+
+// renderedReport is a report and its JSON.
+type renderedReport struct {
+	rep  *runtimediag.Report
+	body []byte
+}
+
+// jsonRenderer is an indenting encoder and its buffer, kept between reports so that rendering
+// one allocates little more than the copy of its bytes.
+type jsonRenderer struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var jsonRenderers = sync.Pool{New: func() any {
+	r := &jsonRenderer{}
+	r.enc = json.NewEncoder(&r.buf)
+	r.enc.SetIndent("", "  ")
+	return r
+}}
+
+// reportJSON is rep's JSON, rendered once per report.
+func (t *tree) reportJSON(rep *runtimediag.Report) ([]byte, error) {
+	if c := t.lastJSON.Load(); c != nil && c.rep == rep {
+		return c.body, nil
+	}
+	r := jsonRenderers.Get().(*jsonRenderer)
+	defer jsonRenderers.Put(r)
+	r.buf.Reset()
+	if err := r.enc.Encode(rep); err != nil {
+		return nil, fmt.Errorf("encoding json: %w", err)
+	}
+	body := bytes.Clone(r.buf.Bytes())
+	t.lastJSON.Store(&renderedReport{rep: rep, body: body})
+	return body, nil
 }
 
 func newTree(mon *runtimediag.Monitor, cfg config) *tree {
@@ -429,7 +471,11 @@ func (t *tree) serveReportJSON(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, rep)
+	body, err := t.reportJSON(rep)
+	if err != nil {
+		return err
+	}
+	return writeBody(w, "application/json; charset=utf-8", body)
 }
 
 func (t *tree) serveReportText(w http.ResponseWriter, r *http.Request) error {
