@@ -25,7 +25,10 @@ type AllocProfile struct {
 	// GCCycles is the number of GC cycles the runtime had completed when the profile was read.
 	GCCycles uint64
 
-	tab    *siteTable  // names the indexes of counts
+	tab *siteTable // the reader's table: readings of one table subtract index by index
+	// keys names the indexes of counts: the table's keys when the profile was read. The table
+	// only appends, so these elements never change while the reader goes on.
+	keys   []siteKey
 	counts []siteCount // cumulative, scaled, by site index; memdiag's own sites included
 	// selfInuseBytes is the live heap (as of the last GC) of memdiag's own allocations.
 	selfInuseBytes int64
@@ -159,6 +162,7 @@ func (r *allocReader) read(keepStacks bool) *AllocProfile {
 	if n := len(r.tab.keys); len(p.counts) < n {
 		p.counts = append(p.counts, make([]siteCount, n-len(p.counts))...)
 	}
+	p.keys = r.tab.keys
 	return p
 }
 

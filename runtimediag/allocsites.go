@@ -79,19 +79,19 @@ func AllocSitesDelta(prev, cur *AllocProfile, top int) *AllocationSites {
 			if i < len(prev.counts) {
 				p = prev.counts[i]
 			}
-			add(cur.tab.keys[i], c, p)
+			add(cur.keys[i], c, p)
 		}
 	} else {
 		before := make(map[siteKey]siteCount, len(prev.counts))
 		for i, c := range prev.counts {
-			k := prev.tab.keys[i]
+			k := prev.keys[i]
 			b := before[k]
 			b.bytes += c.bytes
 			b.objects += c.objects
 			before[k] = b
 		}
 		for i, c := range cur.counts {
-			add(cur.tab.keys[i], c, before[cur.tab.keys[i]])
+			add(cur.keys[i], c, before[cur.keys[i]])
 		}
 	}
 	// Sorted by bytes, then by name: the table's order must not reach the report.
