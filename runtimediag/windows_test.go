@@ -330,3 +330,23 @@ func TestReportWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestFindingLinesNameTheWindow: a finding transition's log line says which window the finding
+// holds over.
+func TestFindingLinesNameTheWindow(t *testing.T) {
+	m, logs := observedMonitor(t, WithTickInterval(time.Second), WithLogInterval(0), WithFullInterval(0))
+	start := time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)
+	win := &ReportWindow{Start: start, End: start.Add(5 * time.Minute), Seconds: 300, Source: WindowFullInterval}
+	m.afterFull(&Report{Time: win.End, Window: win, Findings: []Finding{{Code: "gc_cpu_high", Severity: SeverityWarning, Headline: "h"}}})
+	waitFor(t, 5*time.Second, "a transition line", func() bool { return len(linesWith(logs, LogMessageFinding)) == 1 })
+	c := linesWith(logs, LogMessageFinding)[0].ContextMap()
+	if got, _ := c[fieldWindowStart].(time.Time); !got.Equal(win.Start) {
+		t.Errorf("window_start = %v, want %s", c[fieldWindowStart], win.Start)
+	}
+	if got, _ := c[fieldWindowEnd].(time.Time); !got.Equal(win.End) {
+		t.Errorf("window_end = %v, want %s", c[fieldWindowEnd], win.End)
+	}
+	if c[fieldWindowSource] != WindowFullInterval {
+		t.Errorf("window_source = %v", c[fieldWindowSource])
+	}
+}
