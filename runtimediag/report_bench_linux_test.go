@@ -3,6 +3,7 @@ package runtimediag
 import (
 	"context"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -81,4 +82,38 @@ func timeSmaps(b *testing.B, buf *[]byte) float64 {
 	t0 := time.Now()
 	*buf = readAll(b, (*buf)[:0], "/proc/self/smaps")
 	return float64(time.Since(t0).Nanoseconds())
+}
+
+// reportBudgetBytes is what one Monitor.Report may allocate in steady state.
+const reportBudgetBytes = 256 << 10
+
+// TestReportAllocationBudget holds one steady-state Monitor.Report to 256 KiB allocated, the
+// figure docs/performance.md gives (BenchmarkMonitorReport measures it too). Before the profile
+// was read from runtime.MemProfile once per report, a report allocated about 1.8 MB.
+func TestReportAllocationBudget(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	m := newTestMonitor(t, WithTickInterval(time.Hour))
+	ctx := context.Background()
+	for range 3 {
+		if _, err := m.Report(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 5
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	before := ms.TotalAlloc
+	for range n {
+		if _, err := m.Report(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&ms)
+	per := (ms.TotalAlloc - before) / n
+	t.Logf("one report allocates %d bytes", per)
+	if per > reportBudgetBytes {
+		t.Errorf("one report allocates %d bytes, budget %d", per, reportBudgetBytes)
+	}
 }
