@@ -60,7 +60,8 @@ type profileStack struct {
 
 // Stacks yields every allocating stack of the reading, for attribution by something other than
 // the allocating line (per-route figures). It yields nothing for a reading that kept no stacks
-// (the Monitor's window ends keep only the per-line sums).
+// (the Monitor's window ends keep only the per-line sums). A reading the Monitor hands to a
+// ProfileRouteSource is good for that call only: its stacks' memory serves the next reading.
 func (p *AllocProfile) Stacks() iter.Seq[AllocStack] {
 	return func(yield func(AllocStack) bool) {
 		if p == nil {
@@ -111,14 +112,17 @@ type allocReader struct {
 	stacks map[[32]uintptr]*stackInfo
 	tab    *siteTable
 	pcs    []uintptr
+	// stackBuf backs the stacks of the last reading that kept them.
+	stackBuf []profileStack
 }
 
 func newAllocReader() *allocReader {
 	return &allocReader{stacks: map[[32]uintptr]*stackInfo{}, tab: &siteTable{index: map[siteKey]int{}}}
 }
 
-// read takes one reading. keepStacks keeps the per-stack records for [AllocProfile.Stacks].
-func (r *allocReader) read(keepStacks bool) *AllocProfile {
+// read takes one reading. keepStacks keeps the per-stack records for [AllocProfile.Stacks];
+// sumLines sums them by line, for [AllocSitesDelta] (a reading without them has no sites).
+func (r *allocReader) read(keepStacks, sumLines bool) *AllocProfile {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rate := int64(runtime.MemProfileRate)
@@ -134,8 +138,14 @@ func (r *allocReader) read(keepStacks bool) *AllocProfile {
 		r.recs = make([]runtime.MemProfileRecord, n+n/4+64)
 	}
 	p := &AllocProfile{Time: t, SampleRateBytes: rate, GCCycles: cycles, tab: r.tab}
+	if sumLines {
+		// Room for the lines new stacks add, so that counts is allocated once.
+		p.counts = make([]siteCount, len(r.tab.keys), len(r.tab.keys)+len(r.recs)/8+8)
+	}
 	if keepStacks {
-		p.stacks = make([]profileStack, 0, len(r.recs))
+		// The reader's own buffer: a reading's stacks are good until the reader's next reading
+		// with stacks (the Monitor's collections run one at a time and use them at once).
+		p.stacks = r.stackBuf[:0]
 	}
 	for i := range r.recs {
 		rec := &r.recs[i]
@@ -144,12 +154,14 @@ func (r *allocReader) read(keepStacks bool) *AllocProfile {
 		}
 		info := r.stack(rec)
 		objects, bytes := scaleHeapSample(rec.AllocObjects, rec.AllocBytes, rate)
-		if info.index >= len(p.counts) {
-			p.counts = append(p.counts, make([]siteCount, len(r.tab.keys)-len(p.counts))...)
+		if sumLines {
+			if info.index >= len(p.counts) {
+				p.counts = append(p.counts, make([]siteCount, len(r.tab.keys)-len(p.counts))...)
+			}
+			c := &p.counts[info.index]
+			c.bytes += bytes
+			c.objects += objects
 		}
-		c := &p.counts[info.index]
-		c.bytes += bytes
-		c.objects += objects
 		if info.site.self {
 			_, inuse := scaleHeapSample(rec.InUseObjects(), rec.InUseBytes(), rate)
 			p.selfInuseBytes += inuse
@@ -158,11 +170,17 @@ func (r *allocReader) read(keepStacks bool) *AllocProfile {
 			p.stacks = append(p.stacks, profileStack{info: info, bytes: bytes, objects: objects})
 		}
 	}
-	// Every reading of one table has a count for every line, so readings subtract index by index.
-	if n := len(r.tab.keys); len(p.counts) < n {
-		p.counts = append(p.counts, make([]siteCount, n-len(p.counts))...)
+	if keepStacks {
+		r.stackBuf = p.stacks
 	}
-	p.keys = r.tab.keys
+	if sumLines {
+		// Every reading of one table has a count for every line, so readings subtract index by
+		// index.
+		if n := len(r.tab.keys); len(p.counts) < n {
+			p.counts = append(p.counts, make([]siteCount, n-len(p.counts))...)
+		}
+		p.keys = r.tab.keys
+	}
 	return p
 }
 

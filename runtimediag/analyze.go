@@ -110,6 +110,7 @@ type window struct {
 	prev, end, cur *Snapshot
 	seconds        float64 // 0 when there is no usable window
 	notes          []string
+	scratch        Histogram // hist's result, reused
 }
 
 // minWindowSeconds is the shortest window rates are computed over: below it a single GC cycle or
@@ -170,7 +171,8 @@ func (w *window) rate(n float64) float64 {
 	return finite(n / w.seconds)
 }
 
-// hist is the histogram's events in the window; without a window, all of them.
+// hist is the histogram's events in the window; without a window, all of them. The result is good
+// until the next call: its counts are the window's scratch.
 func (w *window) hist(get func(*RuntimeMetrics) Histogram) Histogram {
 	if !w.ok() {
 		h := get(&w.cur.Runtime)
@@ -183,13 +185,12 @@ func (w *window) hist(get func(*RuntimeMetrics) Histogram) Histogram {
 	if len(h.Buckets) != len(h.Counts)+1 {
 		return Histogram{}
 	}
-	var d Histogram
 	p := get(&w.prev.Runtime)
 	if len(p.Buckets) != len(h.Buckets) {
 		p = Histogram{} // other buckets: the two cannot be subtracted
 	}
-	h.Delta(p, &d)
-	return d
+	h.Delta(p, &w.scratch)
+	return w.scratch
 }
 
 // finite maps NaN and infinities to 0: a report figure that cannot be computed is absent, and

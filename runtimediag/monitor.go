@@ -85,6 +85,9 @@ type Monitor struct {
 	// selfCPU is the CPU memdiag's full collections and window readings took, summed (ticks are
 	// in tickNanos).
 	selfCPU atomic.Int64
+	// trendBuf holds the window's points for the trend rules; only the collection goroutine uses
+	// it, and collections run one at a time.
+	trendBuf []Point
 
 	// Full-report state: Latest and the trigger check read it from other goroutines.
 	fullMu     sync.Mutex
@@ -347,7 +350,7 @@ func (m *Monitor) report(ctx context.Context, d time.Duration) (*Report, error) 
 	if err != nil {
 		return nil, err
 	}
-	return m.analyze(call.reading, cw), nil
+	return m.analyze(call.reading, cw, m.trendPoints(nil, cw)), nil
 }
 
 // Latest returns the newest tick's point and the last full report (nil before the first). It
@@ -631,7 +634,7 @@ func (m *Monitor) takeReading() {
 	var r windowReading
 	d := measureCPU(func() {
 		r.snap = m.fullCol.Cheap()
-		r.prof = m.reader.read(false)
+		r.prof = m.reader.read(false, true)
 	})
 	m.selfCPU.Add(int64(d))
 	r.selfCPU = m.selfCPUTotal()
@@ -679,11 +682,10 @@ type fullCall struct {
 
 // fullReading is what one full collection read: everything of a report but its window.
 type fullReading struct {
-	snap    *Snapshot
-	rss     RSS
-	prof    *AllocProfile
-	routes  []RouteStats
-	history []Point
+	snap   *Snapshot
+	rss    RSS
+	prof   *AllocProfile
+	routes []RouteStats
 }
 
 // startFull joins the collection under way or starts one.
@@ -708,7 +710,8 @@ func (m *Monitor) startFull() (*fullCall, error) {
 			reading, err = m.collectFull(m.life)
 			if err == nil {
 				cw, _ := m.windows.choose(0, m.mc.full, reading.snap.Time)
-				rep = m.analyze(reading, cw)
+				m.trendBuf = m.trendPoints(m.trendBuf[:0], cw)
+				rep = m.analyze(reading, cw, m.trendBuf)
 			}
 		})
 		m.selfCPU.Add(int64(cpu))
@@ -731,7 +734,7 @@ func (m *Monitor) collectFull(ctx context.Context) (*fullReading, error) {
 	if ctx.Err() != nil {
 		return nil, ErrMonitorClosed
 	}
-	rd := &fullReading{snap: snap, prof: m.reader.read(true), history: m.hist.points()}
+	rd := &fullReading{snap: snap, prof: m.reader.read(true, false)}
 	rss, err := m.attr.Full(snap)
 	if err != nil {
 		rss = m.attr.Estimate(snap)
@@ -739,15 +742,25 @@ func (m *Monitor) collectFull(ctx context.Context) (*fullReading, error) {
 	}
 	rd.rss = rss
 	rd.routes = m.routesFrom(rd.prof)
-	// The stacks served the routes; what stays with the report is the per-line sums.
+	// The stacks served the routes; what stays is memdiag's live heap (selfCost).
 	rd.prof = rd.prof.withoutStacks()
 	m.fulls.Add(1)
 	return rd, nil
 }
 
-// analyze makes the report of a full reading over a window.
-func (m *Monitor) analyze(rd *fullReading, cw chosenWindow) *Report {
-	in := AnalyzeInput{Cur: rd.snap, RSS: rd.rss, History: rd.history}
+// trendPoints appends to dst the tick history the trend rules look at: the window's points, at
+// most maxTrendPoints of them, evenly spaced.
+func (m *Monitor) trendPoints(dst []Point, cw chosenWindow) []Point {
+	if cw.start.snap == nil {
+		return dst
+	}
+	return m.hist.window(dst, cw.start.snap.Time, cw.end.snap.Time, maxTrendPoints)
+}
+
+// analyze makes the report of a full reading over a window; history is the window's tick
+// history for the trend rules.
+func (m *Monitor) analyze(rd *fullReading, cw chosenWindow, history []Point) *Report {
+	in := AnalyzeInput{Cur: rd.snap, RSS: rd.rss, History: history}
 	var notes []string
 	if cw.start.snap != nil {
 		in.Prev, in.WindowEnd = cw.start.snap, cw.end.snap
