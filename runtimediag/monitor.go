@@ -350,7 +350,7 @@ func (m *Monitor) report(ctx context.Context, d time.Duration) (*Report, error) 
 	if err != nil {
 		return nil, err
 	}
-	return m.analyze(call.reading, cw, m.trendPoints(nil, cw)), nil
+	return m.analyze(call.reading, cw, m.trendPoints(nil, call.reading.snap.Time)), nil
 }
 
 // Latest returns the newest tick's point and the last full report (nil before the first). It
@@ -710,7 +710,7 @@ func (m *Monitor) startFull() (*fullCall, error) {
 			reading, err = m.collectFull(m.life)
 			if err == nil {
 				cw, _ := m.windows.choose(0, m.mc.full, reading.snap.Time)
-				m.trendBuf = m.trendPoints(m.trendBuf[:0], cw)
+				m.trendBuf = m.trendPoints(m.trendBuf[:0], reading.snap.Time)
 				rep = m.analyze(reading, cw, m.trendBuf)
 			}
 		})
@@ -748,13 +748,11 @@ func (m *Monitor) collectFull(ctx context.Context) (*fullReading, error) {
 	return rd, nil
 }
 
-// trendPoints appends to dst the tick history the trend rules look at: the window's points, at
-// most maxTrendPoints of them, evenly spaced.
-func (m *Monitor) trendPoints(dst []Point, cw chosenWindow) []Point {
-	if cw.start.snap == nil {
-		return dst
-	}
-	return m.hist.window(dst, cw.start.snap.Time, cw.end.snap.Time, maxTrendPoints)
+// trendPoints appends to dst the tick history the trend rules look at: the whole ring up to the
+// report's snapshot, thinned evenly to at most maxTrendPoints points, so that a report costs the
+// same whatever the history's length.
+func (m *Monitor) trendPoints(dst []Point, until time.Time) []Point {
+	return m.hist.window(dst, time.Time{}, until, maxTrendPoints)
 }
 
 // analyze makes the report of a full reading over a window; history is the window's tick

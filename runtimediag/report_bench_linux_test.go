@@ -85,7 +85,7 @@ func timeSmaps(b *testing.B, buf *[]byte) float64 {
 }
 
 // reportBudgetBytes is what one Monitor.Report may allocate in steady state here. The target is
-// 256 KiB; with an hour of history and a full-interval window a report measures 252-270 KB in a
+// 256 KiB; with an hour of history and a full-interval window a report measures 245-270 KB in a
 // fresh test process, of which the full snapshot's sources take about 217 KB (resolving the
 // memory cgroup from mountinfo, twice, is 80 KB of it) and grow with the process's threads and
 // mappings: after this package's other tests it measures about 345 KB. The budget catches a
