@@ -629,8 +629,13 @@ func (m *Monitor) baseline() {
 	}
 }
 
-// takeReading takes a window reading: a cheap snapshot and the allocation profile, together.
+// takeReading takes a window reading: a cheap snapshot and the allocation profile, together. A
+// reading within half a step of the last is not taken (a worker that ran late for the first
+// reading, then on time for the next): windows are at least half a step long.
 func (m *Monitor) takeReading() {
+	if last, ok := m.windows.newest(); ok && time.Since(last) < m.windows.step/2 {
+		return
+	}
 	var r windowReading
 	d := measureCPU(func() {
 		r.snap = m.fullCol.Cheap()

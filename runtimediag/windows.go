@@ -72,6 +72,16 @@ func (r *windowRing) push(w windowReading) {
 	r.taken++
 }
 
+// newest is when the newest reading was taken; ok is false before the first.
+func (r *windowRing) newest() (t time.Time, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.buf) == 0 {
+		return time.Time{}, false
+	}
+	return r.buf[len(r.buf)-1].snap.Time, true
+}
+
 func (r *windowRing) count() uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
