@@ -1,21 +1,32 @@
 package bench
 
 import (
+	"math"
 	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"strings"
 	"testing"
 )
 
-// allocRuns is how many calls AssertAllocs averages over, as testing.AllocsPerRun is usually
-// called with.
-const allocRuns = 100
+// allocRuns is how many calls one measurement of AssertAllocs averages over, as
+// testing.AllocsPerRun is usually called with; allocRepeats is how many measurements it takes,
+// keeping the smallest.
+const (
+	allocRuns    = 100
+	allocRepeats = 5
+)
 
-// AssertAllocs fails t when f allocates more than want heap objects per call, averaged over
-// 100 calls after one warm-up call. Unlike testing.AllocsPerRun the average is not truncated
-// to an integer, and it is read from runtime/metrics rather than runtime.ReadMemStats; like
-// it, every goroutine's allocations count, so do not call it from a parallel test.
+// AssertAllocs fails t when f allocates more than want heap objects per call.
+//
+// It measures the way testing.AllocsPerRun does, so that only f's allocations count: f is
+// called once outside the window (to warm up whatever it initialises on first use), GOMAXPROCS
+// is 1 while it measures (other goroutines run only when f blocks or is preempted), and the
+// counts come from runtime.ReadMemStats, which flushes every P's allocation cache and so is
+// exact. Unlike testing.AllocsPerRun it measures 5 times over 100 calls and keeps the smallest
+// average, not truncated to an integer: a goroutine that slipped into one measurement does not
+// fail the test, and an allocation every tenth call still shows as 0.1. ReadMemStats stops the
+// world twice per measurement; this is a test helper, never a periodic path. Do not call it from
+// a parallel test.
 //
 // It skips under the race detector and when the package is built with optimisation off
 // (-gcflags=-N), where escape analysis differs and allocation counts are not the ones the
@@ -38,27 +49,29 @@ func AssertAllocs(t testing.TB, want float64, f func()) {
 	}
 }
 
-// AllocsPerCall returns the heap objects allocated per call of f, averaged over runs calls
-// after one warm-up call.
+// AllocsPerCall returns the heap objects allocated per call of f, as AssertAllocs measures them:
+// after one warm-up call, with GOMAXPROCS 1, the smallest of 5 averages over runs calls each.
 func AllocsPerCall(runs int, f func()) float64 {
 	if runs < 1 {
 		runs = 1
 	}
-	// Tiny objects share a block that allocs:objects counts once; count each, as the testing
-	// package does.
-	s := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}, {Name: "/gc/heap/tiny/allocs:objects"}}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var ms runtime.MemStats
+	// Warm up outside the window: f's first-use work and ReadMemStats's own.
 	f()
-	// The runtime publishes allocation counts when a span leaves a P's cache; a GC flushes
-	// the caches, so each read is exact.
-	runtime.GC()
-	metrics.Read(s)
-	before := s[0].Value.Uint64() + s[1].Value.Uint64()
-	for range runs {
-		f()
+	runtime.ReadMemStats(&ms)
+	best := math.Inf(1)
+	for range allocRepeats {
+		// Mallocs counts tiny allocations one by one, as the testing package does.
+		runtime.ReadMemStats(&ms)
+		before := ms.Mallocs
+		for range runs {
+			f()
+		}
+		runtime.ReadMemStats(&ms)
+		best = min(best, float64(ms.Mallocs-before)/float64(runs))
 	}
-	runtime.GC()
-	metrics.Read(s)
-	return float64(s[0].Value.Uint64()+s[1].Value.Uint64()-before) / float64(runs)
+	return best
 }
 
 // optimizationOff reports whether the binary was built with -gcflags containing -N.

@@ -3,6 +3,8 @@ package bench
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
@@ -136,5 +138,23 @@ func BenchmarkReadOnly(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		m.read(&m.end)
+	}
+}
+
+// TestAssertAllocsFreshProcess runs AssertAllocs as the first thing a process does, with other
+// goroutines allocating all the while: the two things that once made it fail on correct code
+// (runtime/metrics initialising itself inside the window, other goroutines' allocations counted).
+func TestAssertAllocsFreshProcess(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under the race detector")
+	}
+	if os.Getenv(freshChildEnv) == "1" {
+		return // the child's work is done in TestMain
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestAssertAllocsFreshProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), freshChildEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("AssertAllocs failed on functions within their budgets in a fresh process: %v\n%s", err, out)
 	}
 }

@@ -1,5 +1,5 @@
-// Package bench measures the memory behaviour of Go benchmarks and tests without stopping the
-// world.
+// Package bench measures the memory behaviour of Go benchmarks without stopping the world, and
+// holds tests to allocation budgets.
 //
 // # Benchmarks
 //
@@ -47,8 +47,11 @@
 // # Allocation budgets in tests
 //
 // [AssertAllocs] fails a test when a function allocates more objects per call than its
-// budget. Like the standard library's own allocation tests, it skips under the race detector
-// and when optimisation is off, where the compiler's escape analysis differs.
+// budget. It measures like testing.AllocsPerRun (warm-up outside the window, GOMAXPROCS 1,
+// runtime.ReadMemStats — the one place this package stops the world, in a test helper) and
+// keeps the smallest of several averages. Like the standard library's own allocation tests, it
+// skips under the race detector and when optimisation is off, where the compiler's escape
+// analysis differs.
 //
 // # The gate
 //

@@ -11,6 +11,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/memdiag/memdiag/runtimediag"
@@ -23,7 +25,8 @@ import (
 // (or under WithPrefix's prefix). Every endpoint answers GET and HEAD only:
 //
 //	/               the page
-//	/report.json    a fresh full report (docs/report-schema.md); /report.txt the same in plain text
+//	/report.json    a fresh full report (docs/report-schema.md); /report.txt the same in plain text;
+//	                ?window=5m for the last 5 minutes instead of the last full interval
 //	/history.json   the Monitor's history ring, oldest first
 //	/events         the page's live stream (server-sent events)
 //	/maps           the classified mappings, text or ?format=json
@@ -92,6 +95,46 @@ type tree struct {
 	// One /proc read at a time: threads and descriptors cost a few file reads each, and 32 clients
 	// asking at once should wait for each other rather than multiply that cost.
 	procSem chan struct{}
+
+	// lastJSON is the last report rendered for report.json: clients polling within reportReuse
+	// of each other are served the Monitor's same report, and its bytes are rendered once.
+	lastJSON atomic.Pointer[renderedReport]
+}
+
+// renderedReport is a report and its JSON.
+type renderedReport struct {
+	rep  *runtimediag.Report
+	body []byte
+}
+
+// jsonRenderer is an indenting encoder and its buffer, kept between reports so that rendering
+// one allocates little more than the copy of its bytes.
+type jsonRenderer struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var jsonRenderers = sync.Pool{New: func() any {
+	r := &jsonRenderer{}
+	r.enc = json.NewEncoder(&r.buf)
+	r.enc.SetIndent("", "  ")
+	return r
+}}
+
+// reportJSON is rep's JSON, rendered once per report.
+func (t *tree) reportJSON(rep *runtimediag.Report) ([]byte, error) {
+	if c := t.lastJSON.Load(); c != nil && c.rep == rep {
+		return c.body, nil
+	}
+	r := jsonRenderers.Get().(*jsonRenderer)
+	defer jsonRenderers.Put(r)
+	r.buf.Reset()
+	if err := r.enc.Encode(rep); err != nil {
+		return nil, fmt.Errorf("encoding json: %w", err)
+	}
+	body := bytes.Clone(r.buf.Bytes())
+	t.lastJSON.Store(&renderedReport{rep: rep, body: body})
+	return body, nil
 }
 
 func newTree(mon *runtimediag.Monitor, cfg config) *tree {
@@ -385,31 +428,71 @@ func allDigits(s string) bool {
 // forcing one.
 const reportReuse = time.Second
 
-// report returns a full report no older than reportReuse, taking one when needed. The page uses it
-// too.
-func (t *tree) report(ctx context.Context) (*runtimediag.Report, error) {
+// report returns a full report: over the Monitor's own window (the last full interval) when
+// window is 0, one no older than reportReuse, taking one when needed; over the last window
+// otherwise. Neither moves the window anyone else sees. The page uses it too.
+func (t *tree) report(ctx context.Context, window time.Duration) (*runtimediag.Report, error) {
+	if window > 0 {
+		rep, err := t.mon.ReportWindow(ctx, window)
+		if errors.Is(err, runtimediag.ErrWindowOutOfRange) {
+			return nil, badParam("window", "%s", strings.TrimPrefix(err.Error(), "runtimediag: "))
+		}
+		return rep, err
+	}
 	if _, rep := t.mon.Latest(); rep != nil && time.Since(rep.Time) < reportReuse {
 		return rep, nil
 	}
 	return t.mon.Report(ctx)
 }
 
-func (t *tree) serveReportJSON(w http.ResponseWriter, r *http.Request) error {
-	if _, err := parseParams(r); err != nil {
-		return err
+// maxWindowParam bounds the window parameter before the Monitor checks it against its readings.
+const maxWindowParam = 30 * 24 * time.Hour
+
+// window returns the window parameter, a Go duration ("5m", "90s"); 0 when absent. Whether the
+// Monitor's readings reach that far is the Monitor's to say.
+func (p params) window() (time.Duration, error) {
+	vs, ok := p["window"]
+	if !ok {
+		return 0, nil
 	}
-	rep, err := t.report(r.Context())
+	d, err := time.ParseDuration(vs[0])
+	if err != nil || d <= 0 || d > maxWindowParam {
+		return 0, badParam("window", "must be a positive duration such as 5m or 90s, at most %s, not %s", maxWindowParam, quote(vs[0]))
+	}
+	return d, nil
+}
+
+// reportParams parses a report endpoint's query: the window and nothing else.
+func reportParams(r *http.Request) (time.Duration, error) {
+	p, err := parseParams(r, "window")
+	if err != nil {
+		return 0, err
+	}
+	return p.window()
+}
+
+func (t *tree) serveReportJSON(w http.ResponseWriter, r *http.Request) error {
+	window, err := reportParams(r)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, rep)
+	rep, err := t.report(r.Context(), window)
+	if err != nil {
+		return err
+	}
+	body, err := t.reportJSON(rep)
+	if err != nil {
+		return err
+	}
+	return writeBody(w, "application/json; charset=utf-8", body)
 }
 
 func (t *tree) serveReportText(w http.ResponseWriter, r *http.Request) error {
-	if _, err := parseParams(r); err != nil {
+	window, err := reportParams(r)
+	if err != nil {
 		return err
 	}
-	rep, err := t.report(r.Context())
+	rep, err := t.report(r.Context(), window)
 	if err != nil {
 		return err
 	}

@@ -1,13 +1,9 @@
 package middleware
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"math"
-	"runtime/pprof"
-
-	"github.com/google/pprof/profile"
 
 	"github.com/memdiag/memdiag/internal/humanize"
 	"github.com/memdiag/memdiag/runtimediag"
@@ -16,7 +12,6 @@ import (
 // allocAttribution turns the runtime's sampled allocation profile into bytes per request by
 // route. Guarded by routeTable.mu.
 type allocAttribution struct {
-	buf bytes.Buffer
 	// base is what the profile held under each function when the table was made: the profile
 	// counts since the process started, the routes' requests since then.
 	base map[string]routeAlloc
@@ -27,42 +22,29 @@ type allocAttribution struct {
 // are not charged to its requests. An error leaves no baseline: the estimate then counts from
 // the process's start.
 func (a *allocAttribution) baseline() {
-	p, err := a.profile()
+	p, err := runtimediag.ReadAllocProfile()
 	if err != nil {
 		return
 	}
-	iObj, iBytes, err := allocTypes(p)
-	if err != nil {
-		return
-	}
+	rate := float64(p.SampleRateBytes)
 	a.base = map[string]routeAlloc{}
 	seen := map[string]bool{}
-	for _, s := range p.Sample {
-		v, ok := sampleAlloc(s, iObj, iBytes, float64(p.Period))
+	for s := range p.Stacks() {
+		v, ok := sampleAlloc(s, rate)
 		if !ok {
 			continue
 		}
 		clear(seen)
-		for _, loc := range s.Location {
-			for _, l := range loc.Line {
-				if l.Function == nil || seen[l.Function.Name] {
-					continue
-				}
-				seen[l.Function.Name] = true
-				b := a.base[l.Function.Name]
-				b.add(v)
-				a.base[l.Function.Name] = b
+		for _, fn := range s.Functions {
+			if seen[fn] {
+				continue
 			}
+			seen[fn] = true
+			b := a.base[fn]
+			b.add(v)
+			a.base[fn] = b
 		}
 	}
-}
-
-func (a *allocAttribution) profile() (*profile.Profile, error) {
-	a.buf.Reset()
-	if err := pprof.Lookup("allocs").WriteTo(&a.buf, 0); err != nil {
-		return nil, err
-	}
-	return profile.Parse(&a.buf)
 }
 
 // routeAlloc is what the profile holds under one route's handler frames.
@@ -72,8 +54,9 @@ type routeAlloc struct {
 	samples  float64
 }
 
-// fill sets the Alloc (or AllocNote) of every route in out, which parallels routes.
-func (a *allocAttribution) fill(routes []*route, out []runtimediag.RouteStats) {
+// fill sets the Alloc (or AllocNote) of every route in out, which parallels routes, from the
+// profile reading p (the Monitor's for the report), or from a reading of its own when p is nil.
+func (a *allocAttribution) fill(routes []*route, out []runtimediag.RouteStats, p *runtimediag.AllocProfile) {
 	owner := map[string]int{} // frame → index of its route, -1 when several routes share it
 	for i, rt := range routes {
 		for _, f := range rt.frames {
@@ -105,7 +88,7 @@ func (a *allocAttribution) fill(routes []*route, out []runtimediag.RouteStats) {
 	if !any {
 		return
 	}
-	sums, rate, err := a.read(owner, len(routes))
+	sums, rate, err := a.read(owner, len(routes), p)
 	for i := range out {
 		if out[i].AllocNote != "" {
 			continue
@@ -140,50 +123,34 @@ func (a *allocAttribution) fill(routes []*route, out []runtimediag.RouteStats) {
 }
 
 // read sums the allocs profile by the route whose handler frame is innermost in each stack.
-func (a *allocAttribution) read(owner map[string]int, n int) ([]routeAlloc, int64, error) {
-	p, err := a.profile()
-	if err != nil {
-		return nil, 0, err
-	}
-	iObj, iBytes, err := allocTypes(p)
-	if err != nil {
-		return nil, 0, err
+func (a *allocAttribution) read(owner map[string]int, n int, p *runtimediag.AllocProfile) ([]routeAlloc, int64, error) {
+	if p == nil {
+		var err error
+		if p, err = runtimediag.ReadAllocProfile(); err != nil {
+			return nil, 0, err
+		}
 	}
 	sums := make([]routeAlloc, n)
-	for _, s := range p.Sample {
-		i := sampleRoute(s, owner)
+	found := false
+	for s := range p.Stacks() {
+		found = true
+		i := sampleRoute(s.Functions, owner)
 		if i < 0 {
 			continue
 		}
-		if v, ok := sampleAlloc(s, iObj, iBytes, float64(p.Period)); ok {
+		if v, ok := sampleAlloc(s, float64(p.SampleRateBytes)); ok {
 			sums[i].add(v)
 		}
 	}
-	return sums, p.Period, nil
+	if !found {
+		return nil, 0, errNoStacks
+	}
+	return sums, p.SampleRateBytes, nil
 }
 
-func allocTypes(p *profile.Profile) (iObj, iBytes int, err error) {
-	iObj, iBytes = -1, -1
-	for i, st := range p.SampleType {
-		switch st.Type {
-		case "alloc_objects":
-			iObj = i
-		case "alloc_space":
-			iBytes = i
-		}
-	}
-	if iObj < 0 || iBytes < 0 {
-		return 0, 0, errNoAllocTypes
-	}
-	return iObj, iBytes, nil
-}
-
-// sampleAlloc is one sample's estimated bytes, with its sample count and variance.
-func sampleAlloc(s *profile.Sample, iObj, iBytes int, rate float64) (routeAlloc, bool) {
-	if len(s.Value) <= max(iObj, iBytes) {
-		return routeAlloc{}, false
-	}
-	obj, b := float64(s.Value[iObj]), float64(s.Value[iBytes])
+// sampleAlloc is one stack's estimated bytes, with its sample count and variance.
+func sampleAlloc(s runtimediag.AllocStack, rate float64) (routeAlloc, bool) {
+	obj, b := float64(s.Objects), float64(s.Bytes)
 	if obj <= 0 || b <= 0 {
 		return routeAlloc{}, false
 	}
@@ -212,16 +179,11 @@ func (r *routeAlloc) sub(v routeAlloc) {
 	r.variance = max(r.variance-v.variance, 0)
 }
 
-// sampleRoute is the route owning the innermost handler frame of a sample's stack, -1 for none.
-func sampleRoute(s *profile.Sample, owner map[string]int) int {
-	for _, loc := range s.Location {
-		for _, l := range loc.Line {
-			if l.Function == nil {
-				continue
-			}
-			if i, ok := owner[l.Function.Name]; ok {
-				return i
-			}
+// sampleRoute is the route owning the innermost handler frame of a stack, -1 for none.
+func sampleRoute(funcs []string, owner map[string]int) int {
+	for _, fn := range funcs {
+		if i, ok := owner[fn]; ok {
+			return i
 		}
 	}
 	return -1
@@ -248,4 +210,5 @@ func tooFewSamples(s routeAlloc, requests uint64, rate int64) string {
 		n, requests, minAllocSamples, rate)
 }
 
-var errNoAllocTypes = errors.New("allocs profile has no alloc_objects and alloc_space sample types")
+
+var errNoStacks = errors.New("the allocation profile reading holds no stacks")

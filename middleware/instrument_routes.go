@@ -141,8 +141,12 @@ func frameShared(name string) bool { return strings.HasPrefix(name, "net/http.")
 
 // Routes is the table's statistics for a report: routes in the order first seen, then other and
 // unmatched when they counted anything. It reads the allocation profile (a cost that grows with
-// the number of distinct allocating stacks; see runtimediag.ReadAllocProfile).
-func (t *routeTable) Routes() []runtimediag.RouteStats {
+// the number of distinct allocating stacks; see runtimediag.ReadAllocProfile); a Monitor calls
+// RoutesFromProfile with the reading it took for the report instead.
+func (t *routeTable) Routes() []runtimediag.RouteStats { return t.RoutesFromProfile(nil) }
+
+// RoutesFromProfile is Routes with the allocation figures taken from p, read by the caller.
+func (t *routeTable) RoutesFromProfile(p *runtimediag.AllocProfile) []runtimediag.RouteStats {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	all := slices.Clone(t.order)
@@ -158,7 +162,7 @@ func (t *routeTable) Routes() []runtimediag.RouteStats {
 			out[i].CPU = &c
 		}
 	}
-	t.alloc.fill(all, out)
+	t.alloc.fill(all, out, p)
 	return out
 }
 

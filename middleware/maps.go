@@ -46,7 +46,7 @@ func (t *tree) serveMaps(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rep, err := t.report(r.Context())
+	rep, err := t.report(r.Context(), 0)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"embed"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/memdiag/memdiag/internal/humanize"
+	"github.com/memdiag/memdiag/internal/reporttext"
 	"github.com/memdiag/memdiag/runtimediag"
 )
 
@@ -57,11 +59,17 @@ func (t *tree) registerPage() {
 }
 
 func (t *tree) servePage(w http.ResponseWriter, r *http.Request) error {
-	if _, err := parseParams(r); err != nil {
+	window, err := reportParams(r)
+	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), pageReportWait)
-	rep, repErr := t.report(ctx)
+	rep, repErr := t.report(ctx, window)
+	var he *httpError
+	if errors.As(repErr, &he) {
+		cancel()
+		return repErr // a window the Monitor's readings cannot bound: 400, not a page without a report
+	}
 	cancel()
 	if r.Context().Err() != nil {
 		return errClientGone
@@ -168,6 +176,9 @@ type pageView struct {
 	ReportClock string
 	Window      string
 	Tier        string
+	// The report's window: a line for people, its ends and source for scripts and tests.
+	WindowLine, WindowStart, WindowEnd, WindowSource string
+	SelfCost                                         string // memdiag's own cost over the window
 
 	Resident     figure
 	GoManaged    figure
@@ -199,6 +210,7 @@ type pageView struct {
 	Efficiency   []kv
 
 	Sites     []siteView
+	SelfSite  *siteView // memdiag's own allocation, one line, not in the shares of Sites
 	SitesNote string
 	NoSites   string
 
@@ -306,6 +318,16 @@ func buildPageView(in *pageInput) *pageView {
 	v.ReportTime = rep.Time.UTC().Format(time.RFC3339Nano)
 	v.ReportClock = rep.Time.UTC().Format("2006-01-02 15:04:05 UTC")
 	v.Window = fmtSeconds(rep.WindowSeconds)
+	if win := rep.Window; win != nil {
+		v.WindowLine = reporttext.WindowLine(win)
+		v.WindowStart, v.WindowEnd = win.Start.UTC().Format(time.RFC3339Nano), win.End.UTC().Format(time.RFC3339Nano)
+		v.WindowSource = win.Source
+	}
+	if sc := rep.MemdiagSelf; sc != nil {
+		v.SelfCost = fmt.Sprintf("memdiag itself over the window: CPU %s (%s of the process's busy CPU), allocation %s/s (%s of sampled bytes), live heap %s (%s of resident), kept out of the application's figures",
+			humanize.Duration(sc.CPUSeconds), fmtPercent(sc.CPUShare), fmtBytesF(sc.AllocBytesPerSecond), fmtPercent(sc.AllocShare),
+			humanize.Bytes(sc.HeapInuseBytes), fmtPercent(sc.ResidentShare))
+	}
 	rss := &rep.RSS
 	v.Tier = rss.Tier
 	v.Resident = knownBytesFigure(rss.ResidentBytes)
@@ -367,7 +389,7 @@ func buildPageView(in *pageInput) *pageView {
 	v.Efficiency = efficiencyRows(e)
 
 	if s := rep.TopAllocationSites; s != nil {
-		v.SitesNote = fmt.Sprintf("estimates from the runtime's sampled allocation profile (one sample about every %s allocated), over the %s of GC cycles completed in the window; %s/s allocated by every site",
+		v.SitesNote = fmt.Sprintf("estimates from the runtime's sampled allocation profile (one sample about every %s allocated), over the %s of GC cycles completed in the window; %s/s allocated by the application's sites",
 			humanize.Bytes(uint64(max(s.SampleRateBytes, 0))), fmtSeconds(s.WindowSeconds), fmtBytesF(s.TotalBytesPerSecond))
 		for _, site := range s.Sites {
 			v.Sites = append(v.Sites, siteView{Function: site.Function, Where: fmt.Sprintf("%s:%d", site.File, site.Line),
@@ -376,11 +398,23 @@ func buildPageView(in *pageInput) *pageView {
 				Share:            fmtPercent(site.Share),
 				ShareBarFraction: num(math.Min(math.Max(site.Share, 0), 1) * 100)})
 		}
+		if m := s.MemdiagItself; m != nil && s.GCCycles > 0 && s.TotalBytesPerSecond+m.BytesPerSecond > 0 {
+			v.SelfSite = &siteView{Function: runtimediag.MemdiagItself, Where: "every memdiag site, not in the application's shares",
+				Rate:    floatFigure(fmtBytesF(m.BytesPerSecond)+"/s", m.BytesPerSecond, "bytes/s"),
+				Objects: floatFigure(fmtCount(m.ObjectsPerSecond)+"/s", m.ObjectsPerSecond, "objects/s"),
+				Share:   fmtPercent(m.Share) + " of all"}
+		}
+		if s.Note != "" {
+			v.SitesNote += "; " + s.Note
+		}
 		if len(v.Sites) == 0 {
-			v.NoSites = "no allocation was sampled in the window"
+			v.NoSites = "no allocation of the application's was sampled in the window"
+			if s.Note != "" {
+				v.NoSites += " (" + s.Note + ")"
+			}
 		}
 	} else {
-		v.NoSites = "no allocation profile delta for this window: the first full report has no earlier profile to compare with, or reading the profile failed"
+		v.NoSites = "no allocation profile delta for this report: the Monitor has no window yet (it takes a reading at Start and one every step)"
 	}
 
 	v.WhatIf = whatIfTable(rep.WhatIf)

@@ -1,107 +1,45 @@
 package runtimediag
 
 import (
-	"bytes"
 	"cmp"
-	"errors"
-	"fmt"
-	"io"
-	"runtime/pprof"
+	"runtime/metrics"
 	"slices"
-	"time"
-
-	"github.com/google/pprof/profile"
 )
 
-// AllocProfile is one reading of the runtime's sampled allocation profile, summed by the line that
-// allocated: what [AllocSitesDelta] subtracts. It keeps no stacks, only one total per line, so a
-// Monitor can hold one between ticks cheaply.
+// ReadAllocProfile reads the allocs profile of this process and sums it by allocating line, with
+// memdiag's own allocations summed apart.
 //
-// The runtime publishes allocation samples when a GC cycle ends, so a reading counts allocations up
-// to the last completed cycle, not up to Time: a delta covers the cycles completed between two reads.
-type AllocProfile struct {
-	Time time.Time // when the profile was read
-	// SampleRateBytes is runtime.MemProfileRate when the profile was written: on average one
-	// allocation is sampled per this many bytes, and the figures are scaled up from the samples.
-	SampleRateBytes int64
-
-	sites map[siteKey]siteCount
-}
-
-type siteKey struct {
-	function, file string
-	line           int64
-}
-
-type siteCount struct{ bytes, objects int64 }
-
-// ReadAllocProfile reads the allocs profile of this process (pprof.Lookup("allocs"), in its proto
-// form) and sums it by allocating line.
-//
-// It does not stop the world: writing the allocs (or heap) profile with debug=0 copies the
-// profile's buckets under the runtime's profile lock (profMemActiveLock) while other goroutines
-// keep running; only the text form (debug=1) calls runtime.ReadMemStats, which stops the world,
-// and memdiag never asks for it. Its cost grows with the number of distinct allocating stacks:
-// read it on the Monitor's full cadence, not every tick.
+// It reads runtime.MemProfile directly, which copies the profile's buckets under the runtime's
+// profile lock while other goroutines keep running: it does not stop the world (only the text
+// form of runtime/pprof's heap profile, debug=1, calls runtime.ReadMemStats, and memdiag never asks
+// for it). Its cost grows with the number of distinct allocating stacks, each resolved to function
+// names once per call here; a Monitor keeps one reader and resolves each stack once for its life.
+// The reading keeps its stacks ([AllocProfile.Stacks]).
 func ReadAllocProfile() (*AllocProfile, error) {
-	p := pprof.Lookup("allocs")
-	if p == nil {
-		return nil, errors.New("runtimediag: no allocs profile in runtime/pprof")
-	}
-	t := time.Now()
-	var buf bytes.Buffer
-	if err := p.WriteTo(&buf, 0); err != nil {
-		return nil, fmt.Errorf("runtimediag: writing the allocs profile: %w", err)
-	}
-	return parseAllocProfile(&buf, t)
+	return newAllocReader().read(true, true), nil
 }
 
-// parseAllocProfile sums a pprof heap or allocs profile (gzipped or not) by the line that
-// allocated: the innermost frame of each sample's leaf location.
-func parseAllocProfile(r io.Reader, t time.Time) (*AllocProfile, error) {
-	p, err := profile.Parse(r)
-	if err != nil {
-		return nil, fmt.Errorf("runtimediag: parsing the allocs profile: %w", err)
+// gcCyclesNow is the runtime's count of completed GC cycles.
+func gcCyclesNow() uint64 {
+	s := [1]metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s[:])
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
 	}
-	iBytes, iObjects := -1, -1
-	for i, st := range p.SampleType {
-		switch st.Type {
-		case "alloc_space":
-			iBytes = i
-		case "alloc_objects":
-			iObjects = i
-		}
-	}
-	if iBytes < 0 || iObjects < 0 {
-		return nil, errors.New("runtimediag: allocs profile has no alloc_space and alloc_objects sample types")
-	}
-	ap := &AllocProfile{Time: t, SampleRateBytes: p.Period, sites: make(map[siteKey]siteCount)}
-	for _, s := range p.Sample {
-		if len(s.Value) <= max(iBytes, iObjects) {
-			continue
-		}
-		k := siteKey{function: "(unknown)"}
-		if len(s.Location) > 0 {
-			if loc := s.Location[0]; len(loc.Line) > 0 && loc.Line[0].Function != nil {
-				// Line[0] is the innermost inlined frame: the line that called the allocator.
-				k = siteKey{function: loc.Line[0].Function.Name, file: loc.Line[0].Function.Filename, line: loc.Line[0].Line}
-			}
-		}
-		c := ap.sites[k]
-		c.bytes += s.Value[iBytes]
-		c.objects += s.Value[iObjects]
-		ap.sites[k] = c
-	}
-	return ap, nil
+	return s[0].Value.Uint64()
 }
+
+// MemdiagItself is the name of the one line that stands for all of memdiag's own allocation sites.
+const MemdiagItself = "memdiag itself"
 
 // defaultTopSites is how many sites AllocSitesDelta keeps when asked for none in particular.
 const defaultTopSites = 10
 
 // AllocSitesDelta is what each line allocated between two readings, the top lines by bytes
-// (top ≤ 0 means 10). It is nil when either reading is missing or they are not in time order: a
-// profile alone is cumulative since the process started and has no window. Lines whose totals went
-// down (a profile from another process) count as zero.
+// (top ≤ 0 means 10), with memdiag's own allocations taken out of the lines and their shares and
+// summed as one figure (MemdiagItself). It is nil when either reading is missing or they are not
+// in time order: a profile alone is cumulative since the process started and has no window. Lines
+// whose totals went down (a profile from another process) count as zero.
 func AllocSitesDelta(prev, cur *AllocProfile, top int) *AllocationSites {
 	if prev == nil || cur == nil {
 		return nil
@@ -118,17 +56,45 @@ func AllocSitesDelta(prev, cur *AllocProfile, top int) *AllocationSites {
 		bytes, objects int64
 	}
 	var all []delta
-	var total int64
-	for k, c := range cur.sites {
-		p := prev.sites[k]
+	var total, totalObjects int64
+	var self siteCount
+	add := func(k siteKey, c, p siteCount) {
 		d := delta{k: k, bytes: max(c.bytes-p.bytes, 0), objects: max(c.objects-p.objects, 0)}
 		if d.bytes == 0 && d.objects == 0 {
-			continue
+			return
+		}
+		if k.self {
+			self.bytes += d.bytes
+			self.objects += d.objects
+			return
 		}
 		total += d.bytes
+		totalObjects += d.objects
 		all = append(all, d)
 	}
-	// Sorted by bytes, then by name: map order must not reach the report.
+	if prev.tab == cur.tab && cur.tab != nil {
+		// Readings of one reader: subtract index by index.
+		for i, c := range cur.counts {
+			var p siteCount
+			if i < len(prev.counts) {
+				p = prev.counts[i]
+			}
+			add(cur.keys[i], c, p)
+		}
+	} else {
+		before := make(map[siteKey]siteCount, len(prev.counts))
+		for i, c := range prev.counts {
+			k := prev.keys[i]
+			b := before[k]
+			b.bytes += c.bytes
+			b.objects += c.objects
+			before[k] = b
+		}
+		for i, c := range cur.counts {
+			add(cur.keys[i], c, before[cur.keys[i]])
+		}
+	}
+	// Sorted by bytes, then by name: the table's order must not reach the report.
 	slices.SortFunc(all, func(a, b delta) int {
 		if c := cmp.Compare(b.bytes, a.bytes); c != 0 {
 			return c
@@ -144,8 +110,15 @@ func AllocSitesDelta(prev, cur *AllocProfile, top int) *AllocationSites {
 	out := &AllocationSites{
 		WindowSeconds:       secs,
 		SampleRateBytes:     int(cur.SampleRateBytes),
+		GCCycles:            sat(cur.GCCycles, prev.GCCycles),
 		TotalBytesPerSecond: finite(float64(total) / secs),
-		Sites:               []AllocationSite{},
+		Sites:               make([]AllocationSite, 0, min(top, len(all))),
+		MemdiagItself: &MemdiagSites{
+			BytesPerSecond:   finite(float64(self.bytes) / secs),
+			ObjectsPerSecond: finite(float64(self.objects) / secs),
+			Share:            ratio(float64(self.bytes), float64(total+self.bytes)),
+			ObjectsShare:     ratio(float64(self.objects), float64(totalObjects+self.objects)),
+		},
 	}
 	for _, d := range all[:min(top, len(all))] {
 		out.Sites = append(out.Sites, AllocationSite{

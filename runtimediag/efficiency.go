@@ -176,6 +176,9 @@ func lastPauses(w *window) []GCPause {
 		if len(out) == maxLastPauses {
 			break
 		}
+		if w.ok() && p.End.After(w.end.Time) {
+			continue // after the window's end: the report's snapshot is newer than the window
+		}
 		if w.ok() && !p.End.After(w.prev.Time) {
 			break // newest first: the rest are older still
 		}
@@ -187,12 +190,13 @@ func lastPauses(w *window) []GCPause {
 // limiterEngaged reports whether the GC CPU limiter was engaged in a cycle of the window: the
 // runtime records the last cycle it was enabled in.
 func limiterEngaged(w *window) bool {
+	if w.ok() {
+		last := w.end.Runtime.LimiterLastEnabled
+		return last != 0 && last > w.prev.Runtime.LimiterLastEnabled
+	}
 	last := w.cur.Runtime.LimiterLastEnabled
 	if last == 0 {
 		return false
-	}
-	if w.ok() {
-		return last > w.prev.Runtime.LimiterLastEnabled
 	}
 	// No window: engaged in the current or the last completed cycle.
 	return last+1 >= w.cur.Runtime.GCCyclesTotal

@@ -2,7 +2,9 @@ package runtimediag
 
 import (
 	"math"
+	"sort"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/memdiag/memdiag/procself"
@@ -69,6 +71,38 @@ func (h *historyRing) points() []Point {
 	n := copy(out, h.buf[start:min(start+h.count, len(h.buf))])
 	copy(out[n:], h.buf[:h.count-n])
 	return out
+}
+
+// maxTrendPoints bounds the points a report's trend rules see: a window's ticks evenly thinned to
+// at most this many, so that a report costs the same whatever the tick and the window.
+const maxTrendPoints = 64
+
+// window appends to dst the points from from to to (inclusive), oldest first, thinned evenly to
+// at most max points (the first and the last kept), and returns it.
+func (h *historyRing) window(dst []Point, from, to time.Time, max int) []Point {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	start := h.next - h.count
+	if start < 0 {
+		start += len(h.buf)
+	}
+	at := func(i int) *Point { return &h.buf[(start+i)%len(h.buf)] }
+	lo := sort.Search(h.count, func(i int) bool { return !at(i).Time.Before(from) })
+	hi := sort.Search(h.count, func(i int) bool { return at(i).Time.After(to) })
+	n := hi - lo
+	if n <= 0 {
+		return dst
+	}
+	if n <= max {
+		for i := lo; i < hi; i++ {
+			dst = append(dst, *at(i))
+		}
+		return dst
+	}
+	for k := range max {
+		dst = append(dst, *at(lo + k*(n-1)/(max-1)))
+	}
+	return dst
 }
 
 // historyCapacity is how many ticks of interval tick a window of d holds (at least two, so that a

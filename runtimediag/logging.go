@@ -76,7 +76,7 @@ var logFields = map[string][]string{
 		fieldHeapGoal, fieldGoTotal, fieldAllocRate, fieldGCCycles, fieldGCCPU, fieldPauseP99, fieldPauseMax,
 		fieldGoroutines, fieldThreads, fieldFindings, fieldReportAge, fieldLogLinesDropped},
 	LogMessageFinding: {fieldTransition, fieldFindingCode, fieldFindingSeverity, fieldFindingPrevious,
-		fieldFindingHeadline, fieldFindingAdvice, fieldFindingDoc},
+		fieldFindingHeadline, fieldFindingAdvice, fieldFindingDoc, fieldWindowStart, fieldWindowEnd, fieldWindowSource},
 	LogMessageCapture:      {fieldCaptureID, fieldCaptureTrigger, fieldCaptureReason, fieldCaptureBytes, fieldCaptureParts, fieldCaptureSeconds},
 	LogMessageReportFailed: {fieldReportFailureErr},
 	LogMessageMemoryLimit:  memLimitLogFields,

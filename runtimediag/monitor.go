@@ -20,9 +20,14 @@ import (
 //   - reads the cheap tier every tick (WithTickInterval, default 1 s) into one of two reused
 //     snapshots and stores a compact [Point] in a bounded history ring (WithHistory, default one
 //     hour in at most 4 MiB): a tick allocates nothing and costs microseconds;
+//   - takes a window reading (a cheap snapshot and an allocation profile reading) every step —
+//     the full interval when it is at most a minute, else a minute — keeping the last 64 readings;
+//     every report's rates, allocation sites and findings describe a window between two of these
+//     readings, chosen by the Monitor (the last completed full interval) or asked for
+//     ([Monitor.ReportWindow]), never reset by whoever asks (docs/reading-the-report.md);
 //   - takes a full report on a slower cadence (WithFullInterval, default 5 min) and on demand
-//     ([Monitor.Report]): a full snapshot, the RSS attribution, the allocation sites over the window
-//     since the previous full report, and the findings;
+//     ([Monitor.Report]): a full snapshot, the RSS attribution, the allocation sites and the
+//     findings over the window, and memdiag's own cost (Report.MemdiagSelf);
 //   - logs one summary line per interval (WithLogInterval, default 1 min) through the logger of
 //     WithLogger, and a line when a finding appears, gets worse or clears — never the same warning
 //     every interval (docs/logging.md lists the fields);
@@ -68,16 +73,25 @@ type Monitor struct {
 	wg        sync.WaitGroup // tick, worker, full collections
 	logDone   chan struct{}  // closed when the log writer returns
 
-	fullReq    chan struct{}       // the tick asks the worker for a full report
+	fullReq    chan struct{}       // the tick asks the worker for a window reading and a full report
+	windowReq  chan struct{}       // the tick asks the worker for a window reading
 	captureReq chan captureRequest // a trigger asks the worker for a capture
 
-	// Full-report state. Collections run one at a time (inflight), but the worker's baseline,
-	// Latest and the trigger check read it from other goroutines.
-	fullMu      sync.Mutex
-	prevFull    *Snapshot
-	prevProfile *AllocProfile
-	tracker     findingTracker
-	lastReport  atomic.Pointer[Report]
+	// reader reads the allocation profile for window readings and full reports, resolving each
+	// allocating stack once.
+	reader  *allocReader
+	windows *windowRing
+	// selfCPU is the CPU memdiag's full collections and window readings took, summed (ticks are
+	// in tickNanos).
+	selfCPU atomic.Int64
+	// trendBuf holds the window's points for the trend rules; only the collection goroutine uses
+	// it, and collections run one at a time.
+	trendBuf []Point
+
+	// Full-report state: Latest and the trigger check read it from other goroutines.
+	fullMu     sync.Mutex
+	tracker    findingTracker
+	lastReport atomic.Pointer[Report]
 
 	// lastFired is when each kind of trigger last fired. The tick owns the resident and pause
 	// slots, full reports (under fullMu) the finding slot: no two goroutines share an element.
@@ -113,6 +127,13 @@ var ErrMonitorClosed = errors.New("runtimediag: monitor closed")
 
 // ErrMonitorStopped is returned by Start once the context given to an earlier Start has ended.
 var ErrMonitorStopped = errors.New("runtimediag: monitor stopped: its Start context ended")
+
+// Log fields of the window a finding transition was computed over (docs/logging.md).
+const (
+	fieldWindowStart  = "window_start"
+	fieldWindowEnd    = "window_end"
+	fieldWindowSource = "window_source"
+)
 
 // closeLogWait is how long Close waits for the log writer to flush. A sink blocked longer keeps
 // the writer until its write returns; the Monitor is already stopped by then and the writer exits
@@ -170,6 +191,9 @@ func NewMonitor(opts ...Option) (*Monitor, error) {
 	fullCol.srcLog = col.srcLog // one line per source, whichever collector read it
 	life, stop := context.WithCancel(context.Background())
 	return &Monitor{
+		reader:        newAllocReader(),
+		windows:       newWindowRing(windowStep(mc.tick, mc.full)),
+		windowReq:     make(chan struct{}, 1),
 		mc:            mc,
 		col:           col,
 		fullCol:       fullCol,
@@ -279,15 +303,39 @@ func (m *Monitor) stopFlightRecorder() {
 	m.caps.takeMu.Unlock()
 }
 
-// Report takes a fresh full report: a full snapshot, its RSS attribution, the allocation sites
-// over the window since the previous full report (or since Start), and the findings, with the
-// history for trend rules. One full collection runs at a time: a caller arriving while one is
-// under way shares it. ctx bounds the wait, not the collection, which finishes for the others
-// (Close cancels it). The Report is shared: do not modify it. Report works before Start too (its
-// window then starts at the previous Report).
+// Report takes a fresh full report: a full snapshot and its RSS attribution (figures of this
+// moment), and the rates, allocation sites, findings and memdiag's own cost over the Monitor's
+// window — the last completed full interval, between two of its scheduled readings (Report.Window
+// says which). Asking does not move the window: a Report never changes what the next one sees.
+// Before Start there are no readings, and the report has no rates.
+//
+// One full collection runs at a time: a caller arriving while one is under way shares it. ctx
+// bounds the wait, not the collection, which finishes for the others (Close cancels it). The
+// Report is shared: do not modify it.
 func (m *Monitor) Report(ctx context.Context) (*Report, error) {
+	return m.report(ctx, 0)
+}
+
+// ReportWindow is Report over the last d instead of the last full interval: the window from the
+// newest reading back to the reading nearest d before it. d must lie between the step of the
+// readings (Report.Window.StepSeconds) and how far they reach back (MaxSeconds); otherwise the
+// error wraps ErrWindowOutOfRange. The report is not published (Latest) and changes no state.
+func (m *Monitor) ReportWindow(ctx context.Context, d time.Duration) (*Report, error) {
+	if d <= 0 {
+		return nil, fmt.Errorf("%w: %s is not a positive duration", ErrWindowOutOfRange, d)
+	}
+	return m.report(ctx, d)
+}
+
+func (m *Monitor) report(ctx context.Context, d time.Duration) (*Report, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if d > 0 {
+		// Refused before collecting anything: a bad request costs no smaps walk.
+		if _, err := m.windows.choose(d, m.mc.full, time.Time{}); err != nil {
+			return nil, err
+		}
 	}
 	call, err := m.startFull()
 	if err != nil {
@@ -295,10 +343,17 @@ func (m *Monitor) Report(ctx context.Context) (*Report, error) {
 	}
 	select {
 	case <-call.done:
-		return call.rep, call.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	if call.err != nil || d == 0 {
+		return call.rep, call.err
+	}
+	cw, err := m.windows.choose(d, m.mc.full, call.reading.snap.Time)
+	if err != nil {
+		return nil, err
+	}
+	return m.analyze(call.reading, cw, m.trendPoints(nil, call.reading.snap.Time)), nil
 }
 
 // Latest returns the newest tick's point and the last full report (nil before the first). It
@@ -354,11 +409,18 @@ type MonitorStats struct {
 	HistoryCapacity    int           `json:"history_capacity"`
 	FlightRecorderOn   bool          `json:"flight_recorder_on"`
 	TickIntervalSecond float64       `json:"tick_interval_seconds"`
+
+	// WindowReadings counts the window readings taken since Start.
+	WindowReadings uint64 `json:"window_readings"`
+	// SelfCPU is memdiag's own CPU so far: ticks, window readings and full collections.
+	SelfCPU time.Duration `json:"self_cpu"`
 }
 
 // Stats returns the Monitor's own counters.
 func (m *Monitor) Stats() MonitorStats {
 	s := MonitorStats{
+		WindowReadings:     m.windows.count(),
+		SelfCPU:            m.selfCPUTotal(),
 		Ticks:              m.ticks.Load(),
 		TickTime:           time.Duration(m.tickNanos.Load()),
 		FullReports:        m.fulls.Load(),
@@ -411,7 +473,7 @@ func (m *Monitor) runTicks(ctx context.Context) {
 	m.logFrom = m.point
 	m.resetLogPauses()
 	start := time.Now()
-	nextFull, nextLog := start.Add(m.mc.full), start.Add(m.mc.logInterval)
+	nextFull, nextLog, nextWindow := start.Add(m.mc.full), start.Add(m.mc.logInterval), start.Add(m.windows.step)
 	for {
 		var now time.Time
 		select {
@@ -422,11 +484,21 @@ func (m *Monitor) runTicks(ctx context.Context) {
 		m.tick()
 		// Half a tick of slack: ticker times jitter, and a line due at 60 s should not wait to 61 s.
 		due := now.Add(m.mc.tick / 2)
+		windowDue := !due.Before(nextWindow)
+		if windowDue {
+			nextWindow = next(nextWindow, m.windows.step, now)
+		}
 		if m.mc.full > 0 && !due.Before(nextFull) {
 			nextFull = next(nextFull, m.mc.full, now)
+			// A full report takes its window reading first: its window ends now.
 			select {
 			case m.fullReq <- struct{}{}:
 			default: // one is already asked for
+			}
+		} else if windowDue {
+			select {
+			case m.windowReq <- struct{}{}:
+			default:
 			}
 		}
 		if m.mc.logInterval > 0 && !due.Before(nextLog) {
@@ -540,9 +612,12 @@ func (m *Monitor) runWorker(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-m.fullReq:
+			m.takeReading()
 			if _, err := m.Report(ctx); err != nil && ctx.Err() == nil {
 				m.log.Warn(LogMessageReportFailed, zap.Error(err))
 			}
+		case <-m.windowReq:
+			m.takeReading()
 		case req := <-m.captureReq:
 			info := m.caps.take(ctx, m, &req, req.reason())
 			logCapture(m.log, &info)
@@ -550,25 +625,33 @@ func (m *Monitor) runWorker(ctx context.Context) {
 	}
 }
 
-// baseline starts the first window: without it the first full report would have no rates and no
-// allocation sites.
+// baseline takes the first window reading, the start of every window until the history fills.
 func (m *Monitor) baseline() {
-	m.fullMu.Lock()
-	have := m.prevFull != nil
-	m.fullMu.Unlock()
-	if have {
+	if m.windows.count() == 0 {
+		m.takeReading()
+	}
+}
+
+// takeReading takes a window reading: a cheap snapshot and the allocation profile, together. A
+// reading within half a step of the last is not taken (a worker that ran late for the first
+// reading, then on time for the next): windows are at least half a step long.
+func (m *Monitor) takeReading() {
+	if last, ok := m.windows.newest(); ok && time.Since(last) < m.windows.step/2 {
 		return
 	}
-	snap := m.col.Cheap()
-	prof, err := ReadAllocProfile()
-	m.fullMu.Lock()
-	defer m.fullMu.Unlock()
-	if m.prevFull == nil {
-		m.prevFull = snap
-		if err == nil {
-			m.prevProfile = prof
-		}
-	}
+	var r windowReading
+	d := measureCPU(func() {
+		r.snap = m.fullCol.Cheap()
+		r.prof = m.reader.read(false, true)
+	})
+	m.selfCPU.Add(int64(d))
+	r.selfCPU = m.selfCPUTotal()
+	m.windows.push(r)
+}
+
+// selfCPUTotal is memdiag's own CPU so far: the ticks' time, the readings' and the collections'.
+func (m *Monitor) selfCPUTotal() time.Duration {
+	return time.Duration(m.selfCPU.Load() + m.tickNanos.Load())
 }
 
 // runLogWriter writes the queued lines until the Monitor stops, then what is still queued, for
@@ -599,9 +682,18 @@ func (m *Monitor) runLogWriter(ctx context.Context) {
 
 // fullCall is one full collection and everyone waiting for it.
 type fullCall struct {
-	done chan struct{}
-	rep  *Report
-	err  error
+	done    chan struct{}
+	rep     *Report // over the Monitor's window
+	reading *fullReading
+	err     error
+}
+
+// fullReading is what one full collection read: everything of a report but its window.
+type fullReading struct {
+	snap   *Snapshot
+	rss    RSS
+	prof   *AllocProfile
+	routes []RouteStats
 }
 
 // startFull joins the collection under way or starts one.
@@ -619,49 +711,109 @@ func (m *Monitor) startFull() (*fullCall, error) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		rep, err := m.collectFull(m.life)
+		var rep *Report
+		var reading *fullReading
+		var err error
+		cpu := measureCPU(func() {
+			reading, err = m.collectFull(m.life)
+			if err == nil {
+				cw, _ := m.windows.choose(0, m.mc.full, reading.snap.Time)
+				m.trendBuf = m.trendPoints(m.trendBuf[:0], reading.snap.Time)
+				rep = m.analyze(reading, cw, m.trendBuf)
+			}
+		})
+		m.selfCPU.Add(int64(cpu))
 		if err == nil {
 			m.afterFull(rep)
 		}
 		m.mu.Lock()
 		m.inflight = nil
 		m.mu.Unlock()
-		call.rep, call.err = rep, err
+		call.rep, call.reading, call.err = rep, reading, err
 		close(call.done)
 	}()
 	return call, nil
 }
 
-// collectFull reads a full snapshot and the allocation profile and analyses the window since the
-// previous full report.
-func (m *Monitor) collectFull(ctx context.Context) (*Report, error) {
+// collectFull reads a full snapshot, its attribution, the allocation profile (once: the
+// per-route figures are taken from the same reading) and the routes.
+func (m *Monitor) collectFull(ctx context.Context) (*fullReading, error) {
 	snap := m.fullCol.Full(ctx)
 	if ctx.Err() != nil {
 		return nil, ErrMonitorClosed
 	}
-	prof, profErr := ReadAllocProfile()
-
-	m.fullMu.Lock()
-	prev, prevProf := m.prevFull, m.prevProfile
-	m.prevFull = snap
-	if profErr == nil {
-		m.prevProfile = prof
-	}
-	m.fullMu.Unlock()
-
+	rd := &fullReading{snap: snap, prof: m.reader.read(true, false)}
 	rss, err := m.attr.Full(snap)
 	if err != nil {
 		rss = m.attr.Estimate(snap)
 		rss.Notes = append(rss.Notes, "no per-mapping attribution ("+err.Error()+"): categories are estimates")
 	}
-	var sites *AllocationSites
-	if profErr == nil && prevProf != nil {
-		sites = AllocSitesDelta(prevProf, prof, m.mc.topSites)
-	}
-	rep := Analyze(AnalyzeInput{Prev: prev, Cur: snap, RSS: rss, Sites: sites, History: m.hist.points()})
-	rep.Routes = m.Routes()
+	rd.rss = rss
+	rd.routes = m.routesFrom(rd.prof)
+	// The stacks served the routes; what stays is memdiag's live heap (selfCost).
+	rd.prof = rd.prof.withoutStacks()
 	m.fulls.Add(1)
-	return rep, nil
+	return rd, nil
+}
+
+// trendPoints appends to dst the tick history the trend rules look at: the whole ring up to the
+// report's snapshot, thinned evenly to at most maxTrendPoints points, so that a report costs the
+// same whatever the history's length.
+func (m *Monitor) trendPoints(dst []Point, until time.Time) []Point {
+	return m.hist.window(dst, time.Time{}, until, maxTrendPoints)
+}
+
+// analyze makes the report of a full reading over a window; history is the window's tick
+// history for the trend rules.
+func (m *Monitor) analyze(rd *fullReading, cw chosenWindow, history []Point) *Report {
+	in := AnalyzeInput{Cur: rd.snap, RSS: rd.rss, History: history}
+	var notes []string
+	if cw.start.snap != nil {
+		in.Prev, in.WindowEnd = cw.start.snap, cw.end.snap
+		if cw.start.prof != nil && cw.end.prof != nil {
+			in.Sites = AllocSitesDelta(cw.start.prof, cw.end.prof, m.mc.topSites)
+		}
+		if s := in.Sites; s != nil {
+			switch {
+			case s.GCCycles == 0:
+				s.Note = "no GC cycle ended in the window: the runtime publishes sampled allocations at the end of a cycle, so no site has figures for it (the efficiency rates, from runtime/metrics, do), and memdiag's own share could not be taken out of them"
+			case !s.published():
+				s.Note = fmt.Sprintf("the %d GC cycles that ended in the window published no sampled allocation (the runtime publishes a cycle's allocations up to two cycles later), so no site has figures for it and memdiag's own share could not be taken out of the efficiency rates", s.GCCycles)
+			default:
+				s.Note = fmt.Sprintf("the allocations the runtime published at the end of the %d GC cycles that ended in the window, which it does up to two cycles after they were made: the sites lag the efficiency rates by as much", s.GCCycles)
+			}
+		}
+	} else {
+		notes = append(notes, "the Monitor has fewer than two window readings (it takes one at Start and one every "+m.windows.step.String()+"): no window, so no rates and no allocation sites")
+	}
+	rep := Analyze(in)
+	rep.Routes = rd.routes
+	info := cw.info
+	rep.Window = &info
+	rep.Notes = append(rep.Notes, notes...)
+	rep.MemdiagSelf = selfCost(rep, cw, rd.prof)
+	return rep
+}
+
+// selfCostMethod completes selfCPUMethod in SelfCost.Method.
+const selfCostMethod = "; allocation and live heap: the sampled allocation profile's stacks whose innermost memdiag frame is not an application callback (runtime/pprof, encoding/json and the like count when memdiag called them), taken out of the application's sites and rates; not counted: the net/http server's own reading of requests to memdiag's endpoints, and the CPU of rendering them"
+
+// selfCost is memdiag's own cost over the report's window.
+func selfCost(rep *Report, cw chosenWindow, prof *AllocProfile) *SelfCost {
+	sc := &SelfCost{Method: selfCPUMethod + selfCostMethod}
+	if cw.start.snap != nil && rep.WindowSeconds > 0 {
+		sc.CPUSeconds = max(cw.end.selfCPU-cw.start.selfCPU, 0).Seconds()
+		sc.CPUShare = clamp01(ratio(sc.CPUSeconds, rep.Efficiency.BusyCores*rep.WindowSeconds))
+	}
+	if s := rep.TopAllocationSites; s.published() {
+		sc.AllocBytesPerSecond = s.MemdiagItself.BytesPerSecond
+		sc.AllocShare = s.MemdiagItself.Share
+	}
+	if prof != nil {
+		sc.HeapInuseBytes = uint64(max(prof.selfInuseBytes, 0))
+		sc.ResidentShare = ratio(float64(sc.HeapInuseBytes), float64(rep.Efficiency.ResidentBytes))
+	}
+	return sc
 }
 
 // afterFull publishes a report, logs the finding transitions and fires the finding triggers. It
@@ -675,8 +827,16 @@ func (m *Monitor) afterFull(rep *Report) {
 		m.fireFindingTriggers(rep, trans)
 	}
 	m.fullMu.Unlock()
+	if len(trans) == 0 {
+		return
+	}
+	// A finding holds over the report's window: every transition line says which.
+	l := m.log
+	if w := rep.Window; w != nil {
+		l = l.With(zap.Time(fieldWindowStart, w.Start), zap.Time(fieldWindowEnd, w.End), zap.String(fieldWindowSource, w.Source))
+	}
 	for i := range trans {
-		trans[i].log(m.log)
+		trans[i].log(l)
 	}
 }
 

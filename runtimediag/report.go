@@ -9,6 +9,10 @@ import "time"
 type Report struct {
 	Time          time.Time `json:"time"`           // when the newer snapshot was read
 	WindowSeconds float64   `json:"window_seconds"` // seconds between the two snapshots; 0 for a single snapshot
+	// Window is where the window came from; absent for a report Analyze made on its own.
+	Window *ReportWindow `json:"window,omitempty"`
+	// MemdiagSelf is memdiag's own cost over the window; absent for a report Analyze made on its own.
+	MemdiagSelf *SelfCost `json:"memdiag_self,omitempty"`
 
 	RSS        RSS        `json:"rss"`
 	Efficiency Efficiency `json:"efficiency"`
@@ -70,10 +74,21 @@ type Evidence struct {
 // runtime's own CPU accounting; quantiles come from histogram deltas and name the bucket's upper
 // bound, so they never understate.
 type Efficiency struct {
+	// AllocBytesPerSecond and AllocObjectsPerSecond are the application's: the process's rates
+	// (ProcessAllocBytesPerSecond…) less memdiag's own share of the sampled profile (MemdiagExcluded).
 	AllocBytesPerSecond   float64 `json:"alloc_bytes_per_second"`
 	AllocObjectsPerSecond float64 `json:"alloc_objects_per_second"`
-	MeanObjectBytes       float64 `json:"mean_object_bytes"`
-	TinyAllocShare        float64 `json:"tiny_alloc_share"` // tiny (<16 B, pointer-free) allocations ÷ all allocations
+	// ProcessAllocBytesPerSecond and ProcessAllocObjectsPerSecond are the whole process's, from
+	// runtime/metrics, memdiag included.
+	ProcessAllocBytesPerSecond   float64 `json:"process_alloc_bytes_per_second"`
+	ProcessAllocObjectsPerSecond float64 `json:"process_alloc_objects_per_second"`
+	// ProcessGCCPUFraction is GCCPUFraction before memdiag's share was taken out.
+	ProcessGCCPUFraction float64 `json:"process_gc_cpu_fraction"`
+	// MemdiagExcluded says what was taken out of the application's figures and how; nil when
+	// nothing was (no allocation profile for the window).
+	MemdiagExcluded *Excluded `json:"memdiag_excluded"`
+	MeanObjectBytes float64   `json:"mean_object_bytes"`
+	TinyAllocShare  float64   `json:"tiny_alloc_share"` // tiny (<16 B, pointer-free) allocations ÷ all allocations
 	// AllocBytesBySize is allocated bytes per second by object size class over the window.
 	AllocBytesBySize []SizeBucket `json:"alloc_bytes_by_size"`
 
@@ -177,9 +192,76 @@ type PauseSummary struct {
 type AllocationSites struct {
 	WindowSeconds   float64 `json:"window_seconds"`
 	SampleRateBytes int     `json:"sample_rate_bytes"`
-	// TotalBytesPerSecond is the estimated allocation rate of every site, the top ones and the rest.
-	TotalBytesPerSecond float64          `json:"total_bytes_per_second"`
-	Sites               []AllocationSite `json:"sites"`
+	// GCCycles is how many GC cycles ended between the two readings: the allocations counted are
+	// those the runtime published at the end of these cycles. With none, no site has figures.
+	GCCycles uint64 `json:"gc_cycles"`
+	// TotalBytesPerSecond is the estimated allocation rate of the application's sites, the top
+	// ones and the rest; memdiag's own are in MemdiagItself.
+	TotalBytesPerSecond float64 `json:"total_bytes_per_second"`
+	// Sites are the application's lines; their shares are of the application's sampled bytes.
+	Sites []AllocationSite `json:"sites"`
+	// MemdiagItself is memdiag's own allocation over the same window, every site of it as one line
+	// (runtimediag.IsMemdiagStack says which stacks are memdiag's).
+	MemdiagItself *MemdiagSites `json:"memdiag_itself,omitempty"`
+	// Note says what limits the figures, e.g. that no GC cycle ended in the window.
+	Note string `json:"note,omitempty"`
+}
+
+// MemdiagSites is memdiag's own allocation over a window, from the same sampled profile as the
+// application's sites.
+type MemdiagSites struct {
+	BytesPerSecond   float64 `json:"bytes_per_second"`
+	ObjectsPerSecond float64 `json:"objects_per_second"`
+	// Share and ObjectsShare are of all sampled bytes and objects in the window, memdiag's and
+	// the application's together.
+	Share        float64 `json:"share"`
+	ObjectsShare float64 `json:"objects_share"`
+}
+
+// ReportWindow is the window a report's rates, allocation sites and findings describe. Its ends
+// are readings the Monitor scheduled (every StepSeconds), never the moment someone asked: two
+// viewers asking for the same window at different times get the same one until the Monitor takes
+// its next reading.
+type ReportWindow struct {
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end"`
+	Seconds float64   `json:"seconds"`
+	// Source is how the window was chosen: "full_interval" (the last completed full interval,
+	// the default), "since_start" (the Monitor has not run a full interval yet: since its first
+	// reading), "requested" (a viewer asked for the last Requested seconds), or "none" (fewer
+	// than two readings: no rates).
+	Source string `json:"source"`
+	// RequestedSeconds is the length a viewer asked for; the window is the nearest the Monitor's
+	// readings allow. 0 unless Source is "requested".
+	RequestedSeconds float64 `json:"requested_seconds,omitempty"`
+	// StepSeconds is how often the Monitor takes a window reading.
+	StepSeconds float64 `json:"step_seconds"`
+	// MaxSeconds is the longest window the readings held when the report was made.
+	MaxSeconds float64 `json:"max_seconds"`
+	// GCCycles is how many GC cycles ended between the two ends.
+	GCCycles uint64 `json:"gc_cycles"`
+}
+
+// SelfCost is what memdiag itself cost over the report's window: figures the application's are
+// kept apart from.
+type SelfCost struct {
+	// CPUSeconds is memdiag's own CPU time in the window: ticks, window readings and full
+	// collections (their goroutine's thread CPU clock on Linux, wall time elsewhere); rendering
+	// HTTP answers is not counted.
+	CPUSeconds float64 `json:"cpu_seconds"`
+	// CPUShare is CPUSeconds ÷ the CPU the process used in the window (busy cores × seconds).
+	CPUShare float64 `json:"cpu_share"`
+	// AllocBytesPerSecond and AllocShare are memdiag's own allocation, from the sampled profile
+	// (top_allocation_sites.memdiag_itself); absent figures are 0 with Note saying why.
+	AllocBytesPerSecond float64 `json:"alloc_bytes_per_second"`
+	AllocShare          float64 `json:"alloc_share"`
+	// HeapInuseBytes is the live heap memdiag's own allocations held at the last GC before the
+	// report, estimated from the sampled profile (history ring, window readings, caches,
+	// captures); ResidentShare is it ÷ resident bytes.
+	HeapInuseBytes uint64  `json:"heap_inuse_bytes"`
+	ResidentShare  float64 `json:"resident_share"`
+	// Method says how the figures were measured and how they are kept out of the application's.
+	Method string `json:"method"`
 }
 
 // AllocationSite is one function and line and what it allocated over the window.
@@ -222,7 +304,12 @@ type AnalyzeInput struct {
 	Cur  *Snapshot // the end of the window
 	// RSS is the attribution of Cur (Attributor.Full or Attributor.Estimate).
 	RSS RSS
-	// Sites is the allocation profile delta over the window, nil when none was taken.
+	// WindowEnd is the end of the window when it is not Cur: rates run from Prev to WindowEnd,
+	// while figures of one moment (resident, live heap, goroutines, the RSS) are Cur's. nil means
+	// Cur.
+	WindowEnd *Snapshot
+	// Sites is the allocation profile delta over the window, nil when none was taken. Its
+	// MemdiagItself share is taken out of the efficiency block's application figures.
 	Sites *AllocationSites
 	// History is the Monitor's recent points, oldest first, for trend rules (goroutines growing
 	// steadily, resident growing while the live heap is flat); nil or short disables them. A point
@@ -230,4 +317,13 @@ type AnalyzeInput struct {
 	History []Point
 	// Thresholds tunes the rules; nil means DefaultThresholds().
 	Thresholds *Thresholds
+}
+
+// Excluded is memdiag's share taken out of the efficiency block's application figures.
+type Excluded struct {
+	// AllocBytesShare and AllocObjectsShare are memdiag's shares of the window's sampled bytes
+	// and objects.
+	AllocBytesShare   float64 `json:"alloc_bytes_share"`
+	AllocObjectsShare float64 `json:"alloc_objects_share"`
+	Method            string  `json:"method"`
 }

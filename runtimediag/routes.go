@@ -115,6 +115,14 @@ type RouteSource interface {
 	Routes() []RouteStats
 }
 
+// ProfileRouteSource is a RouteSource that attributes an allocation profile reading to its
+// routes itself: the Monitor hands it the reading it took for the report, so that the profile is
+// read once per report, not once for the sites and again for the routes.
+type ProfileRouteSource interface {
+	RouteSource
+	RoutesFromProfile(p *AllocProfile) []RouteStats
+}
+
 // routeSlot holds a Monitor's route source.
 type routeSlot struct {
 	mu  sync.Mutex
@@ -153,3 +161,17 @@ func (m *Monitor) Routes() []RouteStats {
 // Logger is the logger given with WithLogger (a no-op one by default), for the packages that
 // extend the Monitor (middleware) to report their own problems where the Monitor reports its.
 func (m *Monitor) Logger() *zap.Logger { return m.user }
+
+// routesFrom is Routes, giving a ProfileRouteSource the report's profile reading.
+func (m *Monitor) routesFrom(p *AllocProfile) []RouteStats {
+	m.routes.mu.Lock()
+	src := m.routes.src
+	m.routes.mu.Unlock()
+	if ps, ok := src.(ProfileRouteSource); ok && p != nil {
+		return ps.RoutesFromProfile(p)
+	}
+	if src == nil {
+		return nil
+	}
+	return src.Routes()
+}

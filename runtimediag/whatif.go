@@ -75,10 +75,11 @@ func newWhatIfModel(w *window, rss *RSS, e *Efficiency, history []Point) *whatIf
 
 // modelWindow maps the report's window onto gcmodel.Window.
 func modelWindow(w *window, rss *RSS, e *Efficiency, history []Point) gcmodel.Window {
-	if !w.ok() || !w.cur.Has(SourceRuntimeMetrics) || !w.prev.Has(SourceRuntimeMetrics) {
+	// The window's end, not the report's newer snapshot: the rates run from prev to end.
+	if !w.ok() || !w.end.Has(SourceRuntimeMetrics) || !w.prev.Has(SourceRuntimeMetrics) {
 		return gcmodel.Window{}
 	}
-	cur, prev := &w.cur.Runtime, &w.prev.Runtime
+	cur, prev := &w.end.Runtime, &w.prev.Runtime
 	gw := gcmodel.Window{
 		Seconds:          w.seconds,
 		GOMAXPROCS:       int(min(cur.GOMAXPROCS, math.MaxInt32)),
@@ -121,7 +122,7 @@ func modelWindow(w *window, rss *RSS, e *Efficiency, history []Point) gcmodel.Wi
 // allocHalves is the allocation rate over each half of the window, split at the history point
 // nearest its middle; 0, 0 when no point falls well inside it.
 func allocHalves(w *window, history []Point) (float64, float64) {
-	start, end := w.prev.Time, w.cur.Time
+	start, end := w.prev.Time, w.end.Time
 	mid := start.Add(end.Sub(start) / 2)
 	best := -1
 	for i := range history {
@@ -142,7 +143,7 @@ func allocHalves(w *window, history []Point) (float64, float64) {
 	if a < w.seconds/4 || b < w.seconds/4 {
 		return 0, 0
 	}
-	s, c := w.prev.Runtime.HeapAllocsBytes, w.cur.Runtime.HeapAllocsBytes
+	s, c := w.prev.Runtime.HeapAllocsBytes, w.end.Runtime.HeapAllocsBytes
 	if p.AllocBytesTotal < s || c < p.AllocBytesTotal {
 		return 0, 0
 	}

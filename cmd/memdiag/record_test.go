@@ -26,13 +26,15 @@ func TestRecordReports(t *testing.T) {
 	if !*record {
 		t.Skip("run with -record to re-record testdata/report-*.json")
 	}
-	mon, err := runtimediag.NewMonitor()
+	// Reports describe windows between the Monitor's own readings: a running Monitor taking one
+	// every 100 ms gives each recorded report a window of about a second.
+	mon, err := runtimediag.NewMonitor(runtimediag.WithTickInterval(100*time.Millisecond), runtimediag.WithFullInterval(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer mon.Close()
 	ctx := context.Background()
-	if _, err := mon.Report(ctx); err != nil { // opens the window
+	if err := mon.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"report-a.json", "report-b.json"} {

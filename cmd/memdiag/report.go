@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"time"
@@ -30,22 +31,51 @@ exit status:
 flags:
 `
 
-func reportFlags() (*flag.FlagSet, *time.Duration, *bool) {
+type reportConfig struct {
+	timeout time.Duration
+	asJSON  bool
+	window  time.Duration
+}
+
+func reportFlags() (*flag.FlagSet, *reportConfig) {
+	c := &reportConfig{}
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the report (a full report reads smaps: seconds on a large process)")
-	asJSON := fs.Bool("json", false, "print the report's JSON as received, indented, instead of text")
-	return fs, timeout, asJSON
+	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "how long to wait for the report (a full report reads smaps: seconds on a large process)")
+	fs.BoolVar(&c.asJSON, "json", false, "print the report's JSON as received, indented, instead of text")
+	fs.DurationVar(&c.window, "window", 0, windowFlagUsage)
+	return fs, c
+}
+
+// windowFlagUsage is the --window flag's help, the same for report and watch.
+const windowFlagUsage = "report over the last `duration` (e.g. 5m) instead of the Monitor's last full interval; the service answers 400 when its window readings do not reach that far"
+
+// withWindow adds ?window=d to the report's URL; d 0 leaves it alone.
+func withWindow(target string, d time.Duration) (string, error) {
+	if d == 0 {
+		return target, nil
+	}
+	if d < 0 {
+		return "", fmt.Errorf("--window %s: must be positive", d)
+	}
+	u, err := url.Parse(target)
+	if err != nil {
+		return "", err
+	}
+	q := u.Query()
+	q.Set("window", d.String())
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 func reportUsage(w io.Writer) {
-	fs, _, _ := reportFlags()
+	fs, _ := reportFlags()
 	fs.SetOutput(w)
 	io.WriteString(w, reportSynopsis)
 	fs.PrintDefaults()
 }
 
 func runReport(args []string, stdout, stderr io.Writer) int {
-	fs, timeout, asJSON := reportFlags()
+	fs, c := reportFlags()
 	fs.SetOutput(io.Discard)
 	pos, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -55,24 +85,27 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	if err == nil && len(pos) != 1 {
 		err = fmt.Errorf("want one URL, have %d arguments", len(pos))
 	}
-	if err == nil && *timeout <= 0 {
-		err = fmt.Errorf("--timeout %s: must be positive", *timeout)
+	if err == nil && c.timeout <= 0 {
+		err = fmt.Errorf("--timeout %s: must be positive", c.timeout)
 	}
 	if err != nil {
 		return cmdUsageError(stderr, "report", err)
 	}
 	target, err := reportURL(pos[0])
+	if err == nil {
+		target, err = withWindow(target, c.window)
+	}
 	if err != nil {
 		return cmdUsageError(stderr, "report", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	rep, err := fetchReport(ctx, newClient(*timeout), target)
+	rep, err := fetchReport(ctx, newClient(c.timeout), target)
 	if err != nil {
 		fmt.Fprintf(stderr, "memdiag report: %v\n", err)
 		return exitFail
 	}
-	if *asJSON {
+	if c.asJSON {
 		if err := jsonEncoder(stdout).Encode(rep); err != nil {
 			fmt.Fprintf(stderr, "memdiag report: %v\n", err)
 			return exitFail

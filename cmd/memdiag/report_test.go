@@ -39,6 +39,16 @@ func reportServer(t *testing.T) *httptest.Server {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(report)
 	})
+	// A tree whose window readings reach back 5 minutes: --window 5m is served, others refused
+	// as the tree refuses them.
+	mux.HandleFunc("GET /windowed/report.json", func(w http.ResponseWriter, r *http.Request) {
+		if got := r.URL.Query().Get("window"); got != "5m0s" {
+			http.Error(w, "window: window out of range: "+got+" is longer than the Monitor's readings reach back", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(report)
+	})
 	mux.HandleFunc("GET /html/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write([]byte("<!doctype html><html><body>Welcome</body></html>"))
@@ -96,6 +106,9 @@ func TestReport(t *testing.T) {
 		{"report-json", []string{"report", srv.URL + "/debug/memdiag/report.json"}, 0, []string{"RESIDENT"}, ""},
 		{"report-txt", []string{"report", srv.URL + "/debug/memdiag/report.txt"}, 0, []string{"RESIDENT"}, ""},
 		{"json", []string{"report", "--json", srv.URL}, 0, []string{`"resident_bytes"`, `"categories"`}, ""},
+		{"window", []string{"report", "--window", "5m", srv.URL + "/windowed/"}, 0, []string{"RESIDENT"}, ""},
+		{"window-refused", []string{"report", "--window=9h", srv.URL + "/windowed/"}, 1, nil, "window out of range: 9h0m0s"},
+		{"window-negative", []string{"report", "--window=-1m", srv.URL}, 2, nil, "--window -1m0s: must be positive"},
 		{"html", []string{"report", srv.URL + "/html/"}, 1, nil, `not a memdiag report at ` + srv.URL + `/html/report.json (got Content-Type "text/html; charset=utf-8", first bytes "<!doctype html>`},
 		{"other-json", []string{"report", srv.URL + "/otherjson/"}, 1, nil, `no "rss" object`},
 		{"empty", []string{"report", srv.URL + "/empty/"}, 1, nil, "first bytes (empty body)"},

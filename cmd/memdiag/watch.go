@@ -22,7 +22,9 @@ reports. A failed fetch is shown in place of the report and watching goes on (a 
 service comes back). URL is taken as memdiag report takes it.
 
 Each fetch asks the service for a fresh full report, which reads its smaps: on a large process
-that costs milliseconds of its CPU per fetch, so keep the interval at seconds.
+that costs milliseconds of its CPU per fetch, so keep the interval at seconds. Fetching does not
+move the report's window: its rates cover the Monitor's own (the line under the title says which),
+the same for every viewer.
 
 exit status:
   0  stopped by Ctrl-C or after --count reports, the last one fetched
@@ -36,6 +38,7 @@ type watchConfig struct {
 	interval time.Duration
 	timeout  time.Duration
 	count    int
+	window   time.Duration
 }
 
 func watchFlags() (*flag.FlagSet, *watchConfig) {
@@ -44,6 +47,7 @@ func watchFlags() (*flag.FlagSet, *watchConfig) {
 	fs.DurationVar(&c.interval, "interval", 2*time.Second, "time between fetches (at least 100ms)")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "how long to wait for each report")
 	fs.IntVar(&c.count, "count", 0, "stop after this many reports (0: until Ctrl-C)")
+	fs.DurationVar(&c.window, "window", 0, windowFlagUsage)
 	return fs, c
 }
 
@@ -77,6 +81,9 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 		return cmdUsageError(stderr, "watch", err)
 	}
 	target, err := reportURL(pos[0])
+	if err == nil {
+		target, err = withWindow(target, c.window)
+	}
 	if err != nil {
 		return cmdUsageError(stderr, "watch", err)
 	}

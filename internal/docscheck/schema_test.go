@@ -50,7 +50,7 @@ func validate(t *testing.T, sch *jsonschema.Schema, name string, b []byte) {
 // recorded elsewhere in the repository.
 func TestSchemaValidatesRealReports(t *testing.T) {
 	sch := compileSchema(t)
-	mon, err := runtimediag.NewMonitor()
+	mon, err := runtimediag.NewMonitor(runtimediag.WithTickInterval(10*time.Millisecond), runtimediag.WithFullInterval(50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +58,15 @@ func TestSchemaValidatesRealReports(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for i := range 2 {
+		if i == 1 {
+			// The second report has a window: the Monitor's own, once it has two readings.
+			if err := mon.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for mon.Stats().WindowReadings < 2 {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
 		rep, err := mon.Report(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -212,6 +221,15 @@ func schemaFields(root, s map[string]any, prefix string, out map[string]bool, de
 	}
 	if items, ok := s["items"].(map[string]any); ok {
 		schemaFields(root, items, prefix+"[]", out, depth+1)
+	}
+	// An object or null is written {"oneOf": [{"type": "null"}, {"$ref": …}]}.
+	for _, k := range []string{"oneOf", "anyOf"} {
+		alts, _ := s[k].([]any)
+		for _, a := range alts {
+			if m, ok := a.(map[string]any); ok {
+				schemaFields(root, m, prefix, out, depth+1)
+			}
+		}
 	}
 	props, _ := s["properties"].(map[string]any)
 	for name, sub := range props {

@@ -32,6 +32,9 @@ func Write(w io.Writer, rep *runtimediag.Report, source string) error {
 	if source != "" {
 		fmt.Fprintf(w, "from %s\n", source)
 	}
+	if win := rep.Window; win != nil {
+		fmt.Fprintf(w, "%s\n", WindowLine(win))
+	}
 
 	resident, unexplained, nonGo := NotRead, NotRead, "not measured"
 	if r.ResidentKnown() {
@@ -89,6 +92,12 @@ func Write(w io.Writer, rep *runtimediag.Report, source string) error {
 		fmt.Fprintf(tw, "  allocation\t%s/s, %s objects/s, mean %s, tiny %s, large %s\n",
 			humanize.Bytes(uint64(e.AllocBytesPerSecond)), count(e.AllocObjectsPerSecond), humanize.Bytes(uint64(e.MeanObjectBytes)),
 			humanize.Percent(e.TinyAllocShare), humanize.Percent(e.LargeAllocShare))
+		if x := e.MemdiagExcluded; x != nil {
+			fmt.Fprintf(tw, "  \tthe application's: memdiag's own %s of bytes taken out of the process's %s/s (GC CPU %s before)\n",
+				humanize.Percent(x.AllocBytesShare), humanize.Bytes(uint64(e.ProcessAllocBytesPerSecond)), humanize.Percent(e.ProcessGCCPUFraction))
+		} else if e.ProcessAllocBytesPerSecond > 0 {
+			fmt.Fprintf(tw, "  \tthe whole process's, memdiag included: no allocation profile for the window to take its share out\n")
+		}
 		fmt.Fprintf(tw, "  GC\t%.2f cycles/s (%.2f forced), %s of busy CPU (assist %s), %s of all CPU, busy %.2f cores\n",
 			e.GCCyclesPerSecond, e.ForcedGCCyclesPerSecond, humanize.Percent(e.GCBusyCPUShare), humanize.Percent(e.GCAssistBusyCPUShare),
 			humanize.Percent(e.GCCPUFraction), e.BusyCores)
@@ -127,7 +136,20 @@ func Write(w io.Writer, rep *runtimediag.Report, source string) error {
 		for _, site := range s.Sites {
 			fmt.Fprintf(tw, "  %s/s\t%s\t%s\t%s:%d\n", humanize.Bytes(uint64(site.BytesPerSecond)), humanize.Percent(site.Share), site.Function, site.File, site.Line)
 		}
+		if m := s.MemdiagItself; m != nil {
+			fmt.Fprintf(tw, "  %s/s\t%s\t%s\t(not in the shares above: %s of all sampled bytes)\n",
+				humanize.Bytes(uint64(m.BytesPerSecond)), "–", runtimediag.MemdiagItself, humanize.Percent(m.Share))
+		}
 		tw.Flush()
+		if s.Note != "" {
+			fmt.Fprintf(w, "  (%s)\n", s.Note)
+		}
+	}
+
+	if sc := rep.MemdiagSelf; sc != nil {
+		fmt.Fprintf(w, "\nMEMDIAG ITSELF  CPU %s in the window (%s of the process's busy CPU), allocation %s/s (%s of sampled bytes), live heap %s (%s of resident)\n",
+			humanize.Duration(sc.CPUSeconds), humanize.Percent(sc.CPUShare), humanize.Bytes(uint64(sc.AllocBytesPerSecond)), humanize.Percent(sc.AllocShare),
+			humanize.Bytes(sc.HeapInuseBytes), humanize.Percent(sc.ResidentShare))
 	}
 
 	var missing []string
@@ -287,4 +309,22 @@ func optSigned(b *int64) string {
 		return "–"
 	}
 	return humanize.SignedBytes(*b)
+}
+
+// WindowLine describes a report's window in one line: its ends, its length and how it was chosen.
+func WindowLine(win *runtimediag.ReportWindow) string {
+	var how string
+	switch win.Source {
+	case runtimediag.WindowFullInterval:
+		how = "the last full interval"
+	case runtimediag.WindowSinceStart:
+		how = "since the Monitor's first reading (no full interval completed yet)"
+	case runtimediag.WindowRequested:
+		how = "asked for " + humanize.Duration(win.RequestedSeconds)
+	default:
+		return fmt.Sprintf("window: none yet (the Monitor takes a reading at Start and every %s)", humanize.Duration(win.StepSeconds))
+	}
+	return fmt.Sprintf("window %s – %s (%s), %s; readings every %s, up to %s back; %d GC cycles",
+		win.Start.UTC().Format("15:04:05"), win.End.UTC().Format("15:04:05 UTC"), humanize.Duration(win.Seconds), how,
+		humanize.Duration(win.StepSeconds), humanize.Duration(win.MaxSeconds), win.GCCycles)
 }
