@@ -77,6 +77,7 @@ type Monitor struct {
 	prevFull    *Snapshot
 	prevProfile *AllocProfile
 	tracker     findingTracker
+	findings    *FindingState // the findings' hysteresis, carried from report to report
 	lastReport  atomic.Pointer[Report]
 
 	// lastFired is when each kind of trigger last fired. The tick owns the resident and pause
@@ -642,7 +643,7 @@ func (m *Monitor) collectFull(ctx context.Context) (*Report, error) {
 	prof, profErr := ReadAllocProfile()
 
 	m.fullMu.Lock()
-	prev, prevProf := m.prevFull, m.prevProfile
+	prev, prevProf, state := m.prevFull, m.prevProfile, m.findings
 	m.prevFull = snap
 	if profErr == nil {
 		m.prevProfile = prof
@@ -658,7 +659,13 @@ func (m *Monitor) collectFull(ctx context.Context) (*Report, error) {
 	if profErr == nil && prevProf != nil {
 		sites = AllocSitesDelta(prevProf, prof, m.mc.topSites)
 	}
-	rep := Analyze(AnalyzeInput{Prev: prev, Cur: snap, RSS: rss, Sites: sites, History: m.hist.points()})
+	if state == nil {
+		state = &FindingState{}
+	}
+	rep := Analyze(AnalyzeInput{Prev: prev, Cur: snap, RSS: rss, Sites: sites, History: m.hist.points(), State: state})
+	m.fullMu.Lock()
+	m.findings = rep.State // full collections run one at a time: no other report read state since
+	m.fullMu.Unlock()
 	rep.Routes = m.Routes()
 	m.fulls.Add(1)
 	return rep, nil
