@@ -411,39 +411,34 @@ func (m *Monitor) runTicks(ctx context.Context) {
 	m.tick()
 	m.logFrom = m.point
 	m.resetLogPauses()
-	start := time.Now()
-	nextFull, nextLog := start.Add(m.mc.full), start.Add(m.mc.logInterval)
+	// Half a tick of slack: ticker times jitter, and a line due at 60 s should not wait to 61 s.
+	full := newSchedule(m.point.Time, m.mc.full, m.mc.tick/2)
+	logs := newSchedule(m.point.Time, m.mc.logInterval, m.mc.tick/2)
 	for {
-		var now time.Time
 		select {
 		case <-ctx.Done():
 			return
-		case now = <-t.C:
+		case <-t.C:
 		}
 		m.tick()
-		// Half a tick of slack: ticker times jitter, and a line due at 60 s should not wait to 61 s.
-		due := now.Add(m.mc.tick / 2)
-		if m.mc.full > 0 && !due.Before(nextFull) {
-			nextFull = next(nextFull, m.mc.full, now)
-			select {
-			case m.fullReq <- struct{}{}:
-			default: // one is already asked for
-			}
-		}
-		if m.mc.logInterval > 0 && !due.Before(nextLog) {
-			nextLog = next(nextLog, m.mc.logInterval, now)
-			m.queueSummary()
-		}
+		// The tick's own reading time, not the ticker's: after a stall the ticker hands over a
+		// send time long past, and deadlines from it come due again at once.
+		m.afterTick(m.point.Time, &full, &logs)
 	}
 }
 
-// next is the following deadline after t, skipping those already missed.
-func next(t time.Time, every time.Duration, now time.Time) time.Time {
-	t = t.Add(every)
-	if t.Before(now) {
-		t = now.Add(every)
+// afterTick asks the worker for a full report and queues the summary line when their deadlines
+// are met at now.
+func (m *Monitor) afterTick(now time.Time, full, logs *schedule) {
+	if full.due(now) {
+		select {
+		case m.fullReq <- struct{}{}:
+		default: // one is already asked for
+		}
 	}
-	return t
+	if logs.due(now) {
+		m.queueSummary()
+	}
 }
 
 // tick reads the cheap tier into the spare snapshot, stores a point and checks the cheap
@@ -485,7 +480,7 @@ func (m *Monitor) queueSummary() {
 	if math.IsNaN(p99) {
 		p99 = 0
 	}
-	m.q.put(logItem{summary: newSummaryInput(&m.logFrom, &m.point, p99, m.logPauseMax, cur)})
+	m.q.put(logItem{summary: newSummaryInput(&m.logFrom, &m.point, p99, m.logPauseMax, cur, minSummaryRateSeconds(m.mc.logInterval))})
 	m.logFrom = m.point
 	m.resetLogPauses()
 }
