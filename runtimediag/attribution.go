@@ -28,6 +28,8 @@ type Attributor struct {
 	last         *RSS   // the last full attribution, for the cheap tier
 	lastShared   uint64 // statm shared bytes at the last full attribution
 	lastGoRtMeta uint64 // runtime/metrics' Go runtime bytes then
+
+	searchBuf []byte // the classifier's buffer for finding malloc chunks, kept between full reads
 }
 
 // NewAttributor allocates the probes. It reads nothing.
@@ -74,7 +76,7 @@ func (a *Attributor) Full(s *Snapshot) (RSS, error) {
 		ck.Message = "no probe object lies in these mappings: they are not this process's, or its heap was not found"
 	}
 
-	c := classifier{exe: s.Identity.Exe, arenas: loc.arenas}
+	c := classifier{exe: s.Identity.Exe, arenas: loc.arenas, searchBuf: a.searchBuf}
 	if loc.located > 0 {
 		// The probes prove the mappings are this process's, so its memory may be read to confirm
 		// malloc's chunk headers.
@@ -83,6 +85,7 @@ func (a *Attributor) Full(s *Snapshot) (RSS, error) {
 		c.mem = mem
 	}
 	labels := c.classify(s.Mappings)
+	a.searchBuf = c.searchBuf
 	r := attribute(s, labels, &ck)
 	r.Arenas = loc.arenas
 	r.ArenaCheck = &ck

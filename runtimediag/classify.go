@@ -224,7 +224,7 @@ func isGlibcHeap(ms []procself.Mapping, i int) bool {
 // and merges with the whole run. The walk used to give up on a mapping that did not start with a
 // header, and with it on every chunk of the run: 64 of 128 MiB of C heap went to other_anonymous.
 // So when the first page holds no header, the first maxMallocHeadSearch bytes are searched for one,
-// in blocks of mallocSearchBlock bytes read at once.
+// in blocks of mallocSearchBlock bytes read at once into a buffer the Attributor keeps.
 func (c *classifier) mallocMmapBytes(m *procself.Mapping) uint64 {
 	// glibc mmaps only allocations of at least its mmap threshold, 128 KiB unless a program lowers
 	// it with mallopt; smaller mappings are not read, which halved the classification's time on a
@@ -264,8 +264,8 @@ func (c *classifier) mallocMmapBytes(m *procself.Mapping) uint64 {
 const mallocPage = 4096
 
 const (
-	maxMallocHeadSearch = 8 << 20   // how far into a mapping a first chunk header is looked for
-	mallocSearchBlock   = 256 << 10 // read at once while looking
+	maxMallocHeadSearch = 8 << 20  // how far into a mapping a first chunk header is looked for
+	mallocSearchBlock   = 64 << 10 // read at once while looking
 )
 
 // mallocChunkAt reads the mmap'd chunk header hdr found off bytes into a mapping of span bytes and
