@@ -283,3 +283,26 @@ func TestPauseHeadlinesAreRanges(t *testing.T) {
 		}
 	}
 }
+
+// TestMonitorCarriesFindingState: the Monitor's reports are a series, each evaluated with the
+// state the previous one left.
+func TestMonitorCarriesFindingState(t *testing.T) {
+	m := newTestMonitor(t)
+	first, err := m.Report(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.State == nil {
+		t.Fatal("a Monitor report has no finding state: its findings are evaluated one-off")
+	}
+	second, err := m.Report(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.fullMu.Lock()
+	carried := m.findings
+	m.fullMu.Unlock()
+	if second.State == nil || carried != second.State {
+		t.Errorf("the Monitor carries %p, the last report left %p", carried, second.State)
+	}
+}
