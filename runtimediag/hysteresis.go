@@ -110,16 +110,24 @@ func (c *ruleContext) notEvaluated(p rulePolicy) string {
 // (or pending at that severity), above the clear threshold ClearRatio × raise.
 func (c *ruleContext) over(v, raise float64) bool {
 	if c.active {
-		return v >= raise*c.th.ClearRatio
+		return v >= raise*c.clearRatio()
 	}
 	return v >= raise
+}
+
+// clearRatio is Thresholds.ClearRatio, or 1 (clear at the raise threshold) when it is not in (0, 1].
+func (c *ruleContext) clearRatio() float64 {
+	if r := c.th.ClearRatio; r > 0 && r <= 1 {
+		return r
+	}
+	return 1
 }
 
 // under is over for thresholds that fire on a low figure: below raise, or, once reported, below
 // raise ÷ ClearRatio.
 func (c *ruleContext) under(v, raise float64) bool {
-	if c.active && c.th.ClearRatio > 0 {
-		return v < raise/c.th.ClearRatio
+	if c.active {
+		return v < raise/c.clearRatio()
 	}
 	return v < raise
 }
@@ -128,7 +136,7 @@ func (c *ruleContext) under(v, raise float64) bool {
 // applied to the severity the finding was reported at: a critical finding stays critical until v
 // falls below ClearRatio × critical. "" when v is below both.
 func (c *ruleContext) level(v, warning, critical float64) Severity {
-	crit := v >= critical || c.activeSeverity == SeverityCritical && v >= critical*c.th.ClearRatio
+	crit := v >= critical || c.activeSeverity == SeverityCritical && v >= critical*c.clearRatio()
 	switch {
 	case crit:
 		return SeverityCritical
@@ -230,8 +238,8 @@ func evaluateRules(ctx *ruleContext, prev *FindingState, now time.Time) ([]Findi
 // atMost is over for thresholds that a figure must not exceed (small_object_churn's mean size):
 // at most raise, or, once reported, at most raise ÷ ClearRatio.
 func (c *ruleContext) atMost(v, raise float64) bool {
-	if c.active && c.th.ClearRatio > 0 {
-		return v <= raise/c.th.ClearRatio
+	if c.active {
+		return v <= raise/c.clearRatio()
 	}
 	return v <= raise
 }

@@ -306,3 +306,24 @@ func TestMonitorCarriesFindingState(t *testing.T) {
 		t.Errorf("the Monitor carries %p, the last report left %p", carried, second.State)
 	}
 }
+
+// TestClearRatioOutOfRange: a ClearRatio of 0 (a Thresholds built by hand) must not keep a
+// finding forever; it clears at the raise threshold instead.
+func TestClearRatioOutOfRange(t *testing.T) {
+	base := fixtureInput(t, "finalizer_backlog")
+	state := &FindingState{}
+	for i, quiet := range []bool{false, true} {
+		in := shifted(base, time.Duration(i)*time.Minute)
+		th := *base.Thresholds
+		th.ClearRatio = 0
+		if quiet {
+			th.FinalizerBacklog = 1 << 40
+		}
+		in.Thresholds, in.State = &th, state
+		r := Analyze(in)
+		state = r.State
+		if got := reported(r, "finalizer_backlog"); got == quiet {
+			t.Errorf("evaluation %d (backlog under the threshold: %v): reported %v", i, quiet, got)
+		}
+	}
+}
