@@ -291,6 +291,7 @@ func (c *classifier) searchMallocChunk(m *procself.Mapping, span uint64) (uint64
 	for base := uint64(0); base < limit; base += mallocSearchBlock {
 		buf := c.searchBuf[:min(mallocSearchBlock, limit-base)]
 		n, err := c.mem.ReadAt(buf, int64(uint64(m.Start)+base))
+		n = min(max(n, 0), len(buf))
 		for p := uint64(0); p+16 <= uint64(n); p += mallocPage {
 			if _, ok := mallocChunkAt(buf[p:p+16], base+p, span); ok {
 				return base + p, true

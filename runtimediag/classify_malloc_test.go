@@ -90,3 +90,33 @@ func (c *countingMemory) ReadAt(p []byte, off int64) (int, error) {
 	c.read += n
 	return n, err
 }
+
+// failingMemory fails every read the way syscall.Pread does, with n = -1.
+type failingMemory struct{}
+
+func (failingMemory) ReadAt(p []byte, off int64) (int, error) { return -1, io.ErrUnexpectedEOF }
+
+// TestMallocSearchReadError: a read error (an unmapped page, a mapping gone since smaps) ends the
+// search; it never indexes past the buffer.
+func TestMallocSearchReadError(t *testing.T) {
+	m := procself.Mapping{Start: 0x7f0000000000, End: 0x7f0000000000 + 16<<20, Perms: procself.PermRead | procself.PermWrite, RssBytes: 1 << 20}
+	c := classifier{mem: failingMemory{}}
+	if n := c.mallocMmapBytes(&m); n != 0 {
+		t.Errorf("%d bytes of chunks read from failing memory", n)
+	}
+	c = classifier{mem: headerThenFailing{}}
+	if n := c.mallocMmapBytes(&m); n != 0 {
+		t.Errorf("%d bytes of chunks read from failing memory", n)
+	}
+}
+
+// headerThenFailing answers the first 16-byte read with no header and fails every other.
+type headerThenFailing struct{}
+
+func (headerThenFailing) ReadAt(p []byte, off int64) (int, error) {
+	if len(p) == 16 {
+		clear(p)
+		return 16, nil
+	}
+	return -1, io.ErrUnexpectedEOF
+}
