@@ -85,6 +85,7 @@ func (a *Attributor) Full(s *Snapshot) (RSS, error) {
 		c.mem = mem
 	}
 	labels := c.classify(s.Mappings)
+	c.searchAnonymous(s.Mappings, labels, sat(s.Runtime.GoRuntimeBytes(), s.Runtime.OSStacksBytes))
 	a.searchBuf = c.searchBuf
 	r := attribute(s, labels, &ck)
 	r.Arenas = loc.arenas

@@ -56,6 +56,46 @@ type classifier struct {
 	// mappings are not this process's (a fixture, another PID) or the file cannot be read.
 	mem       io.ReaderAt
 	searchBuf []byte // mallocMmapBytes' read buffer, allocated on first use
+	// search lets mallocMmapBytes look past a first page without a chunk header. It costs reads
+	// of up to a MiB per large anonymous mapping, so searchAnonymous turns it on only when the
+	// anonymous mappings hold more than the Go runtime can account for.
+	search bool
+}
+
+// searchAnonymous looks again, past a first page without a header, for malloc chunks in the
+// large anonymous mappings classify left unexplained, when they hold more resident memory than
+// goOffHeap, what the Go runtime says it has mapped outside the heap (the rest of that memory must
+// be someone else's). It relabels in place and reports how many mappings it relabelled.
+func (c *classifier) searchAnonymous(ms []procself.Mapping, labels []mappingLabel, goOffHeap uint64) int {
+	var anon uint64
+	for i := range ms {
+		if labels[i].class == ClassAnonymous {
+			anon += ms[i].RssBytes
+		}
+	}
+	if c.mem == nil || anon <= goOffHeap+minMallocSearchRSS {
+		return 0
+	}
+	c.search = true
+	defer func() { c.search = false }()
+	n := 0
+	for i := range ms {
+		if labels[i].class != ClassAnonymous || labels[i].cBytes > 0 {
+			continue
+		}
+		if b := c.mallocMmapBytes(&ms[i]); b > 0 {
+			labels[i] = mallocLabel(&ms[i], b)
+			n++
+		}
+	}
+	return n
+}
+
+func mallocLabel(m *procself.Mapping, n uint64) mappingLabel {
+	if n >= uint64(m.End-m.Start) {
+		return mappingLabel{class: ClassCHeap, name: "(malloc mmap)"}
+	}
+	return mappingLabel{class: ClassCHeap, name: "(malloc mmap, partly)", cBytes: n}
 }
 
 // classify labels every mapping; ms must be in address order, as the kernel prints them.
@@ -138,10 +178,7 @@ func (c *classifier) classifyOne(ms []procself.Mapping, i int, exe string, label
 		return mappingLabel{class: ClassCHeap, name: "(glibc arena)"}
 	}
 	if n := c.mallocMmapBytes(m); n > 0 {
-		if n >= uint64(m.End-m.Start) {
-			return mappingLabel{class: ClassCHeap, name: "(malloc mmap)"}
-		}
-		return mappingLabel{class: ClassCHeap, name: "(malloc mmap, partly)", cBytes: n}
+		return mallocLabel(m, n)
 	}
 	return mappingLabel{class: ClassAnonymous}
 }
@@ -223,8 +260,10 @@ func isGlibcHeap(ms []procself.Mapping, i int) bool {
 // off-heap memory, unnamed where the kernel cannot name it — lands directly below the lowest one
 // and merges with the whole run. The walk used to give up on a mapping that did not start with a
 // header, and with it on every chunk of the run: 64 of 128 MiB of C heap went to other_anonymous.
-// So when the first page holds no header, the first maxMallocHeadSearch bytes are searched for one,
-// in blocks of mallocSearchBlock bytes read at once into a buffer the Attributor keeps.
+// So when the first page of a large, resident mapping holds no header and the anonymous mappings
+// hold more than the Go runtime accounts for (searchAnonymous), its first maxMallocHeadSearch bytes
+// are searched for one, in blocks of mallocSearchBlock bytes read at once into a buffer the
+// Attributor keeps.
 func (c *classifier) mallocMmapBytes(m *procself.Mapping) uint64 {
 	// glibc mmaps only allocations of at least its mmap threshold, 128 KiB unless a program lowers
 	// it with mallopt; smaller mappings are not read, which halved the classification's time on a
@@ -239,6 +278,9 @@ func (c *classifier) mallocMmapBytes(m *procself.Mapping) uint64 {
 	}
 	off := uint64(0)
 	if _, ok := mallocChunkAt(hdr[:], 0, span); !ok {
+		if !c.search || span < minMallocSearchSpan || m.RssBytes < minMallocSearchRSS {
+			return 0
+		}
 		var found bool
 		if off, found = c.searchMallocChunk(m, span); !found {
 			return 0
@@ -264,7 +306,14 @@ func (c *classifier) mallocMmapBytes(m *procself.Mapping) uint64 {
 const mallocPage = 4096
 
 const (
-	maxMallocHeadSearch = 8 << 20  // how far into a mapping a first chunk header is looked for
+	// How far into a mapping a first chunk header is looked for, and only in mappings big and
+	// resident enough to hold such a run: every page read may fault in a page table entry, and
+	// the Go runtime's own anonymous mappings, which hold no chunk, are read as far as this.
+	// The foreign parts seen below chunks are the runtime's off-heap allocations, 256 KiB
+	// persistentalloc chunks or single structures under a MiB.
+	maxMallocHeadSearch = 1 << 20
+	minMallocSearchSpan = 2 << 20
+	minMallocSearchRSS  = 1 << 20
 	mallocSearchBlock   = 64 << 10 // read at once while looking
 )
 

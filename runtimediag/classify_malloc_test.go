@@ -42,7 +42,7 @@ func (s *sparseMemory) putChunk(addr uintptr, size uint64) {
 // top-down). The mapping does not start with a chunk header; its chunks are C heap all the same.
 func TestMallocChunksBelowForeignMapping(t *testing.T) {
 	const chunk = 1<<20 + 4096 // malloc(1 MiB): the header rounds the mapping up a page
-	for _, foreign := range []uintptr{0, 4096, 256 << 10, 3 << 20} {
+	for _, foreign := range []uintptr{0, 4096, 256 << 10, maxMallocHeadSearch - 4096} {
 		base := uintptr(0x7f0000000000)
 		size := foreign + 64*chunk
 		mem := newSparseMemory(base, size)
@@ -54,7 +54,9 @@ func TestMallocChunksBelowForeignMapping(t *testing.T) {
 		}
 		m := procself.Mapping{Start: base, End: base + size, Perms: procself.PermRead | procself.PermWrite, RssBytes: uint64(size)}
 		c := classifier{mem: mem}
-		labels := c.classify([]procself.Mapping{m})
+		ms := []procself.Mapping{m}
+		labels := c.classify(ms)
+		c.searchAnonymous(ms, labels, 1<<20) // the runtime accounts for 1 MiB of anonymous memory
 		got := labels[0]
 		covered := got.cBytes
 		if covered == 0 && got.class == ClassCHeap {
@@ -70,8 +72,8 @@ func TestMallocChunksBelowForeignMapping(t *testing.T) {
 func TestMallocSearchBounded(t *testing.T) {
 	base, size := uintptr(0x7f0000000000), uintptr(maxMallocHeadSearch+8<<20)
 	mem := &countingMemory{sparseMemory: newSparseMemory(base, size)}
-	m := procself.Mapping{Start: base, End: base + size, Perms: procself.PermRead | procself.PermWrite, RssBytes: 1 << 20}
-	c := classifier{mem: mem}
+	m := procself.Mapping{Start: base, End: base + size, Perms: procself.PermRead | procself.PermWrite, RssBytes: minMallocSearchRSS}
+	c := classifier{mem: mem, search: true}
 	if n := c.mallocMmapBytes(&m); n != 0 {
 		t.Errorf("%d bytes of chunks in zeroed memory", n)
 	}
@@ -100,11 +102,11 @@ func (failingMemory) ReadAt(p []byte, off int64) (int, error) { return -1, io.Er
 // search; it never indexes past the buffer.
 func TestMallocSearchReadError(t *testing.T) {
 	m := procself.Mapping{Start: 0x7f0000000000, End: 0x7f0000000000 + 16<<20, Perms: procself.PermRead | procself.PermWrite, RssBytes: 1 << 20}
-	c := classifier{mem: failingMemory{}}
+	c := classifier{mem: failingMemory{}, search: true}
 	if n := c.mallocMmapBytes(&m); n != 0 {
 		t.Errorf("%d bytes of chunks read from failing memory", n)
 	}
-	c = classifier{mem: headerThenFailing{}}
+	c = classifier{mem: headerThenFailing{}, search: true}
 	if n := c.mallocMmapBytes(&m); n != 0 {
 		t.Errorf("%d bytes of chunks read from failing memory", n)
 	}
@@ -119,4 +121,18 @@ func (headerThenFailing) ReadAt(p []byte, off int64) (int, error) {
 		return 16, nil
 	}
 	return -1, io.ErrUnexpectedEOF
+}
+
+// TestMallocSearchOnlyWhenUnexplained: a mapping without a header at its start is searched only
+// when the anonymous mappings hold more than the Go runtime accounts for.
+func TestMallocSearchOnlyWhenUnexplained(t *testing.T) {
+	base, size := uintptr(0x7f0000000000), uintptr(4<<20)
+	mem := &countingMemory{sparseMemory: newSparseMemory(base, size)}
+	ms := []procself.Mapping{{Start: base, End: base + size, Perms: procself.PermRead | procself.PermWrite, RssBytes: uint64(size)}}
+	c := classifier{mem: mem}
+	labels := c.classify(ms)
+	c.searchAnonymous(ms, labels, uint64(size)) // the runtime says it has all of it mapped
+	if mem.read > 16 {
+		t.Errorf("read %d bytes of a mapping the Go runtime accounts for: want one header", mem.read)
+	}
 }
