@@ -51,19 +51,9 @@ func Analyze(in AnalyzeInput) *Report {
 	model := newWhatIfModel(w, &in.RSS, &r.Efficiency, in.History)
 	r.WhatIf = whatIf(model)
 	ctx := &ruleContext{in: &in, w: w, e: &r.Efficiency, rss: &in.RSS, th: &th, history: trendSeries(in.History, cur), whatIf: model}
-	for i := range rules {
-		if f := rules[i].check(ctx); f != nil {
-			f.Code = rules[i].code
-			f.Doc = findingsDoc + "#" + rules[i].code
-			if f.Severity == "" {
-				f.Severity = rules[i].severity
-			}
-			for j := range f.Evidence {
-				f.Evidence[j].Value = finite(f.Evidence[j].Value)
-			}
-			r.Findings = append(r.Findings, *f)
-		}
-	}
+	found, state := evaluateRules(ctx, in.State, cur.Time)
+	r.Findings = append(r.Findings, found...)
+	r.State = state
 	slices.SortFunc(r.Findings, func(a, b Finding) int {
 		if c := cmp.Compare(severityRank(b.Severity), severityRank(a.Severity)); c != 0 {
 			return c

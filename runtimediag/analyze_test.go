@@ -25,8 +25,17 @@ func analyzeFixtureFile(t *testing.T, name string) *Report {
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
+	if compressedTrendFixtures[name] {
+		th := DefaultThresholds()
+		th.TrendMinSpan = 0
+		in.Thresholds = &th
+	}
 	return Analyze(in)
 }
+
+// compressedTrendFixtures were recorded with 50 ms ticks, a leak of a minute played in half a
+// second: shorter than the default TrendMinSpan, which is waived for them.
+var compressedTrendFixtures = map[string]bool{"goroutine_leak": true, "c_heap_leak": true}
 
 func findingCodes(r *Report) []string {
 	var out []string

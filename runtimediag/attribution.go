@@ -28,6 +28,8 @@ type Attributor struct {
 	last         *RSS   // the last full attribution, for the cheap tier
 	lastShared   uint64 // statm shared bytes at the last full attribution
 	lastGoRtMeta uint64 // runtime/metrics' Go runtime bytes then
+
+	searchBuf []byte // the classifier's buffer for finding malloc chunks, kept between full reads
 }
 
 // NewAttributor allocates the probes. It reads nothing.
@@ -74,7 +76,7 @@ func (a *Attributor) Full(s *Snapshot) (RSS, error) {
 		ck.Message = "no probe object lies in these mappings: they are not this process's, or its heap was not found"
 	}
 
-	c := classifier{exe: s.Identity.Exe, arenas: loc.arenas}
+	c := classifier{exe: s.Identity.Exe, arenas: loc.arenas, searchBuf: a.searchBuf}
 	if loc.located > 0 {
 		// The probes prove the mappings are this process's, so its memory may be read to confirm
 		// malloc's chunk headers.
@@ -83,6 +85,8 @@ func (a *Attributor) Full(s *Snapshot) (RSS, error) {
 		c.mem = mem
 	}
 	labels := c.classify(s.Mappings)
+	c.searchAnonymous(s.Mappings, labels, sat(s.Runtime.GoRuntimeBytes(), s.Runtime.OSStacksBytes))
+	a.searchBuf = c.searchBuf
 	r := attribute(s, labels, &ck)
 	r.Arenas = loc.arenas
 	r.ArenaCheck = &ck
@@ -149,9 +153,13 @@ func attribute(s *Snapshot, labels []mappingLabel, ck *ArenaCheck) RSS {
 	if ck.OK {
 		workBufs = ck.WorkBufBytes
 	}
-	split := splitProportional(arenaRSS-arenaLazy, []uint64{
-		rt.HeapObjectsBytes, rt.HeapUnusedBytes, rt.HeapFreeBytes, rt.HeapStacksBytes, workBufs,
-	})
+	split, short := splitHeapResident(arenaRSS-arenaLazy, rt.HeapObjectsBytes, rt.HeapUnusedBytes, rt.HeapFreeBytes, rt.HeapStacksBytes, workBufs)
+	if rec := &s.HeapAfterMappings; rec.Read && rec.ReleasedBytes != rt.HeapReleasedBytes {
+		r.ScavengedWhileReadBytes = int64(rec.ReleasedBytes) - int64(rt.HeapReleasedBytes)
+		r.Notes = append(r.Notes, fmt.Sprintf(
+			"the report raced the scavenger: heap released to the OS went from %s to %s while smaps was read; the arenas' %s shortfall against runtime/metrics was taken from go_heap_free",
+			humanize.Bytes(rt.HeapReleasedBytes), humanize.Bytes(rec.ReleasedBytes), humanize.Bytes(short)))
+	}
 	if rt.GoHeapMappedBytes()+workBufs == 0 && arenaRSS > 0 {
 		r.Notes = append(r.Notes, "runtime/metrics not read: the Go arenas' resident bytes are all shown as heap objects")
 	}
@@ -206,6 +214,23 @@ func attribute(s *Snapshot, labels []mappingLabel, ck *ArenaCheck) RSS {
 			humanize.Bytes(abs64(d))))
 	}
 	return r
+}
+
+// splitHeapResident divides the arenas' resident bytes among objects, unused, free, stacks and
+// work buffers, which runtime/metrics gives as committed sizes. When fewer bytes are resident than
+// committed, the shortfall is free heap first: free pages are what the scavenger returns to the
+// OS — while smaps is read, right after a burst was freed — and what a fresh arena has not
+// touched; objects, unused slots of in-use spans and stacks are in use and resident. Only a
+// shortfall larger than the free heap is taken from the rest, in proportion. It returns the split
+// and the shortfall.
+func splitHeapResident(resident, objects, unused, free, stacks, workBufs uint64) ([]uint64, uint64) {
+	committed := objects + unused + free + stacks + workBufs
+	if resident >= committed {
+		return splitProportional(resident, []uint64{objects, unused, free, stacks, workBufs}), 0
+	}
+	short := committed - resident
+	free -= min(short, free)
+	return splitProportional(resident, []uint64{objects, unused, free, stacks, workBufs}), short
 }
 
 // classSums sums resident bytes by class; an array indexed by a switch rather than a map, which

@@ -1,6 +1,7 @@
 package runtimediag
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -279,3 +280,78 @@ func formatCategories(r *RSS) string {
 func mib(b uint64) string { return fmt.Sprintf("%.2f MiB", float64(b)/(1<<20)) }
 
 func signedMiB(b int64) string { return fmt.Sprintf("%+.2f MiB", float64(b)/(1<<20)) }
+
+// TestCHeapChunksBelowForeignMapping reproduces, in a real process, the layout behind a rare miss
+// of TestRSSAttributionAccuracy/c_malloc (64 of 128 MiB): malloc'd 1 MiB chunks merged by the
+// kernel into one mapping with an anonymous mapping made right below them afterwards (by the Go
+// runtime, in the test). The chunks must still be c_heap.
+func TestCHeapChunksBelowForeignMapping(t *testing.T) {
+	if !workload.Available {
+		t.Skip(workload.ErrNoCgo)
+	}
+	if raceEnabled {
+		t.Skip("the race detector replaces malloc with ThreadSanitizer's allocator")
+	}
+	c, err := NewCollector()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	a := NewAttributor()
+	large, err := workload.Malloc(64, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer large.Free()
+	r, err := a.Full(c.Full(context.Background()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lowest uintptr
+	for _, m := range r.Mappings {
+		if m.Class == ClassCHeap && m.Name == "(malloc mmap)" && m.RssBytes >= 8<<20 {
+			lowest = m.Start
+			break
+		}
+	}
+	if lowest == 0 {
+		t.Skip("malloc's chunks are not merged into a mapping of 8 MiB or more here")
+	}
+	const foreign = 256 << 10
+	const mapFixedNoreplace = 0x100000
+	addr, _, errno := syscall.Syscall6(syscall.SYS_MMAP, lowest-foreign, foreign, syscall.PROT_READ|syscall.PROT_WRITE,
+		syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS|mapFixedNoreplace, ^uintptr(0), 0)
+	if errno != 0 {
+		t.Skipf("the address below the chunks is taken (%v): the layout cannot be made", errno)
+	}
+	defer syscall.Syscall(syscall.SYS_MUNMAP, addr, foreign, 0)
+	// Written through /proc/self/mem: the address is not Go memory to point at.
+	mem, err := os.OpenFile("/proc/self/mem", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = mem.WriteAt(bytes.Repeat([]byte{0xab}, foreign), int64(addr))
+	mem.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := r.Category(CategoryCHeap)
+	r, err = a.Full(c.Full(context.Background()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged := false
+	for _, m := range r.Mappings {
+		if m.Start == addr && m.End > lowest {
+			merged = true
+			t.Logf("merged mapping %x-%x, %s resident, %s %q", m.Start, m.End, mib(m.RssBytes), m.Class, m.Name)
+		}
+	}
+	if !merged {
+		t.Skip("the kernel did not merge the mapping with the chunks")
+	}
+	after := r.Category(CategoryCHeap)
+	if lost := int64(before) - int64(after); lost > 1<<20 {
+		t.Errorf("c_heap %s with the chunks alone, %s with an anonymous mapping merged below them: %s lost", mib(before), mib(after), signedMiB(-lost))
+	}
+}

@@ -54,7 +54,48 @@ type classifier struct {
 	arenas []AddressRange // the Go heap arenas, sorted
 	// mem reads this process's memory (/proc/self/mem) to confirm malloc chunk headers; nil when the
 	// mappings are not this process's (a fixture, another PID) or the file cannot be read.
-	mem io.ReaderAt
+	mem       io.ReaderAt
+	searchBuf []byte // mallocMmapBytes' read buffer, allocated on first use
+	// search lets mallocMmapBytes look past a first page without a chunk header. It costs reads
+	// of up to a MiB per large anonymous mapping, so searchAnonymous turns it on only when the
+	// anonymous mappings hold more than the Go runtime can account for.
+	search bool
+}
+
+// searchAnonymous looks again, past a first page without a header, for malloc chunks in the
+// large anonymous mappings classify left unexplained, when they hold more resident memory than
+// goOffHeap, what the Go runtime says it has mapped outside the heap (the rest of that memory must
+// be someone else's). It relabels in place and reports how many mappings it relabelled.
+func (c *classifier) searchAnonymous(ms []procself.Mapping, labels []mappingLabel, goOffHeap uint64) int {
+	var anon uint64
+	for i := range ms {
+		if labels[i].class == ClassAnonymous {
+			anon += ms[i].RssBytes
+		}
+	}
+	if c.mem == nil || anon <= goOffHeap+minMallocSearchRSS {
+		return 0
+	}
+	c.search = true
+	defer func() { c.search = false }()
+	n := 0
+	for i := range ms {
+		if labels[i].class != ClassAnonymous || labels[i].cBytes > 0 {
+			continue
+		}
+		if b := c.mallocMmapBytes(&ms[i]); b > 0 {
+			labels[i] = mallocLabel(&ms[i], b)
+			n++
+		}
+	}
+	return n
+}
+
+func mallocLabel(m *procself.Mapping, n uint64) mappingLabel {
+	if n >= uint64(m.End-m.Start) {
+		return mappingLabel{class: ClassCHeap, name: "(malloc mmap)"}
+	}
+	return mappingLabel{class: ClassCHeap, name: "(malloc mmap, partly)", cBytes: n}
 }
 
 // classify labels every mapping; ms must be in address order, as the kernel prints them.
@@ -137,10 +178,7 @@ func (c *classifier) classifyOne(ms []procself.Mapping, i int, exe string, label
 		return mappingLabel{class: ClassCHeap, name: "(glibc arena)"}
 	}
 	if n := c.mallocMmapBytes(m); n > 0 {
-		if n >= uint64(m.End-m.Start) {
-			return mappingLabel{class: ClassCHeap, name: "(malloc mmap)"}
-		}
-		return mappingLabel{class: ClassCHeap, name: "(malloc mmap, partly)", cBytes: n}
+		return mallocLabel(m, n)
 	}
 	return mappingLabel{class: ClassAnonymous}
 }
@@ -213,10 +251,19 @@ func isGlibcHeap(ms []procself.Mapping, i int) bool {
 
 // mallocMmapBytes reads the headers glibc writes at the start of a chunk it mmaps for one large
 // allocation, prev_size (the alignment offset, under a page) and size | IS_MMAPPED, and returns
-// how many bytes of m such chunks cover. The kernel merges adjacent anonymous mappings, so a
-// mapping can hold many chunks, and now and then another mapping the runtime made between two
-// mallocs: the walk follows chunk after chunk and, past a foreign part, looks page by page for
-// the next header. It gives up (0) when the mapping does not start with a chunk.
+// how many bytes of m such chunks cover. The kernel merges adjacent anonymous mappings with the
+// same flags, so a mapping can hold many chunks, and other mappings made next to them: the walk
+// follows chunk after chunk and, past a foreign part, looks page by page for the next header.
+//
+// A foreign part can also come first. mmap places new mappings top-down, so chunks malloc'd one
+// after another lie each below the last, and a mapping made after them — the Go runtime's own
+// off-heap memory, unnamed where the kernel cannot name it — lands directly below the lowest one
+// and merges with the whole run. The walk used to give up on a mapping that did not start with a
+// header, and with it on every chunk of the run: 64 of 128 MiB of C heap went to other_anonymous.
+// So when the first page of a large, resident mapping holds no header and the anonymous mappings
+// hold more than the Go runtime accounts for (searchAnonymous), its first maxMallocHeadSearch bytes
+// are searched for one, in blocks of mallocSearchBlock bytes read at once into a buffer the
+// Attributor keeps.
 func (c *classifier) mallocMmapBytes(m *procself.Mapping) uint64 {
 	// glibc mmaps only allocations of at least its mmap threshold, 128 KiB unless a program lowers
 	// it with mallopt; smaller mappings are not read, which halved the classification's time on a
@@ -224,30 +271,86 @@ func (c *classifier) mallocMmapBytes(m *procself.Mapping) uint64 {
 	if c.mem == nil || !isAnonPrivate(m) || !m.Perms.Writable() || m.RssBytes == 0 || m.End-m.Start < 128<<10 {
 		return 0
 	}
-	const page = 4096 // glibc rounds mmap'd chunks to the page size; 4 KiB divides every page size
 	span := uint64(m.End - m.Start)
 	var hdr [16]byte
-	var covered uint64
+	if _, err := c.mem.ReadAt(hdr[:], int64(m.Start)); err != nil {
+		return 0
+	}
 	off := uint64(0)
+	if _, ok := mallocChunkAt(hdr[:], 0, span); !ok {
+		if !c.search || span < minMallocSearchSpan || m.RssBytes < minMallocSearchRSS {
+			return 0
+		}
+		var found bool
+		if off, found = c.searchMallocChunk(m, span); !found {
+			return 0
+		}
+	}
+	var covered uint64
 	for reads := 0; off+16 <= span && reads < maxMallocChunkWalk; reads++ {
 		if _, err := c.mem.ReadAt(hdr[:], int64(uint64(m.Start)+off)); err != nil {
 			break
 		}
-		prev := binary.NativeEndian.Uint64(hdr[0:8])
-		size := binary.NativeEndian.Uint64(hdr[8:16])
-		chunk := size &^ mallocChunkFlags
-		if size&mallocChunkFlags != mallocIsMmapped || prev >= page || prev%16 != 0 || chunk < page ||
-			chunk%page != 0 || off+prev+chunk > span {
-			if off == 0 {
-				return 0
-			}
-			off += page
+		n, ok := mallocChunkAt(hdr[:], off, span)
+		if !ok {
+			off += mallocPage
 			continue
 		}
-		covered += prev + chunk
-		off += prev + chunk
+		covered += n
+		off += n
 	}
 	return covered
+}
+
+// mallocPage is the unit glibc rounds mmap'd chunks to: 4 KiB divides every page size.
+const mallocPage = 4096
+
+const (
+	// How far into a mapping a first chunk header is looked for, and only in mappings big and
+	// resident enough to hold such a run: every page read may fault in a page table entry, and
+	// the Go runtime's own anonymous mappings, which hold no chunk, are read as far as this.
+	// The foreign parts seen below chunks are the runtime's off-heap allocations, 256 KiB
+	// persistentalloc chunks or single structures under a MiB.
+	maxMallocHeadSearch = 1 << 20
+	minMallocSearchSpan = 2 << 20
+	minMallocSearchRSS  = 1 << 20
+	mallocSearchBlock   = 64 << 10 // read at once while looking
+)
+
+// mallocChunkAt reads the mmap'd chunk header hdr found off bytes into a mapping of span bytes and
+// returns the chunk's length with its alignment offset, if it is one.
+func mallocChunkAt(hdr []byte, off, span uint64) (uint64, bool) {
+	prev := binary.NativeEndian.Uint64(hdr[0:8])
+	size := binary.NativeEndian.Uint64(hdr[8:16])
+	chunk := size &^ mallocChunkFlags
+	if size&mallocChunkFlags != mallocIsMmapped || prev >= mallocPage || prev%16 != 0 || chunk < mallocPage ||
+		chunk%mallocPage != 0 || off+prev+chunk > span {
+		return 0, false
+	}
+	return prev + chunk, true
+}
+
+// searchMallocChunk returns the offset of the first page of m, within maxMallocHeadSearch, that
+// starts with a chunk header.
+func (c *classifier) searchMallocChunk(m *procself.Mapping, span uint64) (uint64, bool) {
+	limit := min(span, maxMallocHeadSearch)
+	if c.searchBuf == nil {
+		c.searchBuf = make([]byte, mallocSearchBlock)
+	}
+	for base := uint64(0); base < limit; base += mallocSearchBlock {
+		buf := c.searchBuf[:min(mallocSearchBlock, limit-base)]
+		n, err := c.mem.ReadAt(buf, int64(uint64(m.Start)+base))
+		n = min(max(n, 0), len(buf))
+		for p := uint64(0); p+16 <= uint64(n); p += mallocPage {
+			if _, ok := mallocChunkAt(buf[p:p+16], base+p, span); ok {
+				return base + p, true
+			}
+		}
+		if err != nil {
+			return 0, false
+		}
+	}
+	return 0, false
 }
 
 func isAnonPrivate(m *procself.Mapping) bool {

@@ -29,6 +29,8 @@ type Collector struct {
 	cgroup *procself.CgroupMemoryReader
 	smaps  *procself.MappingsReader // keeps smaps' read buffer (megabytes) from one full read to the next
 	srcLog *sourceLog               // shared by a Monitor's collectors
+	// recheck reads the heap's free and released bytes again after smaps (HeapAfterMappings).
+	recheck []metrics.Sample
 }
 
 // cgroupStatEveryTicks and cgroupStatMaxAge set how often the cheap tier reads the cgroup's
@@ -189,8 +191,12 @@ func (c *Collector) readSource(dst *Snapshot, src Source, set SourceSet) error {
 		if c.smaps == nil {
 			c.smaps = c.fs.SmapsReader()
 		}
+		dst.HeapAfterMappings = HeapRecheck{}
 		dst.Mappings, err = c.smaps.Read(dst.Mappings)
 		dst.MappingsHaveSizes = err == nil
+		if err == nil && set.Has(SourceRuntimeMetrics) {
+			c.recheckHeap(&dst.HeapAfterMappings)
+		}
 	case SourceMaps:
 		if set.Has(SourceSmaps) && dst.sources[SourceSmaps].err == nil {
 			return nil // smaps carries every maps field; reading maps again would only cost
@@ -239,6 +245,7 @@ func (c *Collector) clear(dst *Snapshot, src Source) {
 	case SourceLimits:
 		dst.Limits = procself.Limits{}
 	case SourceSmaps:
+		dst.HeapAfterMappings = HeapRecheck{}
 		if !dst.Requested.Has(SourceMaps) {
 			dst.Mappings, dst.MappingsHaveSizes = nil, false
 		}
@@ -285,4 +292,18 @@ func (c *Collector) Close() error {
 		errs = append(errs, c.cgroup.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// recheckHeap reads the heap's free and released bytes again, right after smaps: the scavenger
+// returns free pages to the OS at any moment, and the attribution needs to know whether it did
+// while smaps was read (two metrics, about a microsecond, no stop-the-world).
+func (c *Collector) recheckHeap(dst *HeapRecheck) {
+	if c.recheck == nil {
+		c.recheck = []metrics.Sample{{Name: "/memory/classes/heap/free:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	}
+	metrics.Read(c.recheck)
+	if c.recheck[0].Value.Kind() != metrics.KindUint64 || c.recheck[1].Value.Kind() != metrics.KindUint64 {
+		return
+	}
+	*dst = HeapRecheck{Read: true, FreeBytes: c.recheck[0].Value.Uint64(), ReleasedBytes: c.recheck[1].Value.Uint64()}
 }

@@ -2,7 +2,9 @@ package runtimediag
 
 import (
 	"fmt"
+	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/memdiag/memdiag/internal/humanize"
@@ -18,6 +20,13 @@ type Thresholds struct {
 	// MinGCCycles: rules about GC cost run only over windows with at least this many cycles; one
 	// cycle in a short window reads as a high rate and a high share.
 	MinGCCycles uint64
+	// MinRateWindow: rules about rates (allocation, GC cycles, CPU shares) are not evaluated on a
+	// shorter window; the report's notes say so.
+	MinRateWindow time.Duration
+	// ClearRatio places every rule's clear threshold: a reported finding clears only when its
+	// figure falls below ClearRatio × the raise threshold (rises above raise ÷ ClearRatio for a
+	// threshold that fires on a low figure), so a figure hovering at the threshold does not flap.
+	ClearRatio float64
 
 	GCCPUWarning  float64 // gc_cpu_high: GC's share of the CPU the process used
 	GCCPUCritical float64
@@ -39,10 +48,11 @@ type Thresholds struct {
 	ThreadsPerProc float64 // threads_high: threads above this × GOMAXPROCS …
 	ThreadsMin     uint64  // … and above this many
 
-	TrendMinPoints       int     // trend rules need this many points of history
-	GoroutineGrowthRatio float64 // goroutines_growing: grew by this share of the first point …
-	GoroutineGrowthMin   uint64  // … and by at least this many …
-	TrendSteadyShare     float64 // … with at least this share of steps not going down
+	TrendMinPoints       int           // trend rules need this many points of history …
+	TrendMinSpan         time.Duration // … spanning at least this long
+	GoroutineGrowthRatio float64       // goroutines_growing: grew by this share of the first point …
+	GoroutineGrowthMin   uint64        // … and by at least this many …
+	TrendSteadyShare     float64       // … with at least this share of steps not going down
 
 	RSSGrowthRatio    float64 // rss_growing_heap_flat: resident grew by this share …
 	RSSGrowthMinBytes uint64  // … and at least this many bytes …
@@ -84,6 +94,8 @@ func DefaultThresholds() Thresholds {
 	return Thresholds{
 		MinBusyCores:             0.05,
 		MinGCCycles:              3,
+		MinRateWindow:            500 * time.Millisecond,
+		ClearRatio:               0.8,
 		GCCPUWarning:             0.25,
 		GCCPUCritical:            0.50,
 		GCCyclesPerSecond:        4,
@@ -98,6 +110,7 @@ func DefaultThresholds() Thresholds {
 		ThreadsPerProc:           8,
 		ThreadsMin:               64,
 		TrendMinPoints:           5,
+		TrendMinSpan:             10 * time.Second,
 		GoroutineGrowthRatio:     0.5,
 		GoroutineGrowthMin:       100,
 		TrendSteadyShare:         0.8,
@@ -144,12 +157,17 @@ type ruleContext struct {
 	history []Point
 	notes   []string
 	whatIf  *whatIfModel // the GC model over the window, for advice that quotes its prediction
+
+	// active is whether the rule being checked is reported (its clear thresholds apply), and
+	// activeSeverity the severity it is reported at; see over, under, level.
+	active         bool
+	activeSeverity Severity
 }
 
 // busy reports whether the process used enough CPU, over enough GC cycles, for GC's share of it
 // to mean something.
 func (c *ruleContext) busy() bool {
-	return c.w.ok() && c.e.BusyCores >= c.th.MinBusyCores &&
+	return c.w.ok() && c.over(c.e.BusyCores, c.th.MinBusyCores) &&
 		c.w.du(func(m *RuntimeMetrics) uint64 { return m.GCCyclesTotal }) >= c.th.MinGCCycles
 }
 
@@ -205,42 +223,38 @@ var rules = []rule{
 			return nil
 		}
 		share := ratio(float64(used), float64(*lim))
-		if share < c.th.CgroupNearWarning {
+		sev := c.level(share, c.th.CgroupNearWarning, c.th.CgroupNearCritical)
+		if sev == "" {
 			return nil
 		}
-		f := &Finding{
+		return &Finding{
+			Severity: sev,
 			Headline: fmt.Sprintf("the cgroup's %s is %s of its %s limit (%s)", what, pct(share), humanize.Bytes(*lim), humanize.Bytes(used)),
 			Evidence: []Evidence{ev("cgroup_"+map[bool]string{true: "working_set", false: "usage"}[what == "working set"], float64(used), "bytes"),
 				ev("cgroup_limit", float64(*lim), "bytes"), ev("share_of_limit", share, "ratio"), ev("resident", float64(c.e.ResidentBytes), "bytes"),
 				ev("heap_live", float64(c.e.HeapLiveBytes), "bytes")},
-			Advice: "find what grows in the RSS categories; if it is the Go heap, set GOMEMLIMIT below the limit so the GC works harder before the kernel kills; otherwise raise the limit or shrink the largest category",
+			Advice: ruleAdvice["resident_near_cgroup_limit"],
 		}
-		if share >= c.th.CgroupNearCritical {
-			f.Severity = SeverityCritical
-		}
-		return f
 	}},
 	{"gc_cpu_high", SeverityWarning, func(c *ruleContext) *Finding {
 		s := c.e.GCBusyCPUShare
-		if !c.busy() || s < c.th.GCCPUWarning {
+		sev := c.level(s, c.th.GCCPUWarning, c.th.GCCPUCritical)
+		if !c.busy() || sev == "" {
 			return nil
 		}
-		f := &Finding{
+		return &Finding{
+			Severity: sev,
 			Headline: fmt.Sprintf("the GC used %s of the CPU the process used (%.2f cores busy, %.1f GC cycles/s)", pct(s), c.e.BusyCores, c.e.GCCyclesPerSecond),
 			Evidence: []Evidence{ev("gc_busy_cpu_share", s, "ratio"), ev("gc_cpu_fraction", c.e.GCCPUFraction, "ratio"),
 				ev("gc_assist_cpu_fraction", c.e.GCAssistCPUFraction, "ratio"), ev("busy_cores", c.e.BusyCores, "cores"),
 				ev("gc_cycles_per_second", c.e.GCCyclesPerSecond, "1/s"), ev("alloc_bytes_per_second", c.e.AllocBytesPerSecond, "bytes/s"),
 				ev("heap_live", float64(c.e.HeapLiveBytes), "bytes")},
-			Advice: c.withQuote("allocate less (see top_allocation_sites: reuse buffers, avoid boxing into interfaces, pre-size slices and maps), or trade memory for CPU with a higher GOGC and GOMEMLIMIT as the bound", adviseHigherGOGC),
+			Advice: c.withQuote(ruleAdvice["gc_cpu_high"], adviseHigherGOGC),
 		}
-		if s >= c.th.GCCPUCritical {
-			f.Severity = SeverityCritical
-		}
-		return f
 	}},
 	{"gc_too_frequent", SeverityWarning, func(c *ruleContext) *Finding {
 		auto := max(c.e.GCCyclesPerSecond-c.e.ForcedGCCyclesPerSecond, 0)
-		if !c.busy() || auto < c.th.GCCyclesPerSecond || c.e.GCBusyCPUShare < c.th.GCFrequentMinCPU || c.e.GOGC < 0 {
+		if !c.busy() || !c.over(auto, c.th.GCCyclesPerSecond) || !c.over(c.e.GCBusyCPUShare, c.th.GCFrequentMinCPU) || c.e.GOGC < 0 {
 			return nil
 		}
 		return &Finding{
@@ -253,39 +267,39 @@ var rules = []rule{
 	}},
 	{"gc_mark_assist_high", SeverityWarning, func(c *ruleContext) *Finding {
 		s := c.e.GCAssistBusyCPUShare
-		if !c.busy() || s < c.th.AssistShare {
+		if !c.busy() || !c.over(s, c.th.AssistShare) {
 			return nil
 		}
 		return &Finding{
 			Headline: fmt.Sprintf("goroutines spent %s of the CPU used on GC mark assist: allocation outran the background GC and slowed the allocating code", pct(s)),
 			Evidence: []Evidence{ev("gc_assist_busy_cpu_share", s, "ratio"), ev("gc_assist_cpu_fraction", c.e.GCAssistCPUFraction, "ratio"),
 				ev("alloc_bytes_per_second", c.e.AllocBytesPerSecond, "bytes/s"), ev("heap_live", float64(c.e.HeapLiveBytes), "bytes")},
-			Advice: "assists land on the goroutines that allocate, as latency: cut allocation bursts (pools for per-request buffers), or give the GC more runway with a higher GOGC",
+			Advice: ruleAdvice["gc_mark_assist_high"],
 		}
 	}},
 	{"heap_fragmentation", SeverityWarning, func(c *ruleContext) *Finding {
 		rt := &c.w.cur.Runtime
 		size := rt.HeapObjectsBytes + rt.HeapUnusedBytes
-		if size < c.th.FragmentationMinBytes || c.e.HeapUnusedRatio < c.th.FragmentationRatio {
+		if !c.over(float64(size), float64(c.th.FragmentationMinBytes)) || !c.over(c.e.HeapUnusedRatio, c.th.FragmentationRatio) {
 			return nil
 		}
 		return &Finding{
 			Headline: fmt.Sprintf("%s of in-use heap spans hold no object: %.2f bytes unused per byte of objects", humanize.Bytes(rt.HeapUnusedBytes), c.e.HeapUnusedRatio),
 			Evidence: []Evidence{ev("heap_unused", float64(rt.HeapUnusedBytes), "bytes"), ev("heap_objects", float64(rt.HeapObjectsBytes), "bytes"),
 				ev("heap_unused_ratio", c.e.HeapUnusedRatio, "ratio")},
-			Advice: "a few long-lived objects keep whole spans of short-lived ones alive: allocate long-lived data together (one slice of structs instead of many pointers), drop references to caches' evicted entries, and avoid keeping a small sub-slice of a large buffer",
+			Advice: ruleAdvice["heap_fragmentation"],
 		}
 	}},
 	{"heap_free_not_returned", SeverityInfo, func(c *ruleContext) *Finding {
 		rt := &c.w.cur.Runtime
-		if rt.HeapFreeBytes < c.th.FreeMinBytes || c.e.HeapFreeRatio < c.th.FreeRatio {
+		if !c.over(float64(rt.HeapFreeBytes), float64(c.th.FreeMinBytes)) || !c.over(c.e.HeapFreeRatio, c.th.FreeRatio) {
 			return nil
 		}
 		return &Finding{
 			Headline: fmt.Sprintf("%s of free heap (%s of the mapped heap) is still resident, not yet returned to the OS", humanize.Bytes(rt.HeapFreeBytes), pct(c.e.HeapFreeRatio)),
 			Evidence: []Evidence{ev("heap_free", float64(rt.HeapFreeBytes), "bytes"), ev("heap_mapped", float64(rt.GoHeapMappedBytes()), "bytes"),
 				ev("heap_free_ratio", c.e.HeapFreeRatio, "ratio"), ev("heap_released", float64(rt.HeapReleasedBytes), "bytes")},
-			Advice: "the heap was larger a moment ago; the scavenger returns it gradually. Set GOMEMLIMIT so it returns memory as the limit nears, or flatten the spike (stream instead of loading whole)",
+			Advice: ruleAdvice["heap_free_not_returned"],
 		}
 	}},
 	{"non_go_memory_large", SeverityWarning, func(c *ruleContext) *Finding {
@@ -295,46 +309,55 @@ var rules = []rule{
 		cheap, threads, other := c.rss.Category(CategoryCHeap), c.rss.Category(CategoryThreadStacks), c.rss.Category(CategoryOtherAnonymous)
 		n := cheap + threads + other
 		share := ratio(float64(n), float64(c.rss.ResidentBytes))
-		if n < c.th.NonGoMinBytes || share < c.th.NonGoShare {
+		if !c.over(float64(n), float64(c.th.NonGoMinBytes)) || !c.over(share, c.th.NonGoShare) {
 			return nil
 		}
 		return &Finding{
 			Headline: fmt.Sprintf("%s (%s of resident) is memory Go does not manage: C heap %s, thread stacks %s, other anonymous %s", humanize.Bytes(n), pct(share), humanize.Bytes(cheap), humanize.Bytes(threads), humanize.Bytes(other)),
 			Evidence: []Evidence{ev("c_heap", float64(cheap), "bytes"), ev("thread_stacks", float64(threads), "bytes"),
 				ev("other_anonymous", float64(other), "bytes"), ev("resident", float64(c.rss.ResidentBytes), "bytes"), ev("share_of_resident", share, "ratio")},
-			Advice: "GOMEMLIMIT and the GC do not see this memory: free what cgo libraries allocate, cap glibc's arenas (MALLOC_ARENA_MAX=2) and trim them (malloc_trim), bound the threads blocked in cgo; subtract this from the limit when setting GOMEMLIMIT",
+			Advice: ruleAdvice["non_go_memory_large"],
 		}
 	}},
 	{"threads_high", SeverityWarning, func(c *ruleContext) *Finding {
 		t, p := c.e.Threads, c.e.GOMAXPROCS
-		if p == 0 || t < c.th.ThreadsMin || float64(t) < c.th.ThreadsPerProc*float64(p) {
+		if p == 0 || !c.over(float64(t), float64(c.th.ThreadsMin)) || !c.over(float64(t), c.th.ThreadsPerProc*float64(p)) {
 			return nil
 		}
 		return &Finding{
 			Headline: fmt.Sprintf("%d OS threads for GOMAXPROCS=%d: threads are blocked in system calls, cgo calls or locked to goroutines", t, p),
 			Evidence: []Evidence{ev("threads", float64(t), "count"), ev("gomaxprocs", float64(p), "count"),
 				ev("thread_stacks", float64(c.rss.Category(CategoryThreadStacks)), "bytes"), ev("goroutines_not_in_go", float64(c.w.cur.Runtime.GoroutinesNotInGo), "count")},
-			Advice: "the runtime never exits idle threads, so a burst leaves them behind: bound blocking cgo and syscall concurrency with a semaphore, unlock every runtime.LockOSThread (a goroutine that exits locked takes its thread with it)",
+			Advice: ruleAdvice["threads_high"],
 		}
 	}},
 	{"goroutines_growing", SeverityWarning, func(c *ruleContext) *Finding {
 		pts := c.history
-		if len(pts) < c.th.TrendMinPoints {
+		if len(pts) < 2 {
 			return nil
 		}
+		gor := func(p Point) float64 { return float64(p.Goroutines) }
 		first, last := pts[0], pts[len(pts)-1]
-		grew := uint64(last.Goroutines) - min(uint64(first.Goroutines), uint64(last.Goroutines))
-		if last.Goroutines <= first.Goroutines || grew < c.th.GoroutineGrowthMin ||
-			float64(grew) < c.th.GoroutineGrowthRatio*float64(first.Goroutines) ||
-			steadyShare(pts, func(p Point) float64 { return float64(p.Goroutines) }) < c.th.TrendSteadyShare {
+		grew := gor(last) - gor(first)
+		if grew <= 0 || !c.over(grew, float64(c.th.GoroutineGrowthMin)) ||
+			!c.over(grew, c.th.GoroutineGrowthRatio*gor(first)) || !c.over(steadyShare(pts, gor), c.th.TrendSteadyShare) {
 			return nil
 		}
-		secs := last.Time.Sub(first.Time).Seconds()
+		// Still growing: a leak that stopped is no longer "growing", however many it left behind.
+		recent := recentPoints(pts)
+		rgrew := gor(last) - gor(recent[0])
+		if rgrew <= 0 {
+			return nil
+		}
+		span, rspan := last.Time.Sub(first.Time).Seconds(), last.Time.Sub(recent[0].Time).Seconds()
 		return &Finding{
-			Headline: fmt.Sprintf("goroutines grew steadily from %d to %d over %.0f s (%.1f/s): a goroutine leak", first.Goroutines, last.Goroutines, secs, ratio(float64(grew), secs)),
-			Evidence: []Evidence{ev("goroutines_first", float64(first.Goroutines), "count"), ev("goroutines_last", float64(last.Goroutines), "count"),
-				ev("growth_per_second", ratio(float64(grew), secs), "1/s"), ev("span", secs, "seconds"), ev("stack_bytes", float64(c.e.StackBytes), "bytes")},
-			Advice: "look at /debug/pprof/goroutine?debug=1 for the stack most goroutines wait in; give every goroutine a way to end (context cancellation, closed channels, timeouts on network calls)",
+			Headline: fmt.Sprintf("goroutines grew from %d to %d over %s (%.1f/s), by %.0f in the last %s (%.1f/s): a goroutine leak",
+				first.Goroutines, last.Goroutines, humanize.Duration(span), ratio(grew, span), rgrew, humanize.Duration(rspan), ratio(rgrew, rspan)),
+			Evidence: []Evidence{ev("goroutines_first", gor(first), "count"), ev("goroutines_last", gor(last), "count"),
+				ev("growth_per_second", ratio(grew, span), "1/s"), ev("span", span, "seconds"),
+				ev("recent_growth_per_second", ratio(rgrew, rspan), "1/s"), ev("recent_span", rspan, "seconds"),
+				ev("stack_bytes", float64(c.e.StackBytes), "bytes")},
+			Advice: ruleAdvice["goroutines_growing"],
 		}
 	}},
 	{"rss_growing_heap_flat", SeverityWarning, func(c *ruleContext) *Finding {
@@ -344,37 +367,41 @@ var rules = []rule{
 				pts = append(pts, p)
 			}
 		}
-		if len(pts) < c.th.TrendMinPoints {
+		if len(pts) < max(c.th.TrendMinPoints, 2) {
 			return nil
 		}
+		res := func(p Point) float64 { return float64(p.ResidentBytes) }
 		first, last := pts[0], pts[len(pts)-1]
-		if last.ResidentBytes <= first.ResidentBytes {
-			return nil
-		}
-		grew := last.ResidentBytes - first.ResidentBytes
+		grew := res(last) - res(first)
 		heapGrew := float64(last.HeapLiveBytes) - float64(first.HeapLiveBytes)
-		if grew < c.th.RSSGrowthMinBytes || float64(grew) < c.th.RSSGrowthRatio*float64(first.ResidentBytes) ||
-			heapGrew >= c.th.HeapFlatShare*float64(grew) ||
-			steadyShare(pts, func(p Point) float64 { return float64(p.ResidentBytes) }) < c.th.TrendSteadyShare {
+		if grew <= 0 || !c.over(grew, float64(c.th.RSSGrowthMinBytes)) || !c.over(grew, c.th.RSSGrowthRatio*res(first)) ||
+			!c.under(heapGrew, c.th.HeapFlatShare*grew) || !c.over(steadyShare(pts, res), c.th.TrendSteadyShare) {
 			return nil
 		}
-		secs := last.Time.Sub(first.Time).Seconds()
+		recent := recentPoints(pts)
+		rgrew := res(last) - res(recent[0])
+		if rgrew <= 0 {
+			return nil
+		}
+		span, rspan := last.Time.Sub(first.Time).Seconds(), last.Time.Sub(recent[0].Time).Seconds()
 		return &Finding{
-			Headline: fmt.Sprintf("resident memory grew %s in %.0f s while the live heap changed by %s: memory is growing outside the Go heap", humanize.Bytes(grew), secs, signedBytes(heapGrew)),
-			Evidence: []Evidence{ev("resident_first", float64(first.ResidentBytes), "bytes"), ev("resident_last", float64(last.ResidentBytes), "bytes"),
-				ev("heap_live_first", float64(first.HeapLiveBytes), "bytes"), ev("heap_live_last", float64(last.HeapLiveBytes), "bytes"), ev("span", secs, "seconds")},
-			Advice: "compare the RSS categories over time: c_heap growing means C memory not freed (cgo), thread_stacks means threads accumulating, file_mappings means mapped files kept; go_stacks means goroutines",
+			Headline: fmt.Sprintf("resident memory grew %s in %s (%s in the last %s) while the live heap changed by %s: memory is growing outside the Go heap",
+				humanize.Bytes(uint64(grew)), humanize.Duration(span), humanize.Bytes(uint64(rgrew)), humanize.Duration(rspan), signedBytes(heapGrew)),
+			Evidence: []Evidence{ev("resident_first", res(first), "bytes"), ev("resident_last", res(last), "bytes"),
+				ev("heap_live_first", float64(first.HeapLiveBytes), "bytes"), ev("heap_live_last", float64(last.HeapLiveBytes), "bytes"),
+				ev("span", span, "seconds"), ev("recent_growth_bytes", rgrew, "bytes"), ev("recent_span", rspan, "seconds")},
+			Advice: ruleAdvice["rss_growing_heap_flat"],
 		}
 	}},
 	{"small_object_churn", SeverityWarning, func(c *ruleContext) *Finding {
-		if !c.w.ok() || c.e.AllocObjectsPerSecond < c.th.SmallObjectsPerSecond || c.e.MeanObjectBytes > c.th.SmallObjectMeanBytes {
+		if !c.w.ok() || !c.over(c.e.AllocObjectsPerSecond, c.th.SmallObjectsPerSecond) || !c.atMost(c.e.MeanObjectBytes, c.th.SmallObjectMeanBytes) {
 			return nil
 		}
 		f := &Finding{
 			Headline: fmt.Sprintf("%.1f million allocations/s averaging %.0f bytes: many small, short-lived objects", c.e.AllocObjectsPerSecond/1e6, c.e.MeanObjectBytes),
 			Evidence: []Evidence{ev("alloc_objects_per_second", c.e.AllocObjectsPerSecond, "1/s"), ev("mean_object_bytes", c.e.MeanObjectBytes, "bytes"),
 				ev("tiny_alloc_share", c.e.TinyAllocShare, "ratio"), ev("gc_busy_cpu_share", c.e.GCBusyCPUShare, "ratio")},
-			Advice: "the classic causes: values boxed into interfaces (any, error, fmt arguments), pointers to small structs where a value would do, slices and closures that escape to the heap (go build -gcflags=-m shows why), strings built by concatenation; keep values in slices of structs, pass by value, reuse buffers",
+			Advice: ruleAdvice["small_object_churn"],
 		}
 		if s := c.in.Sites; s != nil && len(s.Sites) > 0 {
 			f.Headline += fmt.Sprintf("; top site %s (%s of sampled bytes)", s.Sites[0].Function, pct(s.Sites[0].Share))
@@ -382,13 +409,13 @@ var rules = []rule{
 		return f
 	}},
 	{"large_allocations_dominate", SeverityInfo, func(c *ruleContext) *Finding {
-		if !c.w.ok() || c.e.LargeAllocShare < c.th.LargeAllocShare || c.e.AllocBytesPerSecond < c.th.LargeAllocBytesPerSecond {
+		if !c.w.ok() || !c.over(c.e.LargeAllocShare, c.th.LargeAllocShare) || !c.over(c.e.AllocBytesPerSecond, c.th.LargeAllocBytesPerSecond) {
 			return nil
 		}
 		return &Finding{
 			Headline: fmt.Sprintf("%s of %s/s allocated is in objects over 32 KiB", pct(c.e.LargeAllocShare), humanize.Bytes(uint64(c.e.AllocBytesPerSecond))),
 			Evidence: []Evidence{ev("large_alloc_share", c.e.LargeAllocShare, "ratio"), ev("alloc_bytes_per_second", c.e.AllocBytesPerSecond, "bytes/s")},
-			Advice:   "each large object is a span of its own, zeroed on allocation and counted whole towards the next GC: reuse large buffers (a sync.Pool of *[]byte or bytes.Buffer), stream instead of reading whole bodies, pre-size instead of growing by append",
+			Advice:   ruleAdvice["large_allocations_dominate"],
 		}
 	}},
 	{"gc_cpu_limiter_engaged", SeverityCritical, func(c *ruleContext) *Finding {
@@ -399,7 +426,7 @@ var rules = []rule{
 			Headline: "the GC CPU limiter engaged: the live heap is at the memory limit and the GC would use more than half the CPU to stay under it",
 			Evidence: []Evidence{ev("limiter_last_enabled_cycle", float64(c.w.cur.Runtime.LimiterLastEnabled), "count"),
 				ev("heap_live", float64(c.e.HeapLiveBytes), "bytes"), ev("gc_cpu_fraction", c.e.GCCPUFraction, "ratio")},
-			Advice: "the limit is too low for the live data: raise GOMEMLIMIT (and the container limit) or reduce what is kept live; while the limiter is on, the heap overshoots the limit and an OOM kill is next",
+			Advice: ruleAdvice["gc_cpu_limiter_engaged"],
 		}
 		if g := c.e.GOMEMLIMITBytes; g != nil {
 			f.Evidence = append(f.Evidence, ev("gomemlimit", float64(*g), "bytes"))
@@ -408,63 +435,80 @@ var rules = []rule{
 	}},
 	{"stw_pause_long", SeverityWarning, func(c *ruleContext) *Finding {
 		p := c.e.PauseGC
-		if p.Count == 0 || p.Max < c.th.STWPauseMax.Seconds() {
+		if p.Count == 0 || !c.over(p.Max, c.th.STWPauseMax.Seconds()) {
 			return nil
 		}
-		return &Finding{
-			Headline: fmt.Sprintf("a GC stop-the-world pause reached %s (p50 %s, p99 %s over %d pauses)", secs(p.Max), secs(p.P50), secs(p.P99), p.Count),
-			Evidence: []Evidence{ev("pause_gc_max", p.Max, "seconds"), ev("pause_gc_p99", p.P99, "seconds"), ev("pause_gc_p50", p.P50, "seconds"),
+		h := c.w.hist(func(m *RuntimeMetrics) Histogram { return m.PausesTotalGC })
+		maxLo, maxHi := h.MaxRange()
+		p50Lo, p50Hi := h.QuantileRange(0.5)
+		p99Lo, p99Hi := h.QuantileRange(0.99)
+		f := &Finding{
+			Headline: fmt.Sprintf("the longest GC stop-the-world pause lasted %s (median %s, p99 %s, over %d pauses)",
+				between(maxLo, maxHi), between(p50Lo, p50Hi), between(p99Lo, p99Hi), p.Count),
+			Evidence: []Evidence{ev("pause_gc_max", p.Max, "seconds"), ev("pause_gc_max_at_least", finite(maxLo), "seconds"),
+				ev("pause_gc_p99", p.P99, "seconds"), ev("pause_gc_p50", p.P50, "seconds"),
 				ev("stopping_gc_max", c.e.StoppingGC.Max, "seconds"), ev("gomaxprocs", float64(c.e.GOMAXPROCS), "count")},
-			Advice: "Go's pauses are normally well under a millisecond; a long one is usually the stopping phase (see stw_stopping_long) or a starved machine (CPU throttling by the cgroup quota: check GOMAXPROCS against the CPU limit)",
+			Advice: ruleAdvice["stw_pause_long"],
 		}
+		if d := longestCyclePause(c.e.LastPauses); d > 0 {
+			f.Headline += fmt.Sprintf("; the longest GC cycle in the window paused %s in total", humanize.Duration(d))
+			f.Evidence = append(f.Evidence, ev("gc_cycle_pause_max", d, "seconds"))
+		}
+		return f
 	}},
 	{"stw_stopping_long", SeverityWarning, func(c *ruleContext) *Finding {
 		p := c.e.StoppingGC
-		if p.Count == 0 || p.Max < c.th.STWStoppingMax.Seconds() {
+		if p.Count == 0 || !c.over(p.Max, c.th.STWStoppingMax.Seconds()) {
 			return nil
 		}
+		h := c.w.hist(func(m *RuntimeMetrics) Histogram { return m.PausesStoppingGC })
+		maxLo, maxHi := h.MaxRange()
+		p99Lo, p99Hi := h.QuantileRange(0.99)
 		return &Finding{
-			Headline: fmt.Sprintf("stopping the world for the GC took up to %s (p99 %s): some goroutine did not reach a preemption point", secs(p.Max), secs(p.P99)),
-			Evidence: []Evidence{ev("stopping_gc_max", p.Max, "seconds"), ev("stopping_gc_p99", p.P99, "seconds"), ev("pause_gc_max", c.e.PauseGC.Max, "seconds")},
-			Advice:   "every other goroutine waits while one is stopped: look for tight loops in code built with asynchronous preemption off (GODEBUG=asyncpreemptoff=1), long assembly or runtime calls that cannot be interrupted; since the hybrid write barrier the STW itself does no stack rescanning, so a long stop is almost always this",
+			Headline: fmt.Sprintf("stopping the world for the GC took %s at the longest (p99 %s, over %d stops): some goroutine did not reach a preemption point",
+				between(maxLo, maxHi), between(p99Lo, p99Hi), p.Count),
+			Evidence: []Evidence{ev("stopping_gc_max", p.Max, "seconds"), ev("stopping_gc_max_at_least", finite(maxLo), "seconds"),
+				ev("stopping_gc_p99", p.P99, "seconds"), ev("pause_gc_max", c.e.PauseGC.Max, "seconds")},
+			Advice: ruleAdvice["stw_stopping_long"],
 		}
 	}},
 	{"fds_near_limit", SeverityWarning, func(c *ruleContext) *Finding {
 		n, lim := c.e.OpenFDs, c.e.OpenFDsLimit
-		if lim == 0 || float64(n) < c.th.FDsWarning*float64(lim) {
+		if lim == 0 {
 			return nil
 		}
 		share := ratio(float64(n), float64(lim))
-		f := &Finding{
+		sev := c.level(share, c.th.FDsWarning, c.th.FDsCritical)
+		if sev == "" {
+			return nil
+		}
+		return &Finding{
+			Severity: sev,
 			Headline: fmt.Sprintf("%d of %d file descriptors are open (%s of RLIMIT_NOFILE)", n, lim, pct(share)),
 			Evidence: []Evidence{ev("open_fds", float64(n), "count"), ev("rlimit_nofile", float64(lim), "count"), ev("share", share, "ratio")},
-			Advice:   "at the limit accept and open fail with EMFILE: close response bodies and files on every path, bound connection pools, and raise the soft limit (Go raises it to the hard limit at start unless something lowered it)",
+			Advice:   ruleAdvice["fds_near_limit"],
 		}
-		if share >= c.th.FDsCritical {
-			f.Severity = SeverityCritical
-		}
-		return f
 	}},
 	{"finalizer_backlog", SeverityWarning, func(c *ruleContext) *Finding {
 		n := c.e.FinalizerBacklog + c.e.CleanupBacklog
-		if n < c.th.FinalizerBacklog {
+		if !c.over(float64(n), float64(c.th.FinalizerBacklog)) {
 			return nil
 		}
 		return &Finding{
 			Headline: fmt.Sprintf("%d finalizers and %d cleanups are queued and not yet run: the objects they hold stay in memory", c.e.FinalizerBacklog, c.e.CleanupBacklog),
 			Evidence: []Evidence{ev("finalizer_backlog", float64(c.e.FinalizerBacklog), "count"), ev("cleanup_backlog", float64(c.e.CleanupBacklog), "count")},
-			Advice:   "finalizers run one at a time on one goroutine: one that blocks stops them all. Keep finalizers and cleanups short and non-blocking, and release resources explicitly (Close) rather than by finalizer",
+			Advice:   ruleAdvice["finalizer_backlog"],
 		}
 	}},
 	{"lazy_free_resident", SeverityInfo, func(c *ruleContext) *Finding {
 		lf, res := c.rss.LazyFreeBytes, c.rss.ResidentBytes
-		if lf < c.th.LazyFreeMinBytes || ratio(float64(lf), float64(res)) < c.th.LazyFreeShare {
+		if !c.over(float64(lf), float64(c.th.LazyFreeMinBytes)) || !c.over(ratio(float64(lf), float64(res)), c.th.LazyFreeShare) {
 			return nil
 		}
 		return &Finding{
 			Headline: fmt.Sprintf("%s of resident memory (%s) was released with MADV_FREE and not yet reclaimed by the kernel", humanize.Bytes(lf), pct(ratio(float64(lf), float64(res)))),
 			Evidence: []Evidence{ev("lazy_free", float64(lf), "bytes"), ev("resident", float64(res), "bytes")},
-			Advice:   "these pages are free and go away under memory pressure, but RSS and dashboards count them; unset GODEBUG=madvdontneed=0 (MADV_DONTNEED, the default since Go 1.16) to make RSS honest",
+			Advice:   ruleAdvice["lazy_free_resident"],
 		}
 	}},
 	{"page_cache_in_cgroup", SeverityInfo, func(c *ruleContext) *Finding {
@@ -474,25 +518,25 @@ var rules = []rule{
 		}
 		inactive := sat(usage, *ws)
 		share := ratio(float64(inactive), float64(usage))
-		if inactive < c.th.PageCacheMinBytes || share < c.th.PageCacheShare {
+		if !c.over(float64(inactive), float64(c.th.PageCacheMinBytes)) || !c.over(share, c.th.PageCacheShare) {
 			return nil
 		}
 		return &Finding{
 			Headline: fmt.Sprintf("%s of the cgroup's %s usage is inactive page cache: the working set is %s", humanize.Bytes(inactive), humanize.Bytes(usage), humanize.Bytes(*ws)),
 			Evidence: []Evidence{ev("cgroup_usage", float64(usage), "bytes"), ev("cgroup_working_set", float64(*ws), "bytes"),
 				ev("inactive_file", float64(inactive), "bytes"), ev("resident", float64(c.e.ResidentBytes), "bytes")},
-			Advice: "inactive file pages are reclaimed before anything is OOM-killed: alert on the working set (usage − inactive_file, container_memory_working_set_bytes), not on usage",
+			Advice: ruleAdvice["page_cache_in_cgroup"],
 		}
 	}},
 	{"scan_heap_share_high", SeverityInfo, func(c *ruleContext) *Finding {
 		rt := &c.w.cur.Runtime
-		if rt.HeapLiveBytes < c.th.ScanHeapMinBytes || c.e.ScanHeapShare < c.th.ScanHeapShare {
+		if !c.over(float64(rt.HeapLiveBytes), float64(c.th.ScanHeapMinBytes)) || !c.over(c.e.ScanHeapShare, c.th.ScanHeapShare) {
 			return nil
 		}
 		return &Finding{
 			Headline: fmt.Sprintf("%s of the %s live heap holds pointers the GC must scan", pct(min(c.e.ScanHeapShare, 1)), humanize.Bytes(rt.HeapLiveBytes)),
 			Evidence: []Evidence{ev("scan_heap", float64(rt.ScanHeapBytes), "bytes"), ev("heap_live", float64(rt.HeapLiveBytes), "bytes"), ev("scan_heap_share", c.e.ScanHeapShare, "ratio")},
-			Advice:   "mark cost grows with pointers, not bytes: store values instead of pointers in large slices and maps, use indices into a slice instead of pointer graphs, keep strings and byte slices out of long-lived maps or intern them",
+			Advice:   ruleAdvice["scan_heap_share_high"],
 		}
 	}},
 	{"gc_off_without_limit", SeverityCritical, func(c *ruleContext) *Finding {
@@ -502,32 +546,60 @@ var rules = []rule{
 		return &Finding{
 			Headline: fmt.Sprintf("GOGC=off and no GOMEMLIMIT: the heap (%s now) grows until the process is killed", humanize.Bytes(c.w.cur.Runtime.HeapObjectsBytes)),
 			Evidence: []Evidence{ev("gogc", float64(c.e.GOGC), "percent"), ev("heap_objects", float64(c.w.cur.Runtime.HeapObjectsBytes), "bytes")},
-			Advice:   "GOGC=off is only safe with GOMEMLIMIT set: set GOMEMLIMIT to what the process may use, or turn GOGC back on",
+			Advice:   ruleAdvice["gc_off_without_limit"],
 		}
 	}},
 	{"forced_gc_frequent", SeverityInfo, func(c *ruleContext) *Finding {
 		f := c.e.ForcedGCCyclesPerSecond
-		if !c.w.ok() || f < c.th.ForcedGCPerSecond {
+		if !c.w.ok() || !c.over(f, c.th.ForcedGCPerSecond) {
 			return nil
 		}
 		return &Finding{
 			Headline: fmt.Sprintf("%.2f forced GC cycles/s: code calls runtime.GC or debug.FreeOSMemory", f),
 			Evidence: []Evidence{ev("forced_gc_cycles_per_second", f, "1/s"), ev("gc_cycles_per_second", c.e.GCCyclesPerSecond, "1/s")},
-			Advice:   "a forced cycle blocks its caller for a whole mark and sweep, and FreeOSMemory stops the world too: remove the calls and let GOGC and GOMEMLIMIT pace the GC",
+			Advice:   ruleAdvice["forced_gc_frequent"],
 		}
 	}},
 	{"heap_near_gomemlimit", SeverityWarning, func(c *ruleContext) *Finding {
 		g, h := c.e.GOMEMLIMITBytes, c.e.GOMEMLIMITHeadroomBytes
-		if g == nil || h == nil || *g <= 0 || float64(*h) >= c.th.GOMEMLIMITHeadroomShare*float64(*g) || c.e.LimiterEngaged {
+		if g == nil || h == nil || *g <= 0 || !c.under(float64(*h), c.th.GOMEMLIMITHeadroomShare*float64(*g)) || c.e.LimiterEngaged {
 			return nil
 		}
 		return &Finding{
 			Headline: fmt.Sprintf("Go's memory is within %s of GOMEMLIMIT %s: the GC runs more often to stay under it", signedBytes(float64(*h)), humanize.Bytes(uint64(*g))),
 			Evidence: []Evidence{ev("gomemlimit", float64(*g), "bytes"), ev("gomemlimit_headroom", float64(*h), "bytes"),
 				ev("heap_live", float64(c.e.HeapLiveBytes), "bytes"), ev("gc_cycles_per_second", c.e.GCCyclesPerSecond, "1/s")},
-			Advice: c.withQuote("the live heap is close to the limit: raise it if the container has room, or reduce what is kept live; next comes the GC CPU limiter", adviseRaiseLimit),
+			Advice: c.withQuote(ruleAdvice["heap_near_gomemlimit"], adviseRaiseLimit),
 		}
 	}},
+}
+
+// ruleAdvice is what to change, per rule: the one place a rule's advice is written, so that it can
+// be extended (with a prediction, a link) without touching the rule. Rules whose advice quotes a
+// figure format it in the rule, from the text here where there is one.
+var ruleAdvice = map[string]string{
+	"resident_near_cgroup_limit": "find what grows in the RSS categories; if it is the Go heap, set GOMEMLIMIT below the limit so the GC works harder before the kernel kills; otherwise raise the limit or shrink the largest category",
+	"gc_cpu_high":                "allocate less (see top_allocation_sites: reuse buffers, avoid boxing into interfaces, pre-size slices and maps), or trade memory for CPU with a higher GOGC and GOMEMLIMIT as the bound",
+	"gc_mark_assist_high":        "assists land on the goroutines that allocate, as latency: cut allocation bursts (pools for per-request buffers), or give the GC more runway with a higher GOGC",
+	"heap_fragmentation":         "a few long-lived objects keep whole spans of short-lived ones alive: allocate long-lived data together (one slice of structs instead of many pointers), drop references to caches' evicted entries, and avoid keeping a small sub-slice of a large buffer",
+	"heap_free_not_returned":     "the heap was larger a moment ago; the scavenger returns it gradually. Set GOMEMLIMIT so it returns memory as the limit nears, or flatten the spike (stream instead of loading whole)",
+	"non_go_memory_large":        "GOMEMLIMIT and the GC do not see this memory: free what cgo libraries allocate, cap glibc's arenas (MALLOC_ARENA_MAX=2) and trim them (malloc_trim), bound the threads blocked in cgo; subtract this from the limit when setting GOMEMLIMIT",
+	"threads_high":               "the runtime never exits idle threads, so a burst leaves them behind: bound blocking cgo and syscall concurrency with a semaphore, unlock every runtime.LockOSThread (a goroutine that exits locked takes its thread with it)",
+	"goroutines_growing":         "take a goroutine profile to see the stack most goroutines wait in: with the trigger runtimediag.OnFinding(\"goroutines_growing\") the Monitor captures one when this finding appears, to download from /debug/memdiag/captures/{id}/goroutine (go tool pprof reads it); give every goroutine a way to end (context cancellation, closed channels, timeouts on network calls)",
+	"rss_growing_heap_flat":      "compare the RSS categories over time: c_heap growing means C memory not freed (cgo), thread_stacks means threads accumulating, file_mappings means mapped files kept; go_stacks means goroutines",
+	"small_object_churn":         "the classic causes: values boxed into interfaces (any, error, fmt arguments), pointers to small structs where a value would do, slices and closures that escape to the heap (go build -gcflags=-m shows why), strings built by concatenation; keep values in slices of structs, pass by value, reuse buffers",
+	"large_allocations_dominate": "each large object is a span of its own, zeroed on allocation and counted whole towards the next GC: reuse large buffers (a sync.Pool of *[]byte or bytes.Buffer), stream instead of reading whole bodies, pre-size instead of growing by append",
+	"gc_cpu_limiter_engaged":     "the limit is too low for the live data: raise GOMEMLIMIT (and the container limit) or reduce what is kept live; while the limiter is on, the heap overshoots the limit and an OOM kill is next",
+	"stw_pause_long":             "Go's pauses are normally well under a millisecond; a long one is usually the stopping phase (see stw_stopping_long) or a starved machine (CPU throttling by the cgroup quota: check GOMAXPROCS against the CPU limit)",
+	"stw_stopping_long":          "every other goroutine waits while one is stopped: look for tight loops in code built with asynchronous preemption off (GODEBUG=asyncpreemptoff=1), long assembly or runtime calls that cannot be interrupted; since the hybrid write barrier the STW itself does no stack rescanning, so a long stop is almost always this",
+	"fds_near_limit":             "at the limit accept and open fail with EMFILE: close response bodies and files on every path, bound connection pools, and raise the soft limit (Go raises it to the hard limit at start unless something lowered it)",
+	"finalizer_backlog":          "finalizers run one at a time on one goroutine: one that blocks stops them all. Keep finalizers and cleanups short and non-blocking, and release resources explicitly (Close) rather than by finalizer",
+	"lazy_free_resident":         "these pages are free and go away under memory pressure, but RSS and dashboards count them; unset GODEBUG=madvdontneed=0 (MADV_DONTNEED, the default since Go 1.16) to make RSS honest",
+	"page_cache_in_cgroup":       "inactive file pages are reclaimed before anything is OOM-killed: alert on the working set (usage − inactive_file, container_memory_working_set_bytes), not on usage",
+	"scan_heap_share_high":       "mark cost grows with pointers, not bytes: store values instead of pointers in large slices and maps, use indices into a slice instead of pointer graphs, keep strings and byte slices out of long-lived maps or intern them",
+	"gc_off_without_limit":       "GOGC=off is only safe with GOMEMLIMIT set: set GOMEMLIMIT to what the process may use, or turn GOGC back on",
+	"forced_gc_frequent":         "a forced cycle blocks its caller for a whole mark and sweep, and FreeOSMemory stops the world too: remove the calls and let GOGC and GOMEMLIMIT pace the GC",
+	"heap_near_gomemlimit":       "the live heap is close to the limit: raise it if the container has room, or reduce what is kept live; next comes the GC CPU limiter",
 }
 
 // steadyShare is the share of steps between consecutive points in which v did not go down.
@@ -565,11 +637,52 @@ func analyzePoint(s *Snapshot) Point {
 	return p
 }
 
-func secs(s float64) string { return time.Duration(finite(s) * 1e9).String() }
-
 func signedBytes(v float64) string {
 	if v < 0 {
 		return "−" + humanize.Bytes(uint64(-v))
 	}
 	return "+" + humanize.Bytes(uint64(v))
+}
+
+// recentPoints is the end of a trend series the rules ask "still going?" of: the points in the
+// last quarter of its span, and at least the last two.
+func recentPoints(pts []Point) []Point {
+	if len(pts) < 2 {
+		return pts
+	}
+	last := pts[len(pts)-1].Time
+	from := last.Add(-last.Sub(pts[0].Time) / 4)
+	i := len(pts) - 2
+	for i > 0 && !pts[i-1].Time.Before(from) {
+		i--
+	}
+	return pts[i:]
+}
+
+// between writes a histogram bucket [lo, hi) of seconds as the range it is, "between 16.8 and
+// 33.6 ms": a bucket bound is not a measurement.
+func between(lo, hi float64) string {
+	switch {
+	case math.IsNaN(lo) || math.IsNaN(hi):
+		return "–"
+	case math.IsInf(hi, 1):
+		return "over " + humanize.Duration(lo)
+	case lo <= 0:
+		return "under " + humanize.Duration(hi)
+	}
+	a, b := humanize.Duration(lo), humanize.Duration(hi)
+	if i, j := strings.LastIndexByte(a, ' '), strings.LastIndexByte(b, ' '); i > 0 && j > 0 && a[i:] == b[j:] {
+		a = a[:i]
+	}
+	return "between " + a + " and " + b
+}
+
+// longestCyclePause is the longest exact per-cycle pause total (ReadGCStats) among the window's
+// pauses, in seconds; 0 when none is listed.
+func longestCyclePause(ps []GCPause) float64 {
+	var d time.Duration
+	for _, p := range ps {
+		d = max(d, p.Duration)
+	}
+	return d.Seconds()
 }

@@ -35,11 +35,18 @@ func (h Histogram) Total() uint64 {
 
 // Quantile estimates the q-quantile (0 ≤ q ≤ 1) as the upper boundary of the bucket holding it,
 // never understating the value; an infinite upper boundary gives the bucket's lower boundary
-// instead. It returns NaN for an empty histogram.
+// instead. It returns NaN for an empty histogram. QuantileRange gives the whole bucket.
 func (h Histogram) Quantile(q float64) float64 {
+	lo, hi := h.QuantileRange(q)
+	return bucketValue(lo, hi)
+}
+
+// QuantileRange is the bucket [lo, hi) that holds the q-quantile: all a histogram knows of it.
+// Both are NaN for an empty histogram.
+func (h Histogram) QuantileRange(q float64) (lo, hi float64) {
 	total := h.Total()
 	if total == 0 || len(h.Buckets) != len(h.Counts)+1 {
-		return math.NaN()
+		return math.NaN(), math.NaN()
 	}
 	q = min(max(q, 0), 1)
 	rank := uint64(math.Ceil(q * float64(total)))
@@ -50,26 +57,35 @@ func (h Histogram) Quantile(q float64) float64 {
 	for i, c := range h.Counts {
 		seen += c
 		if seen >= rank {
-			return bucketValue(h.Buckets[i], h.Buckets[i+1])
+			return h.Buckets[i], h.Buckets[i+1]
 		}
 	}
-	return bucketValue(h.Buckets[len(h.Buckets)-2], h.Buckets[len(h.Buckets)-1])
+	return h.Buckets[len(h.Buckets)-2], h.Buckets[len(h.Buckets)-1]
 }
 
 // Max is the upper boundary of the highest non-empty bucket (see Quantile); NaN when empty.
 func (h Histogram) Max() float64 {
+	lo, hi := h.MaxRange()
+	return bucketValue(lo, hi)
+}
+
+// MaxRange is the highest non-empty bucket [lo, hi); both NaN when the histogram is empty.
+func (h Histogram) MaxRange() (lo, hi float64) {
 	if len(h.Buckets) != len(h.Counts)+1 {
-		return math.NaN()
+		return math.NaN(), math.NaN()
 	}
 	for i := len(h.Counts) - 1; i >= 0; i-- {
 		if h.Counts[i] > 0 {
-			return bucketValue(h.Buckets[i], h.Buckets[i+1])
+			return h.Buckets[i], h.Buckets[i+1]
 		}
 	}
-	return math.NaN()
+	return math.NaN(), math.NaN()
 }
 
 func bucketValue(lo, hi float64) float64 {
+	if math.IsNaN(lo) {
+		return math.NaN()
+	}
 	if math.IsInf(hi, 1) {
 		return lo
 	}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -206,6 +207,31 @@ func (q *logQueue) write(it *logItem, summary func(*summaryInput) []zapcore.Fiel
 	}
 }
 
+// schedule is a periodic deadline kept by the tick: the summary line's, the background full
+// report's. The next deadline is one interval after the time the last one was met — the tick's own
+// reading time, never the ticker's send time, which after a stall is stale and would make the
+// next deadline come due at once, two lines back to back over a window of milliseconds.
+type schedule struct {
+	every, slack time.Duration
+	next         time.Time
+}
+
+// newSchedule starts a schedule whose first deadline is one interval after start; every ≤ 0
+// never comes due.
+func newSchedule(start time.Time, every, slack time.Duration) schedule {
+	return schedule{every: every, slack: slack, next: start.Add(every)}
+}
+
+// due reports whether the deadline is met at now (up to slack early, for ticker jitter) and, when
+// it is, sets the next one an interval after now.
+func (s *schedule) due(now time.Time) bool {
+	if s.every <= 0 || now.Add(s.slack).Before(s.next) {
+		return false
+	}
+	s.next = now.Add(s.every)
+	return true
+}
+
 // summaryInput is what the tick hands over at a log interval: copies, so that the tick can go on
 // refilling its snapshots while the writer composes the line.
 type summaryInput struct {
@@ -213,11 +239,20 @@ type summaryInput struct {
 	pauseP99 float64
 	pauseMax float64
 	estimate estimateInput // what Attributor.Estimate reads of the tick's snapshot
+	// minRateSeconds is the shortest interval the line's rates are computed over: below it the
+	// rate fields are left out, never computed over milliseconds.
+	minRateSeconds float64
+}
+
+// minSummaryRateSeconds is the line's rate window for a log interval: half of it, and never under
+// the reports' minimum window.
+func minSummaryRateSeconds(interval time.Duration) float64 {
+	return max(minWindowSeconds, interval.Seconds()/2)
 }
 
 // newSummaryInput copies what a summary line needs from the tick's state.
-func newSummaryInput(from, to *Point, pauseP99, pauseMax float64, cur *Snapshot) *summaryInput {
-	return &summaryInput{from: *from, to: *to, pauseP99: pauseP99, pauseMax: pauseMax, estimate: estimateInputOf(cur)}
+func newSummaryInput(from, to *Point, pauseP99, pauseMax float64, cur *Snapshot, minRateSeconds float64) *summaryInput {
+	return &summaryInput{from: *from, to: *to, pauseP99: pauseP99, pauseMax: pauseMax, estimate: estimateInputOf(cur), minRateSeconds: minRateSeconds}
 }
 
 // summaryFields composes the periodic line.
@@ -237,9 +272,15 @@ func (m *Monitor) summaryFields(in *summaryInput) []zapcore.Field {
 		zap.Uint64(fieldHeapLive, to.HeapLiveBytes),
 		zap.Uint64(fieldHeapGoal, to.HeapGoalBytes),
 		zap.Uint64(fieldGoTotal, to.GoTotalBytes),
-		zap.Float64(fieldAllocRate, round3(rate(to.AllocBytesTotal, from.AllocBytesTotal, secs))),
-		zap.Uint64(fieldGCCycles, to.GCCyclesTotal-min(to.GCCyclesTotal, from.GCCyclesTotal)),
-		zap.Float64(fieldGCCPU, round3(gcCPUPercent(from, to))),
+	)
+	if secs >= in.minRateSeconds {
+		fs = append(fs, zap.Float64(fieldAllocRate, round3(rate(to.AllocBytesTotal, from.AllocBytesTotal, secs))))
+	}
+	fs = append(fs, zap.Uint64(fieldGCCycles, to.GCCyclesTotal-min(to.GCCyclesTotal, from.GCCyclesTotal)))
+	if secs >= in.minRateSeconds {
+		fs = append(fs, zap.Float64(fieldGCCPU, round3(gcCPUPercent(from, to))))
+	}
+	fs = append(fs,
 		zap.Float64(fieldPauseP99, in.pauseP99),
 		zap.Float64(fieldPauseMax, in.pauseMax),
 		zap.Uint32(fieldGoroutines, to.Goroutines),

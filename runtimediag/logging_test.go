@@ -208,3 +208,94 @@ func TestBlockingSinkNeverBlocksMonitor(t *testing.T) {
 		t.Errorf("no line reported the drops:\n%.2000s", sink.String())
 	}
 }
+
+// TestSummaryScheduleAfterStall drives the Monitor's deadlines with the tick times of a stalled
+// process — 10 ms ticks, a 50 ms log interval, then nothing for 250 ms and ticks again — and
+// checks that no two summary lines go out closer than the interval less the tick's slack.
+// Deadlines used to be computed from the ticker's send time, which after a stall is the stale
+// time of the tick the ticker kept: the next deadline then came due on the very next tick, and
+// two lines went out 0–14 ms apart with rates over that.
+func TestSummaryScheduleAfterStall(t *testing.T) {
+	const tick, every = 10 * time.Millisecond, 50 * time.Millisecond
+	m := newTestMonitor(t, WithTickInterval(tick), WithLogInterval(every), WithFullInterval(0))
+	m.tick()
+	m.logFrom = m.point
+	m.resetLogPauses()
+	start := m.point.Time
+	full := newSchedule(start, 0, tick/2)
+	logs := newSchedule(start, every, tick/2)
+	windows := newSchedule(start, 0, tick/2)
+	var ticks []time.Duration
+	for i := 1; i <= 12; i++ {
+		ticks = append(ticks, time.Duration(i)*tick)
+	}
+	for i := range 12 {
+		ticks = append(ticks, 370*time.Millisecond+time.Duration(i)*tick) // after a 250 ms stall
+	}
+	for _, at := range ticks {
+		m.point.Time = start.Add(at)
+		m.afterTick(m.point.Time, &full, &logs, &windows)
+	}
+	var intervals []time.Duration
+	for len(m.q.ch) > 0 {
+		it := <-m.q.ch
+		if it.summary == nil {
+			continue
+		}
+		d := it.summary.to.Time.Sub(it.summary.from.Time)
+		intervals = append(intervals, d)
+		if d < every-tick/2 {
+			t.Errorf("a summary line over %v for a %v interval", d, every)
+		}
+		if fs := m.summaryFields(it.summary); !slices.ContainsFunc(fs, func(f zapcore.Field) bool { return f.Key == fieldAllocRate }) {
+			t.Errorf("a line over %v has no %s", d, fieldAllocRate)
+		}
+	}
+	if len(intervals) < 4 {
+		t.Errorf("%d summary lines over %v of ticks: want one per interval", len(intervals), ticks[len(ticks)-1])
+	}
+	t.Logf("line intervals: %v", intervals)
+}
+
+// TestSummaryNoRatesOverShortWindow: a summary over less than its minimum window leaves its rates
+// out rather than computing them over milliseconds.
+func TestSummaryNoRatesOverShortWindow(t *testing.T) {
+	m := newTestMonitor(t)
+	from := Point{Time: time.Unix(1000, 0), AllocBytesTotal: 1 << 20, CPUSecondsTotal: 1}
+	to := from
+	to.Time = from.Time.Add(5 * time.Millisecond)
+	to.AllocBytesTotal += 1 << 20
+	to.CPUSecondsTotal += 0.01
+	in := &summaryInput{from: from, to: to, minRateSeconds: minSummaryRateSeconds(50 * time.Millisecond)}
+	for _, f := range m.summaryFields(in) {
+		if f.Key == fieldAllocRate || f.Key == fieldGCCPU {
+			t.Errorf("%s logged over a 5 ms window", f.Key)
+		}
+	}
+	in.to.Time = from.Time.Add(50 * time.Millisecond)
+	if fs := m.summaryFields(in); !slices.ContainsFunc(fs, func(f zapcore.Field) bool { return f.Key == fieldAllocRate }) {
+		t.Errorf("no %s over a 50 ms window", fieldAllocRate)
+	}
+}
+
+// TestScheduleFromReadingTime: a deadline met late sets the next one an interval after the time
+// it was met, never in the past.
+func TestScheduleFromReadingTime(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	s := newSchedule(t0, time.Second, 100*time.Millisecond)
+	if s.due(t0.Add(500 * time.Millisecond)) {
+		t.Error("due half an interval in")
+	}
+	if !s.due(t0.Add(950 * time.Millisecond)) {
+		t.Error("not due within the slack")
+	}
+	if !s.due(t0.Add(5 * time.Second)) { // a stall
+		t.Error("not due after a stall")
+	}
+	if s.due(t0.Add(5*time.Second + 10*time.Millisecond)) {
+		t.Error("due again right after the stall")
+	}
+	if off := newSchedule(t0, 0, 0); off.due(t0.Add(time.Hour)) {
+		t.Error("an interval of 0 came due")
+	}
+}

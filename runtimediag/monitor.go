@@ -92,6 +92,11 @@ type Monitor struct {
 	fullMu     sync.Mutex
 	tracker    findingTracker
 	lastReport atomic.Pointer[Report]
+	// The findings' hysteresis, carried from one window to the next: findings is the state after
+	// the newest window evaluated (findingsEnd), findingsPrev the state before it, so that a
+	// report over the same window again starts from the same state and says the same.
+	findings, findingsPrev *FindingState
+	findingsEnd            time.Time
 
 	// lastFired is when each kind of trigger last fired. The tick owns the resident and pause
 	// slots, full reports (under fullMu) the finding slot: no two goroutines share an element.
@@ -353,7 +358,7 @@ func (m *Monitor) report(ctx context.Context, d time.Duration) (*Report, error) 
 	if err != nil {
 		return nil, err
 	}
-	return m.analyze(call.reading, cw, m.trendPoints(nil, call.reading.snap.Time)), nil
+	return m.analyze(call.reading, cw, m.trendPoints(nil, call.reading.snap.Time), false), nil
 }
 
 // Latest returns the newest tick's point and the last full report (nil before the first). It
@@ -472,49 +477,42 @@ func (m *Monitor) runTicks(ctx context.Context) {
 	m.tick()
 	m.logFrom = m.point
 	m.resetLogPauses()
-	start := time.Now()
-	nextFull, nextLog, nextWindow := start.Add(m.mc.full), start.Add(m.mc.logInterval), start.Add(m.windows.step)
+	// Half a tick of slack: ticker times jitter, and a line due at 60 s should not wait to 61 s.
+	full := newSchedule(m.point.Time, m.mc.full, m.mc.tick/2)
+	logs := newSchedule(m.point.Time, m.mc.logInterval, m.mc.tick/2)
+	windows := newSchedule(m.point.Time, m.windows.step, m.mc.tick/2)
 	for {
-		var now time.Time
 		select {
 		case <-ctx.Done():
 			return
-		case now = <-t.C:
+		case <-t.C:
 		}
 		m.tick()
-		// Half a tick of slack: ticker times jitter, and a line due at 60 s should not wait to 61 s.
-		due := now.Add(m.mc.tick / 2)
-		windowDue := !due.Before(nextWindow)
-		if windowDue {
-			nextWindow = next(nextWindow, m.windows.step, now)
-		}
-		if m.mc.full > 0 && !due.Before(nextFull) {
-			nextFull = next(nextFull, m.mc.full, now)
-			// A full report takes its window reading first: its window ends now.
-			select {
-			case m.fullReq <- struct{}{}:
-			default: // one is already asked for
-			}
-		} else if windowDue {
-			select {
-			case m.windowReq <- struct{}{}:
-			default:
-			}
-		}
-		if m.mc.logInterval > 0 && !due.Before(nextLog) {
-			nextLog = next(nextLog, m.mc.logInterval, now)
-			m.queueSummary()
-		}
+		// The tick's own reading time, not the ticker's: after a stall the ticker hands over a
+		// send time long past, and deadlines from it come due again at once.
+		m.afterTick(m.point.Time, &full, &logs, &windows)
 	}
 }
 
-// next is the following deadline after t, skipping those already missed.
-func next(t time.Time, every time.Duration, now time.Time) time.Time {
-	t = t.Add(every)
-	if t.Before(now) {
-		t = now.Add(every)
+// afterTick asks the worker for a full report, or else for a window reading, and queues the
+// summary line when their deadlines are met at now.
+func (m *Monitor) afterTick(now time.Time, full, logs, windows *schedule) {
+	windowDue := windows.due(now)
+	if full.due(now) {
+		// A full report takes its window reading first: its window ends now.
+		select {
+		case m.fullReq <- struct{}{}:
+		default: // one is already asked for
+		}
+	} else if windowDue {
+		select {
+		case m.windowReq <- struct{}{}:
+		default:
+		}
 	}
-	return t
+	if logs.due(now) {
+		m.queueSummary()
+	}
 }
 
 // tick reads the cheap tier into the spare snapshot, stores a point and checks the cheap
@@ -556,7 +554,7 @@ func (m *Monitor) queueSummary() {
 	if math.IsNaN(p99) {
 		p99 = 0
 	}
-	m.q.put(logItem{summary: newSummaryInput(&m.logFrom, &m.point, p99, m.logPauseMax, cur)})
+	m.q.put(logItem{summary: newSummaryInput(&m.logFrom, &m.point, p99, m.logPauseMax, cur, minSummaryRateSeconds(m.mc.logInterval))})
 	m.logFrom = m.point
 	m.resetLogPauses()
 }
@@ -719,7 +717,7 @@ func (m *Monitor) startFull() (*fullCall, error) {
 			if err == nil {
 				cw, _ := m.windows.choose(0, m.mc.full, reading.snap.Time)
 				m.trendBuf = m.trendPoints(m.trendBuf[:0], reading.snap.Time)
-				rep = m.analyze(reading, cw, m.trendBuf)
+				rep = m.analyze(reading, cw, m.trendBuf, true)
 			}
 		})
 		m.selfCPU.Add(int64(cpu))
@@ -764,9 +762,31 @@ func (m *Monitor) trendPoints(dst []Point, until time.Time) []Point {
 }
 
 // analyze makes the report of a full reading over a window; history is the window's tick
-// history for the trend rules.
-func (m *Monitor) analyze(rd *fullReading, cw chosenWindow, history []Point) *Report {
+// history for the trend rules. The findings' hysteresis moves on once per window, not per
+// report: with commit, a window newer than the last one evaluated advances the carried state,
+// and a report over that same window again (a viewer asking twice) starts from the state before
+// it, so it says what the first one said. Without commit (a window a viewer asked for) the state
+// is read, never changed.
+func (m *Monitor) analyze(rd *fullReading, cw chosenWindow, history []Point, commit bool) *Report {
 	in := AnalyzeInput{Cur: rd.snap, RSS: rd.rss, History: history}
+	var end time.Time
+	if cw.end.snap != nil {
+		end = cw.end.snap.Time
+	}
+	m.fullMu.Lock()
+	newer := commit && (m.findings == nil || end.After(m.findingsEnd))
+	switch {
+	case newer || m.findings == nil:
+		in.State = m.findings
+	case commit && end.Equal(m.findingsEnd):
+		in.State = m.findingsPrev
+	default:
+		in.State = m.findings
+	}
+	m.fullMu.Unlock()
+	if in.State == nil {
+		in.State = &FindingState{}
+	}
 	var notes []string
 	if cw.start.snap != nil {
 		in.Prev, in.WindowEnd = cw.start.snap, cw.end.snap
@@ -787,6 +807,11 @@ func (m *Monitor) analyze(rd *fullReading, cw chosenWindow, history []Point) *Re
 		notes = append(notes, "the Monitor has fewer than two window readings (it takes one at Start and one every "+m.windows.step.String()+"): no window, so no rates and no allocation sites")
 	}
 	rep := Analyze(in)
+	if newer {
+		m.fullMu.Lock()
+		m.findingsPrev, m.findings, m.findingsEnd = in.State, rep.State, end
+		m.fullMu.Unlock()
+	}
 	rep.Routes = rd.routes
 	info := cw.info
 	rep.Window = &info

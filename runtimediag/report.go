@@ -31,6 +31,10 @@ type Report struct {
 	// Notes say in plain words what limits this report: a window too short for rates, counters that
 	// went backwards (a restart between the snapshots), sources missing for a rule.
 	Notes []string `json:"notes,omitempty"`
+
+	// State is what the findings' hysteresis carries to the next report: pass it as the next
+	// AnalyzeInput.State. Nil when AnalyzeInput.State was nil (a one-off report).
+	State *FindingState `json:"-"`
 }
 
 // SourceHealth is one source of a snapshot and whether it was read.
@@ -317,6 +321,11 @@ type AnalyzeInput struct {
 	History []Point
 	// Thresholds tunes the rules; nil means DefaultThresholds().
 	Thresholds *Thresholds
+	// State is the previous report's Report.State, for a series of reports: a finding is then
+	// reported once its condition held for as many evaluations in a row as its rule asks, and
+	// clears only once its figure stayed below the clear threshold as long (docs/findings.md). Nil
+	// for a one-off report: every rule whose condition holds is reported.
+	State *FindingState
 }
 
 // Excluded is memdiag's share taken out of the efficiency block's application figures.

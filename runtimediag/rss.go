@@ -95,6 +95,11 @@ type RSS struct {
 	SwapBytes uint64 `json:"swap_bytes"`
 	// AnonHugePagesBytes is resident anonymous memory backed by transparent huge pages.
 	AnonHugePagesBytes uint64 `json:"anon_huge_pages_bytes"`
+	// ScavengedWhileReadBytes is how much the heap's released bytes grew while smaps was read (the
+	// scavenger returned free pages as the report read them; negative when the heap took released
+	// pages back); absent when they did not change or were not read again. The Go categories then
+	// take the arenas' shortfall from go_heap_free, and a note says so.
+	ScavengedWhileReadBytes int64 `json:"scavenged_while_read_bytes,omitempty"`
 
 	// Arenas are the Go heap's address ranges found (full tier).
 	Arenas []AddressRange `json:"arenas,omitempty"`

@@ -24,7 +24,7 @@ type selfMemory int
 func (fd selfMemory) ReadAt(p []byte, off int64) (int, error) {
 	n, err := syscall.Pread(int(fd), p, off)
 	if err != nil {
-		return n, err
+		return 0, err // Pread returns -1 with an error; io.ReaderAt's n is never negative
 	}
 	if n < len(p) {
 		return n, io.ErrUnexpectedEOF

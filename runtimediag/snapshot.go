@@ -37,6 +37,10 @@ type Snapshot struct {
 	// maps (addresses, permissions and paths only); MappingsHaveSizes says which.
 	Mappings          []procself.Mapping
 	MappingsHaveSizes bool
+	// HeapAfterMappings is the heap's free and released bytes read from runtime/metrics again
+	// right after smaps. When they differ from Runtime's (read before), the scavenger returned
+	// free pages to the OS while the mappings were read, and the attribution says so.
+	HeapAfterMappings HeapRecheck
 	SmapsRollup       procself.SmapsRollup
 	FDs               procself.FDs
 	Threads           procself.Threads
@@ -49,6 +53,13 @@ type Snapshot struct {
 
 	samples []metrics.Sample
 	sources [numSources]sourceResult
+}
+
+// HeapRecheck is a second reading of the heap's free and released bytes (Snapshot.HeapAfterMappings).
+type HeapRecheck struct {
+	Read          bool // false when smaps or runtime/metrics was not read
+	FreeBytes     uint64
+	ReleasedBytes uint64
 }
 
 type sourceResult struct {

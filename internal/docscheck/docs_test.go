@@ -313,3 +313,54 @@ func TestMetricNamesDocumented(t *testing.T) {
 	}
 	checkBothWays(t, "metric", names, documented, "docs/")
 }
+
+// TestFindingEndpointsServed: every endpoint a finding's headline or advice names is one memdiag
+// serves. It reads every string literal of runtimediag's rules (findings.go, where each rule's
+// advice is written) for paths under /debug/ and matches them, under the default prefix, against
+// the endpoints middleware registers.
+func TestFindingEndpointsServed(t *testing.T) {
+	eps := endpoints(t)
+	if len(eps) == 0 {
+		t.Fatal("no endpoint registered by middleware")
+	}
+	const prefix = "/debug/memdiag"
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "../../runtimediag/findings.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pathRE := regexp.MustCompile(`/debug/[A-Za-z0-9_./{}-]*`)
+	found := 0
+	ast.Inspect(f, func(n ast.Node) bool {
+		lit, ok := n.(*ast.BasicLit)
+		if !ok || lit.Kind != token.STRING {
+			return true
+		}
+		s, _ := strconv.Unquote(lit.Value)
+		for _, p := range pathRE.FindAllString(s, -1) {
+			found++
+			rest, ok := strings.CutPrefix(p, prefix)
+			if !ok || !slices.ContainsFunc(eps, func(ep string) bool { return routeMatches(ep, rest) }) {
+				t.Errorf("%s: %q names %s, which memdiag does not serve (endpoints under %s: %v)",
+					fset.Position(lit.Pos()), s, p, prefix, eps)
+			}
+		}
+		return true
+	})
+	t.Logf("%d endpoint paths named in finding texts", found)
+}
+
+// routeMatches reports whether path fits the registered pattern ep, whose {name} segments match
+// any one segment (a "{id}" written in advice included).
+func routeMatches(ep, path string) bool {
+	a, b := strings.Split(strings.TrimSuffix(ep, "/"), "/"), strings.Split(strings.TrimSuffix(path, "/"), "/")
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] && !(strings.HasPrefix(a[i], "{") && strings.HasSuffix(a[i], "}") && b[i] != "") {
+			return false
+		}
+	}
+	return true
+}
