@@ -210,5 +210,4 @@ func tooFewSamples(s routeAlloc, requests uint64, rate int64) string {
 		n, requests, minAllocSamples, rate)
 }
 
-
 var errNoStacks = errors.New("the allocation profile reading holds no stacks")
