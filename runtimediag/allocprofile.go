@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/memdiag/memdiag/internal/appframe"
 )
 
 // AllocProfile is one reading of the runtime's sampled allocation profile, summed by the line that
@@ -40,6 +42,10 @@ type siteKey struct {
 	function, file string
 	line           int64
 	self           bool // allocated by memdiag itself
+	// app is the stack's first frame in the application's code (outside the standard library
+	// and memdiag): the line a reader can change when the allocating line is a library's, such
+	// as strings.genSplit under the application's strings.Split. Zero when there is none.
+	app appframe.Frame
 }
 
 type siteCount struct{ bytes, objects int64 }
@@ -193,6 +199,7 @@ func (r *allocReader) stack(rec *runtime.MemProfileRecord) *stackInfo {
 	r.pcs = append(r.pcs[:0], hideRuntime(rec.Stack())...)
 	frames := runtime.CallersFrames(r.pcs)
 	var files []string
+	app := -1
 	for {
 		f, more := frames.Next()
 		if f.Function != "" || f.File != "" {
@@ -200,6 +207,10 @@ func (r *allocReader) stack(rec *runtime.MemProfileRecord) *stackInfo {
 				// The innermost frame is the line that called the allocator: runtime.MemProfile
 				// stacks start at the allocation's caller, as pprof's do.
 				info.site = siteKey{function: f.Function, file: f.File, line: int64(f.Line)}
+			}
+			if app < 0 && applicationFrame(f.Function, f.File) {
+				app = len(info.funcs)
+				info.site.app = appframe.Frame{Function: f.Function, File: f.File, Line: f.Line}
 			}
 			info.funcs = append(info.funcs, f.Function)
 			files = append(files, f.File)
@@ -209,6 +220,9 @@ func (r *allocReader) stack(rec *runtime.MemProfileRecord) *stackInfo {
 		}
 	}
 	info.site.self = memdiagFrames(info.funcs, files)
+	if info.site.self {
+		info.site.app = appframe.Frame{} // memdiag's own lines are summed as one
+	}
 	idx, ok := r.tab.index[info.site]
 	if !ok {
 		idx = len(r.tab.keys)
@@ -218,6 +232,20 @@ func (r *allocReader) stack(rec *runtime.MemProfileRecord) *stackInfo {
 	info.index = idx
 	r.stacks[rec.Stack0] = info
 	return info
+}
+
+// memdiagCode reports whether fn (defined in file) is memdiag's own code; its examples and its
+// tests count as an application's.
+func memdiagCode(fn, file string) bool {
+	return strings.HasPrefix(fn, memdiagModule) && !strings.HasPrefix(fn, memdiagModule+"examples/") &&
+		!strings.HasSuffix(file, "_test.go")
+}
+
+// applicationFrame reports whether fn (defined in file) is the application's code: outside the
+// standard library and outside memdiag (whose callbacks into the application sit below the
+// application's frames).
+func applicationFrame(fn, file string) bool {
+	return !memdiagCode(fn, file) && (appframe.Matcher{}).Own(fn)
 }
 
 // hideRuntime drops the runtime's own frames at the allocation end of a stack (mallocgc and its
@@ -268,10 +296,11 @@ func IsMemdiagStack(funcs, files []string) bool { return memdiagFrames(funcs, fi
 
 func memdiagFrames(funcs, files []string) bool {
 	for i, fn := range funcs {
-		if !strings.HasPrefix(fn, memdiagModule) || strings.HasPrefix(fn, memdiagModule+"examples/") {
-			continue
+		file := ""
+		if i < len(files) {
+			file = files[i]
 		}
-		if i < len(files) && strings.HasSuffix(files[i], "_test.go") {
+		if !memdiagCode(fn, file) {
 			continue
 		}
 		for _, cb := range callbackFrames {

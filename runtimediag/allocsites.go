@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"runtime/metrics"
 	"slices"
+
+	"github.com/memdiag/memdiag/internal/appframe"
 )
 
 // ReadAllocProfile reads the allocs profile of this process and sums it by allocating line, with
@@ -105,7 +107,16 @@ func AllocSitesDelta(prev, cur *AllocProfile, top int) *AllocationSites {
 		if c := cmp.Compare(a.k.file, b.k.file); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.k.line, b.k.line)
+		if c := cmp.Compare(a.k.line, b.k.line); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.k.app.Function, b.k.app.Function); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.k.app.File, b.k.app.File); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.k.app.Line, b.k.app.Line)
 	})
 	out := &AllocationSites{
 		WindowSeconds:       secs,
@@ -128,7 +139,16 @@ func AllocSitesDelta(prev, cur *AllocProfile, top int) *AllocationSites {
 			BytesPerSecond:   finite(float64(d.bytes) / secs),
 			ObjectsPerSecond: finite(float64(d.objects) / secs),
 			Share:            ratio(float64(d.bytes), float64(total)),
+			AppFrame:         appFrameOf(d.k.app),
 		})
 	}
 	return out
+}
+
+// appFrameOf is the report's form of a site's application frame: nil when the stack has none.
+func appFrameOf(f appframe.Frame) *SiteFrame {
+	if f.Function == "" {
+		return nil
+	}
+	return &SiteFrame{Function: f.Function, File: f.File, Line: f.Line}
 }

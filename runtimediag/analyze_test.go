@@ -317,3 +317,58 @@ func reflectFieldNames(v any) []string {
 	}
 	return out
 }
+
+// splitForTest allocates inside the standard library (strings.genSplit) on behalf of its own
+// line, the one a reader would change.
+//
+//go:noinline
+func splitForTest(s string) []string {
+	return strings.Split(s, ",") // the application's line
+}
+
+// TestAllocSitesAppFrame: a site whose allocating line is a library's carries the application's
+// line that called it, and a site allocated by the application's own line carries that line.
+func TestAllocSitesAppFrame(t *testing.T) {
+	runtime.GC()
+	prev, err := ReadAllocProfile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := strings.Repeat("abcdefgh,", 512)
+	for range 2048 {
+		strSink = splitForTest(in)
+	}
+	runtime.GC()
+	runtime.GC() // published by the end of the next cycle
+	cur, err := ReadAllocProfile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur.Time = prev.Time.Add(time.Second)
+	s := AllocSitesDelta(prev, cur, 50)
+	if s == nil {
+		t.Fatal("no sites")
+	}
+	var found bool
+	for _, site := range s.Sites {
+		if site.Function != "strings.genSplit" {
+			continue
+		}
+		if site.AppFrame == nil || !strings.HasSuffix(site.AppFrame.Function, ".splitForTest") ||
+			!strings.HasSuffix(site.AppFrame.File, "analyze_test.go") || site.AppFrame.Line == 0 {
+			t.Errorf("strings.genSplit site %+v: want the app frame splitForTest in analyze_test.go", site)
+			continue
+		}
+		found = true
+	}
+	if !found {
+		t.Fatalf("no strings.genSplit site among %d sites", len(s.Sites))
+	}
+	for _, site := range s.Sites {
+		if site.AppFrame != nil && strings.HasPrefix(site.AppFrame.Function, memdiagModule) && !strings.HasSuffix(site.AppFrame.File, "_test.go") {
+			t.Errorf("site %+v: memdiag's own code is never an application frame", site)
+		}
+	}
+}
+
+var strSink []string

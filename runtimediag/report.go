@@ -276,6 +276,19 @@ type AllocationSite struct {
 	BytesPerSecond   float64 `json:"bytes_per_second"`
 	ObjectsPerSecond float64 `json:"objects_per_second"`
 	Share            float64 `json:"share"` // of all sampled bytes in the window, every site counted
+	// AppFrame is the stack's first frame in the application's own code (outside the standard
+	// library and memdiag), when the allocating line is not: the caller's strings.Split line
+	// under strings.genSplit. The line to change, and the one `memdiag why --from` looks up.
+	// Nil when the stack has no such frame. A line allocated from two application lines is two
+	// sites.
+	AppFrame *SiteFrame `json:"app_frame,omitempty"`
+}
+
+// SiteFrame is one function at one line of an allocating stack.
+type SiteFrame struct {
+	Function string `json:"function"`
+	File     string `json:"file"`
+	Line     int    `json:"line"`
 }
 
 // Point is one tick of the Monitor's history: the few numbers a time series or a trend rule

@@ -11,6 +11,7 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/memdiag/memdiag/internal/appframe"
+	"github.com/memdiag/memdiag/internal/appframe/pprofstack"
 )
 
 // Frame is one function at one line of a sampled stack.
@@ -72,7 +73,7 @@ func ProfileSites(p *profile.Profile, own appframe.Matcher, ops float64) ([]Site
 		if len(s.Value) <= max(oi, bi) {
 			continue
 		}
-		st, ok := own.PickStack(s.Location)
+		st, ok := pprofstack.PickStack(own, s.Location)
 		if !ok {
 			continue
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/memdiag/memdiag/internal/appframe"
+	"github.com/memdiag/memdiag/internal/appframe/pprofstack"
 )
 
 // Site is one allocation site of a memory profile: the first frame of the module under test
@@ -100,7 +101,7 @@ func sites(p *profile.Profile, ops float64, own appframe.Matcher) (map[siteKey][
 	out := map[siteKey][2]float64{}
 	inlined := map[siteKey][]appframe.Frame{}
 	for _, s := range p.Sample {
-		st, ok := own.PickStack(s.Location)
+		st, ok := pprofstack.PickStack(own, s.Location)
 		if !ok {
 			continue
 		}

@@ -4,11 +4,7 @@
 // allocation-profile readers (runtimediag, the gate, bench/escape) agree on what "own code" is.
 package appframe
 
-import (
-	"strings"
-
-	"github.com/google/pprof/profile"
-)
+import "strings"
 
 // Package returns the import path of a function symbol as profiles name it:
 // "github.com/a/b.(*T).M" → "github.com/a/b", "strings.genSplit" → "strings",
@@ -100,22 +96,18 @@ func allocator(fn string) bool {
 	return false
 }
 
-// PickStack reduces a profile sample's locations (innermost first; each location's lines
-// innermost first) to a [Stack]. ok is false for a stack without a named function.
-func (m Matcher) PickStack(locs []*profile.Location) (s Stack, ok bool) {
-	type fr struct {
-		Frame
-		loc int
-	}
-	var frames []fr
-	for li, loc := range locs {
-		for _, ln := range loc.Line {
-			if ln.Function == nil {
-				continue
-			}
-			frames = append(frames, fr{Frame{ln.Function.Name, ln.Function.Filename, int(ln.Line)}, li})
-		}
-	}
+// Located is one frame of a sampled stack and the index of the location (the program counter)
+// it was read from: frames of one location were inlined into each other.
+type Located struct {
+	Frame
+	Loc int
+}
+
+// PickFrames reduces a sampled stack's frames (innermost first) to a [Stack]. ok is false for a
+// stack without a named function. It knows nothing of how the stack was read: the pprof reader
+// is [github.com/memdiag/memdiag/internal/appframe/pprofstack], and a reader of
+// runtime.MemProfile records gives the frames of runtime.CallersFrames.
+func (m Matcher) PickFrames(frames []Located) (s Stack, ok bool) {
 	if len(frames) == 0 {
 		return s, false
 	}
@@ -133,7 +125,7 @@ func (m Matcher) PickStack(locs []*profile.Location) (s Stack, ok bool) {
 		}
 	}
 	s = Stack{Leaf: frames[leaf].Frame, App: frames[app].Frame}
-	for i := app + 1; i < len(frames) && frames[i].loc == frames[app].loc; i++ {
+	for i := app + 1; i < len(frames) && frames[i].Loc == frames[app].Loc; i++ {
 		s.InlinedInto = append(s.InlinedInto, frames[i].Frame)
 	}
 	return s, true
