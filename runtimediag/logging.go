@@ -263,10 +263,15 @@ func (m *Monitor) summaryFields(in *summaryInput) []zapcore.Field {
 	rep := m.lastReport.Load()
 
 	fs := make([]zapcore.Field, 0, 20)
+	fs = append(fs, zap.Float64(fieldInterval, round3(secs)))
+	// An unread resident set and "no limit" are absent, never a 0 that reads as measured.
+	if to.ResidentBytes > 0 {
+		fs = append(fs, zap.Uint64(fieldResident, to.ResidentBytes))
+	}
+	if to.LimitBytes > 0 {
+		fs = append(fs, zap.Uint64(fieldLimit, to.LimitBytes))
+	}
 	fs = append(fs,
-		zap.Float64(fieldInterval, round3(secs)),
-		zap.Uint64(fieldResident, to.ResidentBytes),
-		zap.Uint64(fieldLimit, to.LimitBytes),
 		zap.Array(fieldTopCategories, topCategories(rss.Categories, 3)),
 		zap.String(fieldRSSTier, rss.Tier),
 		zap.Uint64(fieldHeapLive, to.HeapLiveBytes),
@@ -287,14 +292,15 @@ func (m *Monitor) summaryFields(in *summaryInput) []zapcore.Field {
 		zap.Uint32(fieldThreads, to.Threads),
 	)
 	codes := []string{}
-	age := -1.0
 	if rep != nil {
 		for _, f := range rep.Findings {
 			codes = append(codes, f.Code)
 		}
-		age = round3(to.Time.Sub(rep.Time).Seconds())
 	}
-	fs = append(fs, zap.Strings(fieldFindings, codes), zap.Float64(fieldReportAge, age))
+	fs = append(fs, zap.Strings(fieldFindings, codes))
+	if rep != nil {
+		fs = append(fs, zap.Float64(fieldReportAge, round3(to.Time.Sub(rep.Time).Seconds())))
+	}
 	return fs
 }
 

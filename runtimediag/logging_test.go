@@ -42,7 +42,18 @@ func TestSummaryLineFields(t *testing.T) {
 		t.Errorf("summary at %v, want info", line.Level)
 	}
 	got := line.ContextMap()
-	want := slices.DeleteFunc(slices.Clone(logFields[LogMessageSummary]), func(f string) bool { return f == fieldLogLinesDropped })
+	// Absent when there is nothing to say: no drops, no limit found, no full report yet.
+	optional := map[string]bool{fieldLogLinesDropped: true, fieldLimit: true, fieldReportAge: true}
+	want := slices.DeleteFunc(slices.Clone(logFields[LogMessageSummary]), func(f string) bool {
+		_, logged := got[f]
+		return optional[f] && !logged
+	})
+	if v, ok := got[fieldLimit]; ok && v.(uint64) == 0 {
+		t.Errorf("limit_bytes 0: no limit is an absent field")
+	}
+	if v, ok := got[fieldReportAge]; ok && v.(float64) < 0 {
+		t.Errorf("report_age_seconds %v", v)
+	}
 	var have []string
 	for k := range got {
 		have = append(have, k)
@@ -297,5 +308,32 @@ func TestScheduleFromReadingTime(t *testing.T) {
 	}
 	if off := newSchedule(t0, 0, 0); off.due(t0.Add(time.Hour)) {
 		t.Error("an interval of 0 came due")
+	}
+}
+
+// TestSummaryLineUnreadAbsent: a resident set that was not read and a limit that does not exist
+// are absent from the line, never a 0 that reads as measured; so is the age of a report that has
+// not been made.
+func TestSummaryLineUnreadAbsent(t *testing.T) {
+	m := newTestMonitor(t)
+	in := &summaryInput{minRateSeconds: 1}
+	in.from.Time = time.Unix(1000, 0)
+	in.to.Time = in.from.Time.Add(10 * time.Second)
+	fields := map[string]bool{}
+	for _, f := range m.summaryFields(in) {
+		fields[f.Key] = true
+	}
+	for _, k := range []string{fieldResident, fieldLimit, fieldReportAge} {
+		if fields[k] {
+			t.Errorf("%s logged for an unread figure", k)
+		}
+	}
+	in.to.ResidentBytes, in.to.LimitBytes = 1<<20, 1<<30
+	fields = map[string]bool{}
+	for _, f := range m.summaryFields(in) {
+		fields[f.Key] = true
+	}
+	if !fields[fieldResident] || !fields[fieldLimit] {
+		t.Errorf("read figures missing: %v", fields)
 	}
 }
