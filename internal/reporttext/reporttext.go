@@ -135,6 +135,10 @@ func Write(w io.Writer, rep *runtimediag.Report, source string) error {
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, site := range s.Sites {
 			fmt.Fprintf(tw, "  %s/s\t%s\t%s\t%s:%d\n", humanize.Bytes(uint64(site.BytesPerSecond)), humanize.Percent(site.Share), site.Function, site.File, site.Line)
+			if a := site.AppFrame; a != nil && (a.Function != site.Function || a.Line != site.Line || a.File != site.File) {
+				// The application's line that reached the library's allocating line.
+				fmt.Fprintf(tw, "  \t\t  from %s\t%s:%d\n", a.Function, a.File, a.Line)
+			}
 		}
 		if m := s.MemdiagItself; m != nil {
 			fmt.Fprintf(tw, "  %s/s\t%s\t%s\t(not in the shares above: %s of all sampled bytes)\n",
