@@ -245,6 +245,10 @@ func memdiagCode(fn, file string) bool {
 // standard library and outside memdiag (whose callbacks into the application sit below the
 // application's frames).
 func applicationFrame(fn, file string) bool {
+	if appframe.Package(fn) == "main" {
+		// A service's own main package (a test binary's generated main is not).
+		return !strings.HasSuffix(file, "_testmain.go")
+	}
 	return !memdiagCode(fn, file) && (appframe.Matcher{}).Own(fn)
 }
 
