@@ -42,6 +42,7 @@ type Index struct {
 	byBase  map[string][]string
 	sources map[string][]string
 	methods map[string]map[string]bool // dir → method names declared there
+	asts    map[string]parsedFile      // file → its syntax, for plusOperands
 }
 
 type lineKey struct {
@@ -53,7 +54,7 @@ type lineKey struct {
 // Go files that were built, so that a site in a file without any message is still known.
 func NewIndex(diags []Diagnostic, files []string) *Index {
 	ix := &Index{byLine: map[lineKey][]*Diagnostic{}, byBase: map[string][]string{}, sources: map[string][]string{},
-		methods: map[string]map[string]bool{}}
+		methods: map[string]map[string]bool{}, asts: map[string]parsedFile{}}
 	seen := map[string]bool{}
 	add := func(f string) {
 		if !seen[f] && filepath.IsAbs(f) {
@@ -346,7 +347,8 @@ func (ix *Index) classify(d *Diagnostic, file string) (Kind, string) {
 	case strings.HasPrefix(subj, "[]") && strings.HasSuffix(subj, "}"):
 		_, detail := destination(d, SliceLiteral)
 		return SliceLiteral, detail
-	case strings.Contains(subj, " + ") && !boxed(d):
+	case strings.Contains(subj, " + ") && !boxed(d) && ix.plusOperands(file, d.Line, d.Col) != "number":
+		// A sum of numbers that escapes was boxed: an interface conversion prints as its operand.
 		return StringConcat, ""
 	}
 	if m := selector.FindStringSubmatch(subj); m != nil && !boxed(d) && ix.declaresMethod(file, m[1]) {
