@@ -257,10 +257,11 @@ func predict(w *Window, s Setting) Prediction {
 		rateCycles = math.Inf(1) // goal at the live heap: back-to-back cycles
 	}
 	// The limiter counts dedicated workers and assists against the non-idle time (the mutator's
-	// and the GC's own); it engages when they would take more than half of it. At the cap,
-	// (ded+assist)·c = ½·(user + (ded+assist+pause)·c), so c = user / (ded + assist − pause).
-	if den := ded + assist - pause; den > 0 && rate > 0 {
-		if capCycles := user / den; rateCycles > capCycles {
+	// and the GC's own); it engages when they would take more than limiterShare (half) of it. At
+	// the cap, (ded+assist)·c = s·(user + (ded+assist+pause)·c), so
+	// c = s·user / ((1−s)·(ded+assist) − s·pause).
+	if den := (1-limiterShare)*(ded+assist) - limiterShare*pause; den > 0 && rate > 0 {
+		if capCycles := limiterShare * user / den; rateCycles > capCycles {
 			rateCycles = capCycles
 			p.LimiterEngages = true
 		}

@@ -29,14 +29,6 @@ const (
 	forInstrument constructor = "Instrument"
 )
 
-// optionFunc is a Handler option without a name of its own (kept for options that say their name
-// in their own errors).
-type optionFunc func(*config) error
-
-func (f optionFunc) apply(c *config) error { return f(c) }
-func (optionFunc) owner() constructor      { return forHandler }
-func (optionFunc) name() string            { return "a Handler option" }
-
 // namedOption is an option of one constructor.
 type namedOption struct {
 	n  string
