@@ -62,6 +62,8 @@ type Monitor struct {
 
 	memLimit *adaptiveLimit // WithMemoryLimit (memlimit.go); nil when not asked for
 
+	leaks *leakTracker // what grows and who grows it (leaks.go); nil when tracking is off
+
 	life     context.Context // ends at Close: bounds full collections, whoever asked for them
 	stopLife context.CancelFunc
 
@@ -215,6 +217,7 @@ func NewMonitor(opts ...Option) (*Monitor, error) {
 		captureReq:    make(chan captureRequest, 4),
 		aboveResident: make([]bool, len(mc.triggers)),
 		memLimit:      newAdaptiveLimit(mc.memLimit, async),
+		leaks:         newLeakTracker(),
 	}, nil
 }
 
@@ -611,7 +614,7 @@ func (m *Monitor) runWorker(ctx context.Context) {
 			return
 		case <-m.fullReq:
 			m.takeReading()
-			if _, err := m.Report(ctx); err != nil && ctx.Err() == nil {
+			if err := m.scheduledReport(ctx); err != nil && ctx.Err() == nil {
 				m.log.Warn(LogMessageReportFailed, zap.Error(err))
 			}
 		case <-m.windowReq:
@@ -641,10 +644,33 @@ func (m *Monitor) takeReading() {
 	d := measureCPU(func() {
 		r.snap = m.fullCol.Cheap()
 		r.prof = m.reader.read(false, true)
+		m.leaks.sampleWindow(&r)
 	})
 	m.selfCPU.Add(int64(d))
 	r.selfCPU = m.selfCPUTotal()
 	m.windows.push(r)
+}
+
+// scheduledReport is the full report the Monitor takes on its own schedule: the one whose reading
+// the leak sources sample (a report somebody asked for never is). When a report somebody asked
+// for is already being collected, the worker joins it, and its reading serves as the scheduled
+// one: sampled once, whichever goroutine gets there first.
+func (m *Monitor) scheduledReport(ctx context.Context) error {
+	call, err := m.startFull()
+	if err != nil {
+		return err
+	}
+	call.scheduled.Store(true)
+	select {
+	case <-call.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if call.err == nil && m.leaks != nil && call.sampled.CompareAndSwap(false, true) {
+		d := measureCPU(func() { m.leaks.sampleFull(call.reading) })
+		m.selfCPU.Add(int64(d))
+	}
+	return call.err
 }
 
 // selfCPUTotal is memdiag's own CPU so far: the ticks' time, the readings' and the collections'.
@@ -684,6 +710,9 @@ type fullCall struct {
 	rep     *Report // over the Monitor's window
 	reading *fullReading
 	err     error
+	// scheduled is set when the Monitor's own schedule asked for (or joined) this collection;
+	// sampled once its reading went to the leak sources.
+	scheduled, sampled atomic.Bool
 }
 
 // fullReading is what one full collection read: everything of a report but its window.
@@ -714,6 +743,9 @@ func (m *Monitor) startFull() (*fullCall, error) {
 		var err error
 		cpu := measureCPU(func() {
 			reading, err = m.collectFull(m.life)
+			if err == nil && call.scheduled.Load() && call.sampled.CompareAndSwap(false, true) {
+				m.leaks.sampleFull(reading) // in this collection's CPU already
+			}
 			if err == nil {
 				cw, _ := m.windows.choose(0, m.mc.full, reading.snap.Time)
 				m.trendBuf = m.trendPoints(m.trendBuf[:0], reading.snap.Time)
@@ -817,6 +849,7 @@ func (m *Monitor) analyze(rd *fullReading, cw chosenWindow, history []Point, com
 	rep.Window = &info
 	rep.Notes = append(rep.Notes, notes...)
 	rep.MemdiagSelf = selfCost(rep, cw, rd.prof)
+	rep.Leaks = m.leaks.report(rd.snap.Time)
 	return rep
 }
 

@@ -26,6 +26,9 @@ type Report struct {
 	// WhatIf predicts GC cost and peak memory under other GOGC and GOMEMLIMIT settings (gcmodel);
 	// absent without a window.
 	WhatIf *WhatIf `json:"what_if,omitempty"`
+	// Leaks is what keeps growing and who grows it; absent when the Monitor tracks no leaks or for
+	// a report Analyze made on its own.
+	Leaks *Leaks `json:"leaks,omitempty"`
 	// Sources lists every source the newer snapshot asked for, with why it is missing if it is.
 	Sources []SourceHealth `json:"sources"`
 	// Notes say in plain words what limits this report: a window too short for rates, counters that
