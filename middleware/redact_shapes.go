@@ -21,6 +21,20 @@ import (
 // File paths, durations and plain words pass: a redaction costs a diagnostic value, so a shape
 // must be specific to be taken for a secret.
 func redactText(s string) string {
+	// One pass can leave a new shape behind: `k:"x"0` becomes `k:[redacted]0`, whose value now
+	// runs to the end of the line. Passes repeat until the text holds still, so redacting twice
+	// changes nothing; each pass only removes text, and a handful reaches the fixed point.
+	for range 8 {
+		out := redactPass(s)
+		if out == s {
+			break
+		}
+		s = out
+	}
+	return s
+}
+
+func redactPass(s string) string {
 	if s == "" || s == redacted {
 		return s
 	}
