@@ -79,6 +79,20 @@ type LeakPoint struct {
 	Value float64   `json:"value"`
 }
 
+// Codes of the findings a suspect raises (LeakSuspect.Finding).
+const (
+	FindingHeapGrowingAtSite     = "heap_growing_at_site"
+	FindingGoroutineGroupGrowing = "goroutine_group_growing"
+	FindingGoroutinesLeaked      = "goroutines_leaked"
+	FindingMappingsGrowing       = "mappings_growing"
+)
+
+// leakSources are the sources a Monitor tracks: one per kind of growth, each in its own file.
+func (m *Monitor) leakSources() []leakSource {
+	var s []leakSource
+	return s
+}
+
 // leakSource is one kind of growth the Monitor tracks. Its readings are taken only on the
 // Monitor's own schedule — never because somebody asked for a report — so a viewer cannot change
 // what the next viewer sees. Readings run on the Monitor's worker goroutine, one at a time; fill

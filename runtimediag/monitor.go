@@ -197,7 +197,7 @@ func NewMonitor(opts ...Option) (*Monitor, error) {
 	}
 	fullCol.srcLog = col.srcLog // one line per source, whichever collector read it
 	life, stop := context.WithCancel(context.Background())
-	return &Monitor{
+	m := &Monitor{
 		reader:        newAllocReader(),
 		windows:       newWindowRing(windowStep(mc.tick, mc.full)),
 		windowReq:     make(chan struct{}, 1),
@@ -217,8 +217,9 @@ func NewMonitor(opts ...Option) (*Monitor, error) {
 		captureReq:    make(chan captureRequest, 4),
 		aboveResident: make([]bool, len(mc.triggers)),
 		memLimit:      newAdaptiveLimit(mc.memLimit, async),
-		leaks:         newLeakTracker(),
-	}, nil
+	}
+	m.leaks = newLeakTracker(m.leakSources()...)
+	return m, nil
 }
 
 // Start starts the tick, the worker and the log writer, and the flight recorder when
