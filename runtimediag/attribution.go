@@ -375,6 +375,32 @@ func (a *Attributor) estimate(s *estimateInput) RSS {
 	return r
 }
 
+// estimateBytes writes Estimate's category figures for s into out without allocating, for the
+// Monitor's tick; classified is false before the first full classification, when only the Go
+// categories (the first five) are figures and the others are left 0.
+func (a *Attributor) estimateBytes(s *Snapshot, out *[len(rssCategoryNames)]uint64) (classified bool) {
+	a.mu.Lock()
+	last, lastShared, lastGoRt := a.last, a.lastShared, a.lastGoRtMeta
+	a.mu.Unlock()
+	rt := &s.Runtime
+	goRuntime := rt.GoRuntimeBytes()
+	*out = [len(rssCategoryNames)]uint64{rt.HeapObjectsBytes, rt.HeapUnusedBytes, rt.HeapFreeBytes, rt.HeapStacksBytes}
+	if last == nil {
+		out[4] = goRuntime - min(goRuntime, rt.OSStacksBytes)
+		return false
+	}
+	out[4] = scale(last.Category(CategoryGoRuntime), goRuntime, lastGoRt)
+	for i := 5; i < len(out); i++ {
+		b := last.Category(rssCategoryNames[i])
+		switch rssCategoryNames[i] {
+		case CategoryBinary, CategorySharedLibraries, CategoryFileMappings, CategorySharedMemory:
+			b = scale(b, s.Statm.SharedBytes, lastShared)
+		}
+		out[i] = b
+	}
+	return true
+}
+
 // scale returns b × now / then, or b when then is 0.
 func scale(b, now, then uint64) uint64 {
 	if then == 0 {
