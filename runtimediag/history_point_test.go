@@ -86,7 +86,7 @@ func TestPointKeepsLongestPauses(t *testing.T) {
 
 // TestPointJSONNulls: a figure the tick did not measure is null, never a 0 that looks measured.
 func TestPointJSONNulls(t *testing.T) {
-	b, err := json.Marshal(Point{Time: time.Unix(1, 0), RSSCategoryBytes: [len(rssCategoryNames)]uint64{1, 2, 3, 4, 5}})
+	b, err := json.Marshal(Point{Time: time.Unix(1, 0), RSSEstimated: true, RSSCategoryBytes: [len(rssCategoryNames)]uint64{1, 2, 3, 4, 5}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestPointJSONNulls(t *testing.T) {
 			t.Errorf("missing %s in %s", want, s)
 		}
 	}
-	p := Point{RSSClassified: true, SchedLatencyRead: true, LiveObjectsRead: true,
+	p := Point{RSSEstimated: true, RSSClassified: true, SchedLatencyRead: true, LiveObjectsRead: true,
 		GCPauseCount: 3}
 	p.addPause(GCPause{End: time.Unix(2, 0), Duration: time.Millisecond})
 	b, _ = json.Marshal(p)
@@ -106,6 +106,30 @@ func TestPointJSONNulls(t *testing.T) {
 		`"gc_pauses":[{"end":"1970-01-01T00:00:02Z","duration_seconds":0.001}]`, `"gc_pauses_since_previous_count":3`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("missing %s in %s", want, s)
+		}
+	}
+}
+
+// TestPointJSONRoundTrip: UnmarshalJSON reads back what MarshalJSON wrote, nulls included.
+func TestPointJSONRoundTrip(t *testing.T) {
+	full := Point{Time: time.Unix(5, 0).UTC(), ResidentBytes: 7, RSSEstimated: true, RSSClassified: true, SchedLatencyRead: true,
+		LiveObjectsRead: true, GCPauseCount: 9, CPU: PointCPU{User: 1.5, Idle: 2}, SchedLatency: PointQuantiles{P50: 1e-6, P99: 2e-6, Max: 3e-6}}
+	for i := range full.RSSCategoryBytes {
+		full.RSSCategoryBytes[i] = uint64(i + 1)
+	}
+	full.LiveObjectsBySize[3] = 11
+	full.addPause(GCPause{End: time.Unix(4, 5).UTC(), Duration: 300 * time.Microsecond})
+	for _, p := range []Point{full, {Time: time.Unix(6, 0).UTC()}, {Time: time.Unix(7, 0).UTC(), RSSEstimated: true, RSSCategoryBytes: [len(rssCategoryNames)]uint64{1}}} {
+		b, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got Point
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got != p {
+			t.Errorf("round trip of %s gave %+v, want %+v", b, got, p)
 		}
 	}
 }

@@ -530,6 +530,7 @@ func (m *Monitor) tick() {
 	}
 	m.col.ReadCheap(cur)
 	pointFrom(&m.point, prev, cur)
+	m.point.RSSEstimated = true
 	m.point.RSSClassified = m.attr.estimateBytes(cur, &m.point.RSSCategoryBytes)
 	m.hist.push(&m.point)
 	m.checkTickTriggers(&m.point)

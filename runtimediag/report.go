@@ -322,8 +322,8 @@ type Point struct {
 
 	// RSSCategoryBytes is the cheap tier's estimate of each RSS category at this tick, in the
 	// order of RSSCategoryNames (Attributor.Estimate's figures). The Go categories come from
-	// runtime/metrics and are always read; the others only once a full classification exists
-	// (RSSClassified), and are JSON null before.
+	// runtime/metrics and are read at every tick (RSSEstimated); the others only once a full
+	// classification exists (RSSClassified). JSON null when not estimated.
 	RSSCategoryBytes [len(rssCategoryNames)]uint64 `json:"-"`
 	// CPU is the cumulative /cpu/classes/* reading (the runtime's estimate), for a CPU-class
 	// breakdown between points.
@@ -341,7 +341,8 @@ type Point struct {
 	GCPauses     [maxPointPauses]PointPause `json:"-"`
 	GCPauseCount uint32                     `json:"gc_pauses_since_previous_count"`
 
-	RSSClassified    bool  `json:"-"` // the non-Go categories of RSSCategoryBytes are estimated
+	RSSEstimated     bool  `json:"-"` // RSSCategoryBytes holds the tick's estimate of the Go categories
+	RSSClassified    bool  `json:"-"` // and of the non-Go ones too (after a full classification)
 	SchedLatencyRead bool  `json:"-"` // SchedLatency holds a measurement
 	LiveObjectsRead  bool  `json:"-"` // LiveObjectsBySize holds a measurement
 	pausesKept       uint8 // how many of GCPauses hold a pause
