@@ -205,7 +205,18 @@ func TestPagePlotsInBrowser(t *testing.T) {
 }
 
 func shotPlots(t *testing.T, bctx context.Context) {
+	t.Helper()
 	png, err := chromedp.Run(bctx, chromedp.Screenshot(chromedp.CSS("#series")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveShot(t, "memdiag-plots.png", png)
+}
+
+// saveShot writes a screenshot where MEMDIAG_ARTIFACTS says, or to the test's temporary directory.
+func saveShot(t *testing.T, name string, png []byte) {
+	t.Helper()
+	var err error
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +227,7 @@ func shotPlots(t *testing.T, bctx context.Context) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	shot := filepath.Join(dir, "memdiag-plots.png")
+	shot := filepath.Join(dir, name)
 	if err := os.WriteFile(shot, png, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -268,6 +279,11 @@ func TestPageNarrowInBrowser(t *testing.T) {
 			t.Errorf("%s at 480 px is %d px wide in a %d px viewport: it scrolls sideways (too wide: %v)", page, widths[0], widths[1], wide)
 		}
 	}
+	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(80))
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveShot(t, "memdiag-page-480.jpg", png)
 	// A rate in a narrow table cell stays on one line.
 	lines, err := chromedp.Run(bctx, chromedp.Evaluate[float64](`(() => {
 	  const t = document.createElement('table');
