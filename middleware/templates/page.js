@@ -354,6 +354,11 @@
       drawAll();
     });
   });
+  // A drag released outside the plot it began on zooms nowhere.
+  document.addEventListener('mouseup', () => {
+    if (drag && drag.svg.mdDrawn) drag.svg.mdDrawn.sel.setAttribute('visibility', 'hidden');
+    drag = null;
+  });
   drawAll();
 
   // A capture over HTTP: POST {prefix}captures. A tree without it answers 405, said plainly.
