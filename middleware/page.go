@@ -239,6 +239,7 @@ type liveView struct {
 
 type findingView struct {
 	Code, Severity, Headline, Advice, Doc string
+	DocURL                                string // Doc on the project's site, when Doc is a docs/ path
 	Evidence                              []kv
 }
 
@@ -246,12 +247,6 @@ type categoryView struct {
 	Name, Colour, Method, Pct string
 	Bytes                     figure
 	Empty                     bool
-}
-
-type chartView struct {
-	ID, Title, Note string
-	SVG             template.HTML
-	Series          []seriesDef
 }
 
 type kv struct {
@@ -277,23 +272,6 @@ type routeView struct {
 	CPU                               figure
 }
 
-// historyData is the history the script starts from, as compact rows: the time in Unix
-// milliseconds, then the fields of historyColumns.
-type historyData struct {
-	Columns []string    `json:"columns"`
-	Rows    [][]float64 `json:"rows"`
-	Max     int         `json:"max"`
-}
-
-var historyColumns = []string{"resident_bytes", "go_total_bytes", "heap_live_bytes", "heap_goal_bytes",
-	"limit_bytes", "alloc_bytes_total", "gc_cpu_seconds_total", "cpu_available_seconds_total"}
-
-func pointRow(p *runtimediag.Point) []float64 {
-	return []float64{float64(p.Time.UnixMilli()), float64(p.ResidentBytes), float64(p.GoTotalBytes),
-		float64(p.HeapLiveBytes), float64(p.HeapGoalBytes), float64(p.LimitBytes),
-		float64(p.AllocBytesTotal), p.GCCPUSecondsTotal, p.CPUSecondsTotal}
-}
-
 func buildPageView(in *pageInput) *pageView {
 	v := &pageView{Nonce: in.Nonce, ReportErr: in.ReportErr}
 	p := in.Point
@@ -303,12 +281,7 @@ func buildPageView(in *pageInput) *pageView {
 			HeapLive: bytesFigure(p.HeapLiveBytes), HeapGoal: bytesFigure(p.HeapGoalBytes),
 			Goroutines: strconv.FormatUint(uint64(p.Goroutines), 10), Threads: strconv.FormatUint(uint64(p.Threads), 10)}
 	}
-	hist := downsample(in.History, maxChartPoints)
-	v.Charts = buildCharts(hist)
-	v.HistoryData = historyData{Columns: historyColumns, Rows: make([][]float64, 0, len(hist)), Max: maxChartPoints}
-	for i := range hist {
-		v.HistoryData.Rows = append(v.HistoryData.Rows, pointRow(&hist[i]))
-	}
+	v.Charts, v.HistoryData = buildCharts(downsample(in.History, maxChartPoints), in.History)
 	v.NoRoutes = "no per-route statistics: wrap the service's handler with middleware.Instrument"
 	rep := in.Report
 	if rep == nil {
@@ -355,6 +328,7 @@ func buildPageView(in *pageInput) *pageView {
 		if fv.Doc == "" {
 			fv.Doc = "docs/findings.md#" + f.Code
 		}
+		fv.DocURL = docURL(fv.Doc)
 		for _, e := range f.Evidence {
 			fv.Evidence = append(fv.Evidence, kv{Name: e.Name, Value: evidenceFigure(e)})
 		}
@@ -427,6 +401,18 @@ func buildPageView(in *pageInput) *pageView {
 	}
 	v.Notes = append(append(v.Notes, rep.Notes...), rss.Notes...)
 	return v
+}
+
+// docsBase is where the project's docs/ are read on the web: the page links a finding's doc
+// there (a link is followed only when clicked; the page itself loads nothing from it).
+const docsBase = "https://github.com/memdiag/memdiag/blob/main/"
+
+// docURL is the web address of a docs/ path with its anchor, or "" for anything else.
+func docURL(doc string) string {
+	if !strings.HasPrefix(doc, "docs/") || strings.ContainsAny(doc, " \"<>") || strings.Contains(doc, "..") {
+		return ""
+	}
+	return docsBase + doc
 }
 
 // noMappingsReason says why the report has no per-mapping table: the smaps source's error when
@@ -573,96 +559,6 @@ func countFigure(n uint64) figure {
 	return figure{Text: groupDigits(n), Exact: strconv.FormatUint(n, 10), Raw: strconv.FormatUint(n, 10)}
 }
 
-// buildCharts computes the page's three time series from the history: memory, allocation rate
-// and GC CPU. Rates are differences between consecutive points, as the script computes them for
-// the points it receives.
-func buildCharts(hist []runtimediag.Point) []chartView {
-	times := make([]time.Time, len(hist))
-	col := func(f func(p *runtimediag.Point) float64) []float64 {
-		vs := make([]float64, len(hist))
-		for i := range hist {
-			vs[i] = f(&hist[i])
-			times[i] = hist[i].Time
-		}
-		return vs
-	}
-	mem := []seriesDef{
-		{Key: "resident_bytes", Label: "resident (statm)", Colour: "#222222", Unit: bytesUnit, values: col(func(p *runtimediag.Point) float64 { return float64(p.ResidentBytes) })},
-		{Key: "go_total_bytes", Label: "Go total (runtime/metrics, mapped)", Colour: categoryColours[runtimediag.CategoryGoRuntime], Unit: bytesUnit, values: col(func(p *runtimediag.Point) float64 { return float64(p.GoTotalBytes) })},
-		{Key: "heap_live_bytes", Label: "live heap (last GC)", Colour: categoryColours[runtimediag.CategoryGoHeapObjects], Unit: bytesUnit, values: col(func(p *runtimediag.Point) float64 { return float64(p.HeapLiveBytes) })},
-		{Key: "heap_goal_bytes", Label: "heap goal", Colour: categoryColours[runtimediag.CategoryGoHeapUnused], Unit: bytesUnit, Dash: true, values: col(func(p *runtimediag.Point) float64 { return float64(p.HeapGoalBytes) })},
-	}
-	limit := seriesDef{Key: "limit_bytes", Label: "limit (GOMEMLIMIT or cgroup, the smaller)", Colour: categoryColours[runtimediag.CategoryCHeap], Unit: bytesUnit, Dash: true,
-		values: col(func(p *runtimediag.Point) float64 { return float64(p.LimitBytes) })}
-	for _, l := range limit.values {
-		if l > 0 {
-			mem = append(mem, limit)
-			break
-		}
-	}
-	alloc := []seriesDef{{Key: "alloc_rate", Label: "allocated bytes/s", Colour: categoryColours[runtimediag.CategoryGoHeapObjects], Unit: rate,
-		values: rates(hist, func(a, b *runtimediag.Point) float64 {
-			return counterDelta(float64(a.AllocBytesTotal), float64(b.AllocBytesTotal)) / b.Time.Sub(a.Time).Seconds()
-		})}}
-	gc := []seriesDef{{Key: "gc_cpu_percent", Label: "GC CPU % (of GOMAXPROCS × wall)", Colour: categoryColours[runtimediag.CategoryGoRuntime], Unit: percentUnit,
-		values: rates(hist, func(a, b *runtimediag.Point) float64 {
-			cpu := b.CPUSecondsTotal - a.CPUSecondsTotal
-			if cpu <= 0 {
-				return math.NaN()
-			}
-			return 100 * counterDelta(a.GCCPUSecondsTotal, b.GCCPUSecondsTotal) / cpu
-		})}}
-	charts := []chartView{
-		{ID: "chart-memory", Title: "Memory over time", Series: mem},
-		{ID: "chart-alloc", Title: "Allocation rate", Series: alloc},
-		{ID: "chart-gccpu", Title: "GC CPU", Series: gc},
-	}
-	for i := range charts {
-		c := &charts[i]
-		for j := range c.Series {
-			c.Series[j].Last = lastFigure(c.Series[j].values, c.Series[j].Unit)
-		}
-		c.SVG = timeSeries(c.ID, times, c.Series)
-	}
-	return charts
-}
-
-func counterDelta(a, b float64) float64 { return math.Max(b-a, 0) } // a restart reads as no change
-
-func rates(hist []runtimediag.Point, f func(a, b *runtimediag.Point) float64) []float64 {
-	vs := make([]float64, len(hist))
-	for i := range hist {
-		if i == 0 || !hist[i].Time.After(hist[i-1].Time) {
-			vs[i] = math.NaN()
-			continue
-		}
-		vs[i] = f(&hist[i-1], &hist[i])
-	}
-	return vs
-}
-
-func lastFigure(vs []float64, unit string) figure {
-	for i := len(vs) - 1; i >= 0; i-- {
-		if !math.IsNaN(vs[i]) {
-			return floatFigure(fmtUnit(vs[i], unit), vs[i], unit)
-		}
-	}
-	return figure{Text: "–", Exact: "no value yet"}
-}
-
-// downsample keeps at most n points, evenly spaced, always keeping the newest.
-func downsample(ps []runtimediag.Point, n int) []runtimediag.Point {
-	if len(ps) <= n {
-		return ps
-	}
-	out := make([]runtimediag.Point, 0, n)
-	step := float64(len(ps)-1) / float64(n-1)
-	for i := range n {
-		out = append(out, ps[int(math.Round(float64(i)*step))])
-	}
-	return out
-}
-
 // Formatting. Sizes are in binary units, as the runtime and the kernel count them.
 
 // fmtBytesF formats a byte figure that arrives as a float: a rate, a mean, an evidence value.
@@ -724,21 +620,6 @@ func fmtSeconds(sec float64) string {
 		return d.Round(time.Second).String()
 	}
 	return humanize.Duration(sec)
-}
-
-func fmtUnit(v float64, unit string) string {
-	switch unit {
-	case bytesUnit:
-		return fmtBytesF(v)
-	case rate:
-		return fmtBytesF(v) + "/s"
-	case percentUnit:
-		if v < 10 {
-			return strconv.FormatFloat(v, 'f', 2, 64) + "%"
-		}
-		return strconv.FormatFloat(v, 'f', 1, 64) + "%"
-	}
-	return strconv.FormatFloat(v, 'g', 4, 64)
 }
 
 func fmtClock(t time.Time) string {

@@ -66,70 +66,13 @@ func TestPageInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives a browser")
 	}
-	chromium := findChromium(t)
 	mon := newTestMonitor(t, runtimediag.WithTickInterval(200*time.Millisecond))
 	srv := httptest.NewServer(newTestTree(t, mon))
 	t.Cleanup(srv.Close)
 	pageURL := srv.URL + testPrefix
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox, // root in a container: the sandbox needs user namespaces
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 1000),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-default-apps", true),
-		chromedp.Flag("disable-extensions", true),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
+	bctx, problems, cancelBrowser := startBrowser(t, srv.URL, 1280, 1000)
 	defer cancelBrowser()
-
-	// Open the tab first, so that the listener sees every event of the page's load.
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatal(err)
-	}
-	var problems browserProblems
-	if err := chromedp.Listen(bctx, func(ev any) {
-		switch e := ev.(type) {
-		case *cdpruntime.EventConsoleAPICalled:
-			if e.Type == cdpruntime.ConsoleAPICalledTypeError || e.Type == cdpruntime.ConsoleAPICalledTypeAssert {
-				var args []string
-				for _, a := range e.Args {
-					args = append(args, string(a.Value)+a.Description)
-				}
-				problems.add("console.%s: %s", e.Type, strings.Join(args, " "))
-			}
-		case *cdpruntime.EventExceptionThrown:
-			d := e.ExceptionDetails
-			msg := d.Text
-			if d.Exception != nil {
-				msg += " " + d.Exception.Description
-			}
-			problems.add("exception at %d:%d: %s", d.LineNumber, d.ColumnNumber, msg)
-		case *log.EventEntryAdded:
-			if e.Entry.Level == log.EntryLevelError {
-				problems.add("browser log (%s): %s %s", e.Entry.Source, e.Entry.Text, e.Entry.URL)
-			}
-		case *network.EventRequestWillBeSent:
-			u := e.Request.URL
-			if !strings.HasPrefix(u, srv.URL+"/") && !strings.HasPrefix(u, "data:") {
-				problems.add("request outside the server: %s", u)
-			}
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
 
 	// The page and /report.json must show one report: the tree serves its latest full report to
 	// both for a second, so a page loaded right after the JSON shows the same one. Should a second
@@ -230,6 +173,80 @@ func TestPageInBrowser(t *testing.T) {
 	// Close the browser before the server, so the stream's connection ends and the server's
 	// Close does not wait for it.
 	cancelBrowser()
+}
+
+// startBrowser opens a headless Chromium tab of width × height that records what the page must
+// never cause (browserProblems) and any request leaving srvURL; stop closes it.
+func startBrowser(t *testing.T, srvURL string, width, height int) (context.Context, *browserProblems, func()) {
+	t.Helper()
+	chromium := findChromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	stops := []func(){cancel}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.NoSandbox, // root in a container: the sandbox needs user namespaces
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(width, height),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("disable-extensions", true),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	stops = append(stops, cancelAlloc)
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
+	stops = append(stops, cancelBrowser)
+	cancelAll := func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}
+
+	// Open the tab first, so that the listener sees every event of the page's load.
+	if err := chromedp.Do(bctx); err != nil {
+		cancelAll()
+		t.Fatal(err)
+	}
+	problems := &browserProblems{}
+	if err := chromedp.Listen(bctx, func(ev any) {
+		switch e := ev.(type) {
+		case *cdpruntime.EventConsoleAPICalled:
+			if e.Type == cdpruntime.ConsoleAPICalledTypeError || e.Type == cdpruntime.ConsoleAPICalledTypeAssert {
+				var args []string
+				for _, a := range e.Args {
+					args = append(args, string(a.Value)+a.Description)
+				}
+				problems.add("console.%s: %s", e.Type, strings.Join(args, " "))
+			}
+		case *cdpruntime.EventExceptionThrown:
+			d := e.ExceptionDetails
+			msg := d.Text
+			if d.Exception != nil {
+				msg += " " + d.Exception.Description
+			}
+			problems.add("exception at %d:%d: %s", d.LineNumber, d.ColumnNumber, msg)
+		case *log.EventEntryAdded:
+			if e.Entry.Level == log.EntryLevelError {
+				problems.add("browser log (%s): %s %s", e.Entry.Source, e.Entry.Text, e.Entry.URL)
+			}
+		case *network.EventRequestWillBeSent:
+			u := e.Request.URL
+			if !strings.HasPrefix(u, srvURL+"/") && !strings.HasPrefix(u, "data:") {
+				problems.add("request outside the server: %s", u)
+			}
+		}
+	}); err != nil {
+		cancelAll()
+		t.Fatal(err)
+	}
+
+	return bctx, problems, cancelAll
 }
 
 func fetchReport(t *testing.T, url string) runtimediag.Report {

@@ -82,16 +82,7 @@ func TestPageGolden(t *testing.T) {
 		Error: "open /proc/self/smaps: permission denied"}}, noSmaps.Sources...)
 	noSmaps.TopAllocationSites = nil
 
-	withRoutes := *rec.Report
-	inFlight := int64(2)
-	withRoutes.Routes = []runtimediag.RouteStats{
-		{Route: "GET /users/{id}", Requests: 12840, InFlight: &inFlight, LatencyP50Seconds: latencyPtr(0.000512), LatencyP99Seconds: latencyPtr(0.008192),
-			LatencyMaxSeconds: latencyPtr(0.0213), STWSeconds: 0.0042, DelayedRequests: 31,
-			Alloc: &runtimediag.RouteAlloc{BytesPerRequest: 18432, RelativeError: 0.08, Samples: 156, SampleRateBytes: 512 << 10},
-			CPU:   &runtimediag.RouteCPU{ProfileSeconds: 10, CPUSeconds: 1.25, AllocCPUSeconds: 0.31, AssistCPUSeconds: 0.02}},
-		{Route: "unmatched", Requests: 3, LatencyP50Seconds: latencyPtr(0.000016), LatencyMaxSeconds: latencyPtr(0.000032),
-			AllocNote: "too few samples"},
-	}
+	withRoutes := recordedWithRoutes(rec)
 
 	for _, tc := range []struct {
 		name string
@@ -102,11 +93,76 @@ func TestPageGolden(t *testing.T) {
 		{"collecting", pageInput{Point: last, History: rec.History, Nonce: testNonce}},
 		{"no_tick", pageInput{Nonce: testNonce, ReportErr: "runtimediag: monitor closed"}},
 		{"missing_sources", pageInput{Point: last, Report: &noSmaps, History: rec.History[:1], Nonce: testNonce}},
+		{"plots", pageInput{Point: plotHistory[len(plotHistory)-1], History: plotHistory, Nonce: testNonce}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkGolden(t, tc.name, renderString(t, &tc.in))
 		})
 	}
+}
+
+// plotHistory is a history of every figure the plots draw: 40 ticks a second apart, the first
+// ones before a full classification (non-Go categories unmeasured), one without a scheduler
+// reading, a GC pause every third tick, and a limit.
+var plotHistory = func() []runtimediag.Point {
+	base := time.Date(2026, 12, 5, 6, 0, 0, 0, time.UTC)
+	var hist []runtimediag.Point
+	for i := range 40 {
+		f := float64(i)
+		p := runtimediag.Point{Time: base.Add(time.Duration(i) * time.Second), ResidentBytes: uint64(60+i) << 20,
+			GoTotalBytes: uint64(40+i/2) << 20, HeapObjectsBytes: 20 << 20, HeapLiveBytes: uint64(16+i%8) << 20, HeapGoalBytes: uint64(32+i%8) << 20,
+			LimitBytes: 128 << 20, AllocBytesTotal: uint64(i) * (8 << 20), GCCyclesTotal: uint64(i / 3), GCCPUSecondsTotal: 0.02 * f,
+			CPUSecondsTotal: 2 * f, Goroutines: uint32(10 + i), Threads: uint32(6 + i/10),
+			CPU:          runtimediag.PointCPU{User: 0.5 * f, GCMarkAssist: 0.005 * f, GCMarkBackground: 0.01 * f, GCPause: 0.005 * f, Scavenge: 0.001 * f, Idle: 1.479 * f},
+			RSSEstimated: true, RSSClassified: i >= 10, SchedLatencyRead: i != 20, LiveObjectsRead: true,
+			SchedLatency: runtimediag.PointQuantiles{P50: 1e-6, P99: float64(10+i) * 1e-6, Max: float64(100+i) * 1e-6}}
+		for c := range p.RSSCategoryBytes {
+			p.RSSCategoryBytes[c] = uint64(c+1) << 18
+		}
+		for b := range p.LiveObjectsBySize {
+			p.LiveObjectsBySize[b] = uint64((b + 1) * (100 + i))
+		}
+		if i%3 == 0 {
+			p = withPause(p, p.Time.Add(-300*time.Millisecond), time.Duration(50+i*10)*time.Microsecond)
+		}
+		hist = append(hist, p)
+	}
+	return hist
+}()
+
+// withPause returns p with one GC pause, through the JSON a Point is read from.
+func withPause(p runtimediag.Point, end time.Time, d time.Duration) runtimediag.Point {
+	b, err := json.Marshal(p)
+	if err != nil {
+		panic(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		panic(err)
+	}
+	m["gc_pauses"] = []map[string]any{{"end": end, "duration_seconds": d.Seconds()}}
+	m["gc_pauses_since_previous_count"] = 1
+	b, _ = json.Marshal(m)
+	var out runtimediag.Point
+	if err := json.Unmarshal(b, &out); err != nil {
+		panic(err)
+	}
+	return out
+}
+
+// recordedWithRoutes is the recorded report with two routes, as Instrument fills them.
+func recordedWithRoutes(rec recordedPage) runtimediag.Report {
+	withRoutes := *rec.Report
+	inFlight := int64(2)
+	withRoutes.Routes = []runtimediag.RouteStats{
+		{Route: "GET /users/{id}", Requests: 12840, InFlight: &inFlight, LatencyP50Seconds: latencyPtr(0.000512), LatencyP99Seconds: latencyPtr(0.008192),
+			LatencyMaxSeconds: latencyPtr(0.0213), STWSeconds: 0.0042, DelayedRequests: 31,
+			Alloc: &runtimediag.RouteAlloc{BytesPerRequest: 18432, RelativeError: 0.08, Samples: 156, SampleRateBytes: 512 << 10},
+			CPU:   &runtimediag.RouteCPU{ProfileSeconds: 10, CPUSeconds: 1.25, AllocCPUSeconds: 0.31, AssistCPUSeconds: 0.02}},
+		{Route: "unmatched", Requests: 3, LatencyP50Seconds: latencyPtr(0.000016), LatencyMaxSeconds: latencyPtr(0.000032),
+			AllocNote: "too few samples"},
+	}
+	return withRoutes
 }
 
 // TestPageShowsReport checks the figures the verdict and the bar promise, on the recorded report.
@@ -136,7 +192,9 @@ func TestPageShowsReport(t *testing.T) {
 	for _, want := range []string{
 		"page_cache_in_cgroup", "docs/findings.md#page_cache_in_cgroup", // the finding and its doc
 		`data-class="go_heap"`, `data-class="thread_stack"`, // the address space
-		`data-series="resident_bytes"`, `data-series="heap_goal_bytes"`, `data-series="alloc_rate"`, `data-series="gc_cpu_percent"`,
+		`data-series="resident_bytes"`, `data-series="heap_goal_bytes"`, `data-series="rate:alloc_bytes_total"`, `data-series="share:gc_cpu_seconds_total"`,
+		`id="chart-rss"`, `id="chart-cpu"`, `id="chart-goroutines"`, `id="chart-threads"`, `id="chart-pauses"`, `id="chart-sched"`, `id="chart-sizes"`,
+		`<a href="https://github.com/memdiag/memdiag/blob/main/docs/findings.md#page_cache_in_cgroup"`, // the finding's doc, a link
 		`data-mark="p99"`, // pauses
 		"latency",         // the source that was not read
 	} {
@@ -148,8 +206,11 @@ func TestPageShowsReport(t *testing.T) {
 	if i, j := strings.Index(got, `id="verdict"`), strings.Index(got, `id="rss"`); i < 0 || j < i {
 		t.Errorf("verdict (at %d) is not before the RSS bar (at %d)", i, j)
 	}
+	// Links to the project's docs are followed only when clicked, and the script names the SVG
+	// namespace; nothing else may name another origin.
+	loads := strings.NewReplacer(`href="`+docsBase, "", `'http://www.w3.org/2000/svg'`, "").Replace(got)
 	for _, ext := range []string{"http://", "https://", "//cdn", "@import", "src="} {
-		if strings.Contains(got, ext) {
+		if strings.Contains(loads, ext) {
 			t.Errorf("page refers to something outside itself: %q", ext)
 		}
 	}

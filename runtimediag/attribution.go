@@ -334,38 +334,24 @@ func estimateInputOf(s *Snapshot) estimateInput {
 }
 
 func (a *Attributor) estimate(s *estimateInput) RSS {
-	a.mu.Lock()
-	last, lastShared, lastGoRt := a.last, a.lastShared, a.lastGoRtMeta
-	a.mu.Unlock()
+	var bytes [len(rssCategoryNames)]uint64
+	last := a.estimateFrom(s, &bytes)
+	classified := last != nil
 
 	r := RSS{Tier: TierCheap, Time: s.time, ResidentBytes: s.residentBytes}
 	cats := [len(rssCategoryNames)]RSSCategory{}
 	for i := range cats {
-		cats[i] = RSSCategory{Name: rssCategoryNames[i], Method: MethodEstimate}
-	}
-	cats[0].Bytes = s.heapObjects
-	cats[1].Bytes = s.heapUnused
-	cats[2].Bytes = s.heapFree
-	cats[3].Bytes = s.heapStacks
-	if last == nil {
-		cats[4].Bytes = s.goRuntime - min(s.goRuntime, s.osStacks)
-		for i := 5; i < len(cats); i++ {
+		cats[i] = RSSCategory{Name: rssCategoryNames[i], Method: MethodEstimate, Bytes: bytes[i]}
+		if i >= 5 && !classified {
 			cats[i].Method = MethodNotMeasured
 		}
+	}
+	if !classified {
 		r.Notes = append(r.Notes, "no full classification yet: go_runtime is what the runtime has mapped off-heap, and everything outside Go is unexplained")
 	} else {
 		r.ClassifiedAt = last.Time
 		r.ClassificationAgeSeconds = s.time.Sub(last.Time).Seconds()
 		r.LazyFreeBytes = last.LazyFreeBytes
-		cats[4].Bytes = scale(last.Category(CategoryGoRuntime), s.goRuntime, lastGoRt)
-		for i := 5; i < len(cats); i++ {
-			b := last.Category(cats[i].Name)
-			switch cats[i].Name {
-			case CategoryBinary, CategorySharedLibraries, CategoryFileMappings, CategorySharedMemory:
-				b = scale(b, s.sharedBytes, lastShared)
-			}
-			cats[i].Bytes = b
-		}
 	}
 	r.Categories = cats[:]
 	if r.ResidentBytes == 0 {
@@ -373,6 +359,35 @@ func (a *Attributor) estimate(s *estimateInput) RSS {
 	}
 	r.finish()
 	return r
+}
+
+// estimateBytes writes Estimate's category figures for s into out without allocating (the
+// Monitor's tick uses it); classified is false before the first full classification, when only the
+// Go categories (the first five) are figures and the others are left 0.
+func (a *Attributor) estimateBytes(s *estimateInput, out *[len(rssCategoryNames)]uint64) (classified bool) {
+	return a.estimateFrom(s, out) != nil
+}
+
+// estimateFrom is estimateBytes, returning the full classification it scaled (nil when none).
+func (a *Attributor) estimateFrom(s *estimateInput, out *[len(rssCategoryNames)]uint64) *RSS {
+	a.mu.Lock()
+	last, lastShared, lastGoRt := a.last, a.lastShared, a.lastGoRtMeta
+	a.mu.Unlock()
+	*out = [len(rssCategoryNames)]uint64{s.heapObjects, s.heapUnused, s.heapFree, s.heapStacks}
+	if last == nil {
+		out[4] = s.goRuntime - min(s.goRuntime, s.osStacks)
+		return nil
+	}
+	out[4] = scale(last.Category(CategoryGoRuntime), s.goRuntime, lastGoRt)
+	for i := 5; i < len(out); i++ {
+		b := last.Category(rssCategoryNames[i])
+		switch rssCategoryNames[i] {
+		case CategoryBinary, CategorySharedLibraries, CategoryFileMappings, CategorySharedMemory:
+			b = scale(b, s.sharedBytes, lastShared)
+		}
+		out[i] = b
+	}
+	return last
 }
 
 // scale returns b × now / then, or b when then is 0.

@@ -10,12 +10,17 @@ import (
 	"github.com/memdiag/memdiag/procself"
 )
 
-// maxHistoryBytes bounds the Monitor's history ring: an hour of 1 s ticks is about 480 KiB, and
-// WithHistory refuses a window that would need more than this.
+// maxHistoryBytes bounds the Monitor's history ring: an hour of 1 s ticks is about 1.5 MiB
+// (3,600 points of maxPointBytes at most), and WithHistory refuses a window that would need more
+// than this.
 const maxHistoryBytes = 4 << 20
 
 // pointSize is what one Point costs in the ring.
 const pointSize = int(unsafe.Sizeof(Point{}))
+
+// maxPointBytes is the budget of one Point: what the page plots per tick must stay this cheap
+// (TestPointSizeBudget).
+const maxPointBytes = 448
 
 // historyRing is a fixed-capacity ring of Points, allocated once: pushing the newest point
 // overwrites the oldest, so the tick never allocates. The mutex is held only to copy one Point in
@@ -146,8 +151,109 @@ func pointFrom(p *Point, prev, cur *Snapshot) {
 		}
 		for _, gp := range cur.GCPauses.Recent[:n] {
 			p.PauseGCMaxSeconds = max(p.PauseGCMaxSeconds, gp.Duration.Seconds())
+			p.addPause(gp)
+		}
+		if n > 0 {
+			p.GCPauseCount = uint32(min(cur.GCPauses.NumGC-prev.GCPauses.NumGC, math.MaxUint32))
 		}
 	}
+	c := &rt.CPU
+	p.CPU = PointCPU{User: c.User, GCMarkAssist: c.GCMarkAssist, GCMarkBackground: c.GCMarkDedicated + c.GCMarkIdle,
+		GCPause: c.GCPause, Scavenge: c.ScavengeTotal, Idle: c.Idle}
+	if prev != nil {
+		p.SchedLatency, p.SchedLatencyRead = deltaQuantiles(rt.SchedLatencies, prev.Runtime.SchedLatencies)
+	}
+	p.LiveObjectsRead = liveBySize(&p.LiveObjectsBySize, rt.AllocsBySize, rt.FreesBySize)
+}
+
+// addPause keeps gp among the point's longest pauses.
+func (p *Point) addPause(gp GCPause) {
+	pp := PointPause{EndUnixNano: gp.End.UnixNano(), DurationNanos: int64(gp.Duration)}
+	n := int(p.pausesKept)
+	if n < maxPointPauses {
+		p.GCPauses[n] = pp
+		p.pausesKept++
+		return
+	}
+	shortest := 0
+	for i := 1; i < n; i++ {
+		if p.GCPauses[i].DurationNanos < p.GCPauses[shortest].DurationNanos {
+			shortest = i
+		}
+	}
+	if pp.DurationNanos > p.GCPauses[shortest].DurationNanos {
+		p.GCPauses[shortest] = pp
+	}
+}
+
+// Pauses returns the GC pauses the point kept, the longest of those since the previous point.
+func (p *Point) Pauses() []PointPause { return p.GCPauses[:p.pausesKept] }
+
+// deltaQuantiles is the p50, p99 and max of cur − prev, two reads of one cumulative histogram,
+// each its bucket's upper bound (the lower bound for the unbounded last bucket), computed without
+// a buffer; ok is false when nothing was recorded in between or the two do not match.
+func deltaQuantiles(cur, prev Histogram) (q PointQuantiles, ok bool) {
+	if len(cur.Counts) == 0 || len(prev.Counts) != len(cur.Counts) || len(cur.Buckets) != len(cur.Counts)+1 {
+		return PointQuantiles{}, false
+	}
+	var total uint64
+	for i, c := range cur.Counts {
+		if c < prev.Counts[i] {
+			return PointQuantiles{}, false
+		}
+		total += c - prev.Counts[i]
+	}
+	if total == 0 {
+		return PointQuantiles{}, false
+	}
+	upper := func(i int) float64 {
+		if math.IsInf(cur.Buckets[i+1], 1) {
+			return cur.Buckets[i]
+		}
+		return cur.Buckets[i+1]
+	}
+	rank50, rank99 := uint64(math.Ceil(0.5*float64(total))), uint64(math.Ceil(0.99*float64(total)))
+	var seen uint64
+	q.P50, q.P99 = math.NaN(), math.NaN()
+	for i, c := range cur.Counts {
+		d := c - prev.Counts[i]
+		if d == 0 {
+			continue
+		}
+		seen += d
+		if math.IsNaN(q.P50) && seen >= rank50 {
+			q.P50 = upper(i)
+		}
+		if math.IsNaN(q.P99) && seen >= rank99 {
+			q.P99 = upper(i)
+		}
+		q.Max = upper(i)
+	}
+	return q, true
+}
+
+// liveBySize fills out with the live objects (allocated less freed) in each band of sizeBands;
+// it reports false when the two histograms were not read or do not match.
+func liveBySize(out *[len(sizeBands)]uint64, allocs, frees Histogram) bool {
+	*out = [len(sizeBands)]uint64{}
+	if len(allocs.Counts) == 0 || len(frees.Counts) != len(allocs.Counts) || len(allocs.Buckets) != len(allocs.Counts)+1 {
+		return false
+	}
+	band := 0
+	for i, a := range allocs.Counts {
+		// Bucket i holds sizes in [Buckets[i], Buckets[i+1]): its largest is Buckets[i+1] − 1.
+		hi := allocs.Buckets[i+1]
+		for band < len(sizeBands)-1 && !math.IsInf(hi, 1) && hi-1 > float64(sizeBands[band]) {
+			band++
+		}
+		if math.IsInf(hi, 1) {
+			band = len(sizeBands) - 1
+		}
+		if f := frees.Counts[i]; a > f {
+			out[band] += a - f
+		}
+	}
+	return true
 }
 
 // limitBytes is the smallest of GOMEMLIMIT and the cgroup's effective limit; 0 when neither is set.

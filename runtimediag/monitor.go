@@ -530,6 +530,9 @@ func (m *Monitor) tick() {
 	}
 	m.col.ReadCheap(cur)
 	pointFrom(&m.point, prev, cur)
+	m.point.RSSEstimated = true
+	est := estimateInputOf(cur)
+	m.point.RSSClassified = m.attr.estimateBytes(&est, &m.point.RSSCategoryBytes)
 	m.hist.push(&m.point)
 	m.checkTickTriggers(&m.point)
 	m.memLimit.update(cur)

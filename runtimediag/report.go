@@ -1,6 +1,9 @@
 package runtimediag
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Report is memdiag's answer for a window between two snapshots: where resident memory is (RSS),
 // how efficiently the process allocates (Efficiency), what to change (Findings) and which code
@@ -316,7 +319,72 @@ type Point struct {
 	PauseGCMaxSeconds float64 `json:"pause_gc_max_seconds"` // longest GC pause since the previous point; 0 if none
 	Goroutines        uint32  `json:"goroutines"`
 	Threads           uint32  `json:"threads"`
+
+	// RSSCategoryBytes is the cheap tier's estimate of each RSS category at this tick, in the
+	// order of RSSCategoryNames (Attributor.Estimate's figures). The Go categories come from
+	// runtime/metrics and are read at every tick (RSSEstimated); the others only once a full
+	// classification exists (RSSClassified). JSON null when not estimated.
+	RSSCategoryBytes [len(rssCategoryNames)]uint64 `json:"-"`
+	// CPU is the cumulative /cpu/classes/* reading (the runtime's estimate), for a CPU-class
+	// breakdown between points.
+	CPU PointCPU `json:"-"`
+	// SchedLatency is the /sched/latencies:seconds histogram between the previous point and this
+	// one: how long goroutines waited runnable before running. Each figure is its bucket's upper
+	// bound; JSON null when no goroutine was scheduled between the two points, or on the first.
+	SchedLatency PointQuantiles `json:"-"`
+	// LiveObjectsBySize is the number of heap objects live (allocated less freed, from
+	// /gc/heap/allocs-by-size and frees-by-size) in each band of SizeBandBounds; JSON null when the
+	// histograms were not read. Tiny allocations count as the 16-byte blocks that hold them.
+	LiveObjectsBySize [len(sizeBands)]uint64 `json:"-"`
+	// GCPauses are the longest of the GC pauses that ended since the previous point (at most
+	// len(GCPauses); GCPauseCount says how many there were), each with the time it ended.
+	GCPauses     [maxPointPauses]PointPause `json:"-"`
+	GCPauseCount uint32                     `json:"gc_pauses_since_previous_count"`
+
+	RSSEstimated     bool  `json:"-"` // RSSCategoryBytes holds the tick's estimate of the Go categories
+	RSSClassified    bool  `json:"-"` // and of the non-Go ones too (after a full classification)
+	SchedLatencyRead bool  `json:"-"` // SchedLatency holds a measurement
+	LiveObjectsRead  bool  `json:"-"` // LiveObjectsBySize holds a measurement
+	pausesKept       uint8 // how many of GCPauses hold a pause
 }
+
+// PointCPU is a point's cumulative CPU seconds by class (/cpu/classes/*). User is the time the
+// runtime did not account to the GC, the scavenger or idleness; the classes and Idle sum to
+// Point.CPUSecondsTotal.
+type PointCPU struct {
+	User             float64 `json:"user"`
+	GCMarkAssist     float64 `json:"gc_mark_assist"`
+	GCMarkBackground float64 `json:"gc_mark_background"` // dedicated and idle mark workers
+	GCPause          float64 `json:"gc_pause"`
+	Scavenge         float64 `json:"scavenge"`
+	Idle             float64 `json:"idle"`
+}
+
+// PointQuantiles is a latency distribution between two points, in seconds.
+type PointQuantiles struct {
+	P50 float64 `json:"p50"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// PointPause is one GC pause in a point: when it ended, in Unix nanoseconds, and how long it
+// lasted.
+type PointPause struct {
+	EndUnixNano   int64
+	DurationNanos int64
+}
+
+// maxPointPauses bounds the pauses a point keeps: the longest are kept, so that a pause
+// timeline never misses the worst one.
+const maxPointPauses = 4
+
+// sizeBands are the upper bounds, in bytes, of the object-size bands of Point.LiveObjectsBySize;
+// the last band holds every larger object (above the largest size class, 32 KiB).
+var sizeBands = [...]uint64{16, 64, 256, 1 << 10, 4 << 10, 32 << 10, math.MaxUint64}
+
+// SizeBandBounds returns the upper bound in bytes of each band of Point.LiveObjectsBySize; the
+// last is math.MaxUint64.
+func SizeBandBounds() []uint64 { return append([]uint64(nil), sizeBands[:]...) }
 
 // AnalyzeInput is everything Analyze looks at. Only Cur is required.
 type AnalyzeInput struct {

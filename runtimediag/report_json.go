@@ -148,21 +148,138 @@ func (p *GCPause) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// MarshalJSON writes resident_bytes and cgroup_usage_bytes as null when unread, and limit_bytes
-// as null when there is no limit.
+// MarshalJSON writes resident_bytes and cgroup_usage_bytes as null when unread, limit_bytes as
+// null when there is no limit, and each figure of the plots (RSS categories, scheduler latency,
+// live objects by size) as null when it was not measured.
 func (p Point) MarshalJSON() ([]byte, error) {
 	type plain Point
-	return json.Marshal(struct {
+	v := struct {
 		plain
 		ResidentBytes    *uint64 `json:"resident_bytes"`
 		LimitBytes       *uint64 `json:"limit_bytes"`
 		CgroupUsageBytes *uint64 `json:"cgroup_usage_bytes"`
+		rssJSON
+		CPUUser             float64          `json:"cpu_user_seconds_total"`
+		CPUGCMarkAssist     float64          `json:"cpu_gc_mark_assist_seconds_total"`
+		CPUGCMarkBackground float64          `json:"cpu_gc_mark_background_seconds_total"`
+		CPUGCPause          float64          `json:"cpu_gc_pause_seconds_total"`
+		CPUScavenge         float64          `json:"cpu_scavenge_seconds_total"`
+		CPUIdle             float64          `json:"cpu_idle_seconds_total"`
+		SchedP50            *float64         `json:"sched_latency_p50_seconds"`
+		SchedP99            *float64         `json:"sched_latency_p99_seconds"`
+		SchedMax            *float64         `json:"sched_latency_max_seconds"`
+		LiveObjects         []uint64         `json:"live_objects_by_size_count"`
+		GCPauses            []pointPauseJSON `json:"gc_pauses"`
 	}{
 		plain:            plain(p),
 		ResidentBytes:    nullIfZero(p.ResidentBytes),
 		LimitBytes:       nullIfZero(p.LimitBytes),
 		CgroupUsageBytes: nullIfZero(p.CgroupUsageBytes),
-	})
+		CPUUser:          p.CPU.User, CPUGCMarkAssist: p.CPU.GCMarkAssist, CPUGCMarkBackground: p.CPU.GCMarkBackground,
+		CPUGCPause: p.CPU.GCPause, CPUScavenge: p.CPU.Scavenge, CPUIdle: p.CPU.Idle,
+		GCPauses: make([]pointPauseJSON, 0, maxPointPauses),
+	}
+	c := &p.RSSCategoryBytes
+	v.rssJSON = rssJSON{&c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[6], &c[7], &c[8], &c[9], &c[10], &c[11], &c[12]}
+	if !p.RSSEstimated {
+		v.rssJSON = rssJSON{}
+	} else if !p.RSSClassified {
+		r := &v.rssJSON
+		r.ThreadStacks, r.CHeap, r.Binary, r.SharedLibraries, r.FileMappings, r.SharedMemory, r.OtherAnonymous, r.Kernel = nil, nil, nil, nil, nil, nil, nil, nil
+	}
+	if p.SchedLatencyRead {
+		v.SchedP50, v.SchedP99, v.SchedMax = &p.SchedLatency.P50, &p.SchedLatency.P99, &p.SchedLatency.Max
+	}
+	if p.LiveObjectsRead {
+		v.LiveObjects = p.LiveObjectsBySize[:]
+	}
+	for _, pp := range p.Pauses() {
+		v.GCPauses = append(v.GCPauses, pointPauseJSON{End: time.Unix(0, pp.EndUnixNano).UTC(), Seconds: time.Duration(pp.DurationNanos).Seconds()})
+	}
+	return json.Marshal(v)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes; a figure that is null or absent stays unmeasured.
+func (p *Point) UnmarshalJSON(b []byte) error {
+	type plain Point
+	var v struct {
+		*plain
+		ResidentBytes    *uint64 `json:"resident_bytes"`
+		LimitBytes       *uint64 `json:"limit_bytes"`
+		CgroupUsageBytes *uint64 `json:"cgroup_usage_bytes"`
+		rssJSON
+		CPUUser             float64          `json:"cpu_user_seconds_total"`
+		CPUGCMarkAssist     float64          `json:"cpu_gc_mark_assist_seconds_total"`
+		CPUGCMarkBackground float64          `json:"cpu_gc_mark_background_seconds_total"`
+		CPUGCPause          float64          `json:"cpu_gc_pause_seconds_total"`
+		CPUScavenge         float64          `json:"cpu_scavenge_seconds_total"`
+		CPUIdle             float64          `json:"cpu_idle_seconds_total"`
+		SchedP50            *float64         `json:"sched_latency_p50_seconds"`
+		SchedP99            *float64         `json:"sched_latency_p99_seconds"`
+		SchedMax            *float64         `json:"sched_latency_max_seconds"`
+		LiveObjects         []uint64         `json:"live_objects_by_size_count"`
+		GCPauses            []pointPauseJSON `json:"gc_pauses"`
+	}
+	*p = Point{}
+	v.plain = (*plain)(p)
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	deref := func(u *uint64) uint64 {
+		if u == nil {
+			return 0
+		}
+		return *u
+	}
+	p.ResidentBytes, p.LimitBytes, p.CgroupUsageBytes = deref(v.ResidentBytes), deref(v.LimitBytes), deref(v.CgroupUsageBytes)
+	cats := v.rssJSON.fields()
+	p.RSSEstimated, p.RSSClassified = cats[0] != nil, cats[5] != nil
+	for i, c := range cats {
+		p.RSSCategoryBytes[i] = deref(c)
+	}
+	p.CPU = PointCPU{User: v.CPUUser, GCMarkAssist: v.CPUGCMarkAssist, GCMarkBackground: v.CPUGCMarkBackground,
+		GCPause: v.CPUGCPause, Scavenge: v.CPUScavenge, Idle: v.CPUIdle}
+	if v.SchedP50 != nil && v.SchedP99 != nil && v.SchedMax != nil {
+		p.SchedLatency, p.SchedLatencyRead = PointQuantiles{P50: *v.SchedP50, P99: *v.SchedP99, Max: *v.SchedMax}, true
+	}
+	if len(v.LiveObjects) == len(p.LiveObjectsBySize) {
+		copy(p.LiveObjectsBySize[:], v.LiveObjects)
+		p.LiveObjectsRead = true
+	}
+	for _, pp := range v.GCPauses[:min(len(v.GCPauses), maxPointPauses)] {
+		p.GCPauses[p.pausesKept] = PointPause{EndUnixNano: pp.End.UnixNano(), DurationNanos: int64(math.Round(pp.Seconds * 1e9))}
+		p.pausesKept++
+	}
+	return nil
+}
+
+func (r *rssJSON) fields() [len(rssCategoryNames)]*uint64 {
+	return [...]*uint64{r.GoHeapObjects, r.GoHeapUnused, r.GoHeapFree, r.GoStacks, r.GoRuntime, r.ThreadStacks, r.CHeap,
+		r.Binary, r.SharedLibraries, r.FileMappings, r.SharedMemory, r.OtherAnonymous, r.Kernel}
+}
+
+// rssJSON is a Point's RSS categories in JSON, in the order of rssCategoryNames; a category not
+// estimated is null.
+type rssJSON struct {
+	GoHeapObjects   *uint64 `json:"rss_go_heap_objects_bytes"`
+	GoHeapUnused    *uint64 `json:"rss_go_heap_unused_bytes"`
+	GoHeapFree      *uint64 `json:"rss_go_heap_free_bytes"`
+	GoStacks        *uint64 `json:"rss_go_stacks_bytes"`
+	GoRuntime       *uint64 `json:"rss_go_runtime_bytes"`
+	ThreadStacks    *uint64 `json:"rss_thread_stacks_bytes"`
+	CHeap           *uint64 `json:"rss_c_heap_bytes"`
+	Binary          *uint64 `json:"rss_binary_bytes"`
+	SharedLibraries *uint64 `json:"rss_shared_libraries_bytes"`
+	FileMappings    *uint64 `json:"rss_file_mappings_bytes"`
+	SharedMemory    *uint64 `json:"rss_shared_memory_bytes"`
+	OtherAnonymous  *uint64 `json:"rss_other_anonymous_bytes"`
+	Kernel          *uint64 `json:"rss_kernel_bytes"`
+}
+
+// pointPauseJSON is a PointPause in JSON: {"end": time, "duration_seconds": seconds}.
+type pointPauseJSON struct {
+	End     time.Time `json:"end"`
+	Seconds float64   `json:"duration_seconds"`
 }
 
 // MarshalJSON writes Duration in seconds.

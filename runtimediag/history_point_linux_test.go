@@ -1,0 +1,36 @@
+package runtimediag
+
+import (
+	"context"
+	"testing"
+)
+
+// TestPointRSSMatchesEstimate: the tick's allocation-free category figures are Estimate's, before
+// and after a full classification.
+func TestPointRSSMatchesEstimate(t *testing.T) {
+	c, err := NewCollector()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	a := NewAttributor()
+	for _, classify := range []bool{false, true} {
+		if classify {
+			if _, err := a.Full(c.Full(context.Background())); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s := c.Cheap()
+		est := a.Estimate(s)
+		in := estimateInputOf(s)
+		var got [len(rssCategoryNames)]uint64
+		if classified := a.estimateBytes(&in, &got); classified != classify {
+			t.Errorf("classified %v, want %v", classified, classify)
+		}
+		for i, cat := range est.Categories {
+			if cat.Name != rssCategoryNames[i] || (cat.Method != MethodNotMeasured && cat.Bytes != got[i]) {
+				t.Errorf("classified %v: %s is %d in Estimate, %d at the tick", classify, cat.Name, cat.Bytes, got[i])
+			}
+		}
+	}
+}
