@@ -936,6 +936,14 @@ func BenchmarkCgroupMemory(b *testing.B) {
 			}
 		}
 	})
+	b.Run("ReadStatEvery10", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := r.ReadStatEvery(&m, 10, 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	for name, f := range map[string]preadFile{"usage": r.usage, "limit": r.limit, "stat": r.stat} {
 		// One pread (what the reader does) against os.File.ReadAt, which makes a second pread
 		// for io.EOF when the file is shorter than the buffer.
