@@ -58,9 +58,12 @@ type Prediction struct {
 
 	// HeapGoalBytes is the pacer's heap goal; 0 when there is none (GOGC=off, no limit).
 	HeapGoalBytes uint64
-	// PeakHeapBytes is the heap when a cycle's marking ends: the marked heap plus the bytes
-	// allocated from one cycle's end to the next's — at most the goal, above it when the limiter
-	// engages. Unbounded: GOGC=off with no limit; the heap grows with every allocation.
+	// PeakHeapBytes is the heap objects (/memory/classes/heap/objects) when a cycle's marking
+	// ends, for the mean cycle: the marked heap plus the bytes allocated from one cycle's end to
+	// the next's — at most the goal, above it when the limiter engages. Single cycles spread
+	// around it with the garbage each one happens to find live: the largest cycle of a window of
+	// a few seconds ran 3–14% above the mean in the validation runs (docs/whatif.md). Unbounded:
+	// GOGC=off with no limit; the heap grows with every allocation.
 	PeakHeapBytes uint64
 	Unbounded     bool
 
@@ -213,11 +216,40 @@ func pacing(w *Window, goal, marked float64) cyclePacing {
 }
 
 // goals gives the heap goal of setting s for the window, and whether the memory limit set it.
+//
+// The runtime computes the memory-limit goal from the non-heap memory of the moment
+// (memoryLimitHeapGoal: mapped − free − heap objects). Part of it moves with the heap: the unused
+// room in spans and the span structures, one per span. Under a tighter limit the heap is smaller
+// and so is that part, which leaves the heap more room; taking the baseline's non-heap memory as
+// fixed puts the goal too low and the cycles too many (by 5–9% in the validation runs). So the
+// heap-proportional part is scaled to a heap at the goal, which it depends on: a fixed point,
+// reached in a few steps because the share is a few percent.
 func goals(w *Window, s Setting, marked float64) (goal float64, binds bool) {
-	nonHeap := w.HeapUnusedBytes + w.GoOtherBytes
+	nonHeap := float64(w.HeapUnusedBytes + w.GoOtherBytes)
 	gogcGoal := GOGCGoal(s.GOGC, uint64(marked), w.StackScanBytes, w.GlobalsScanBytes)
-	limitGoal := MemoryLimitGoal(s.MemoryLimitBytes, nonHeap, uint64(marked))
+	limitGoal := MemoryLimitGoal(s.MemoryLimitBytes, uint64(nonHeap), uint64(marked))
+	if share := heapProportionalShare(w); share > 0 && !math.IsInf(limitGoal, 1) {
+		fixed := nonHeap - share*float64(w.HeapObjectsBytes)
+		for range 8 {
+			next := MemoryLimitGoal(s.MemoryLimitBytes, uint64(max(fixed+share*limitGoal, 0)), uint64(marked))
+			if math.Abs(next-limitGoal) < 1<<10 {
+				limitGoal = next
+				break
+			}
+			limitGoal = next
+		}
+	}
 	return min(gogcGoal, limitGoal), limitGoal < gogcGoal
+}
+
+// heapProportionalShare is the non-heap memory that grows with the heap — unused room in spans
+// and span structures — per byte of heap objects, as the window measured it; 0 when the window
+// has no heap objects or no span figure.
+func heapProportionalShare(w *Window) float64 {
+	if w.HeapObjectsBytes == 0 || w.SpanMetadataBytes == 0 || w.SpanMetadataBytes > w.GoOtherBytes {
+		return 0
+	}
+	return float64(w.HeapUnusedBytes+w.SpanMetadataBytes) / float64(w.HeapObjectsBytes)
 }
 
 func predict(w *Window, s Setting) Prediction {

@@ -310,3 +310,39 @@ func TestPredictRunwayAtTheLowerBound(t *testing.T) {
 		t.Errorf("GOGC=200: %v MiB a cycle, want %v", p[0].AllocBytesPerCycle/mib, want/mib)
 	}
 }
+
+// TestMemoryLimitGoalScalesHeapOverheads: the unused room in spans and the span structures grow
+// and shrink with the heap, and the runtime computes the memory-limit goal from the non-heap
+// memory of the moment. The window's heap is 150 MiB of objects with 15 MiB unused and 3 MiB of
+// span structures (12% of the heap); under a 180 MiB limit the heap is near the goal, g, smaller
+// than the window's, and the non-heap memory is 17 MiB fixed + 12% of g: g = (180 − 17 − 0.12 g)
+// less 3%.
+func TestMemoryLimitGoalScalesHeapOverheads(t *testing.T) {
+	w := steady()
+	w.SpanMetadataBytes = 3 * mib
+	const limit = 180 * mib
+	p, err := gcmodel.Predict(&w, []gcmodel.Setting{{GOGC: gcmodel.Off, MemoryLimitBytes: limit}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	share := 18.0 / 150
+	fixed := float64(35*mib) - share*150*mib
+	g := 0.0
+	for range 50 { // the runtime's own formula at the fixed point
+		g = gcmodel.MemoryLimitGoal(limit, uint64(fixed+share*g), 100*mib)
+	}
+	if !near(float64(p[0].HeapGoalBytes), g, 2e-4) {
+		t.Errorf("goal %.2f MiB, want %.2f MiB (non-heap %.2f MiB at that heap)", float64(p[0].HeapGoalBytes)/mib, g/mib, (fixed+share*g)/mib)
+	}
+	// Taken as fixed, the 35 MiB of the 150 MiB heap would put the goal lower (140.6 MiB).
+	fixedGoal := gcmodel.MemoryLimitGoal(limit, 35*mib, 100*mib)
+	if float64(p[0].HeapGoalBytes) <= fixedGoal+mib/2 {
+		t.Errorf("goal %.2f MiB, no higher than with the window's non-heap memory taken as fixed (%.2f MiB)", float64(p[0].HeapGoalBytes)/mib, fixedGoal/mib)
+	}
+	// Without the span figure the non-heap memory is taken as fixed, as before.
+	w.SpanMetadataBytes = 0
+	p, _ = gcmodel.Predict(&w, []gcmodel.Setting{{GOGC: gcmodel.Off, MemoryLimitBytes: limit}})
+	if float64(p[0].HeapGoalBytes) != math.Floor(fixedGoal) {
+		t.Errorf("without SpanMetadataBytes: goal %d, want %v", p[0].HeapGoalBytes, fixedGoal)
+	}
+}

@@ -53,6 +53,11 @@ type Window struct {
 	// GoOtherBytes is every other byte the runtime has mapped and not released apart from the heap
 	// (objects, unused, free): goroutine stacks, runtime metadata, profiling buckets, other.
 	GoOtherBytes uint64
+	// SpanMetadataBytes is the part of GoOtherBytes that is span structures in use
+	// (/memory/classes/metadata/mspan/inuse): one per span of the heap, so it grows and shrinks
+	// with the heap, as HeapUnusedBytes does. 0 when not measured: the non-heap memory is then
+	// taken as fixed whatever the heap.
+	SpanMetadataBytes uint64
 
 	// NonGoResidentBytes is resident memory the runtime does not manage (C heap, thread stacks,
 	// binary, libraries, file mappings), measured outside the runtime; NonGoKnown says it was.

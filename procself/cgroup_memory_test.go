@@ -520,6 +520,9 @@ func TestCgroupMemoryReaderAllocs(t *testing.T) {
 			if n := testing.AllocsPerRun(100, func() { _ = r.ReadSlowEvery(&m, 10, time.Minute) }); n != 0 {
 				t.Errorf("ReadSlowEvery allocates %v times per call, want 0", n)
 			}
+			if n := testing.AllocsPerRun(100, func() { _ = r.ReadStatEvery(&m, 10, time.Minute) }); n != 0 {
+				t.Errorf("ReadStatEvery allocates %v times per call, want 0", n)
+			}
 		})
 	}
 }
@@ -933,6 +936,14 @@ func BenchmarkCgroupMemory(b *testing.B) {
 			}
 		}
 	})
+	b.Run("ReadStatEvery10", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := r.ReadStatEvery(&m, 10, 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	for name, f := range map[string]preadFile{"usage": r.usage, "limit": r.limit, "stat": r.stat} {
 		// One pread (what the reader does) against os.File.ReadAt, which makes a second pread
 		// for io.EOF when the file is shorter than the buffer.
@@ -991,4 +1002,87 @@ func BenchmarkCgroupMemory(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestCgroupMemoryReadStatEvery: the limit is read on every call, memory.stat on the first and
+// every Nth. On v1 the effective limit follows a lowered own limit at once even while the
+// hierarchical limit in memory.stat is carried, and an ancestor's stricter limit (here 256 MiB,
+// set above the mount point and seen only in hierarchical_memory_limit) still applies.
+func TestCgroupMemoryReadStatEvery(t *testing.T) {
+	needProc(t)
+	root := t.TempDir()
+	if err := os.CopyFS(root, os.DirFS("testdata/cgroup-v1-kubepods")); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(root, "proc/self")) // os.CopyFS does not copy symlinks
+	if err := os.Symlink("4242", filepath.Join(root, "proc/self")); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "sys/fs/cgroup/memory")
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	statFile, err := os.ReadFile(filepath.Join(dir, "memory.stat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(root).OpenCgroupMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var m CgroupMemory
+	read := func() {
+		t.Helper()
+		if err := r.ReadStatEvery(&m, 10, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read()
+	if m.Carried || m.Limit != limitOf(512<<20) || m.EffectiveLimit != limitOf(256<<20) {
+		t.Fatalf("first call: carried %v, limit %+v, effective %+v; want fresh 512 MiB, effective 256 MiB", m.Carried, m.Limit, m.EffectiveLimit)
+	}
+	// Lowered, but still above the ancestor's 256 MiB: the effective limit stays 256 MiB.
+	write("memory.limit_in_bytes", "402653184\n")
+	read()
+	if !m.Carried || !m.CarriedStatOnly || m.Limit != limitOf(384<<20) || m.EffectiveLimit != limitOf(256<<20) {
+		t.Errorf("own limit lowered to 384 MiB: carried %v (stat only %v), limit %+v, effective %+v; want the stat carried, limit 384 MiB, effective 256 MiB",
+			m.Carried, m.CarriedStatOnly, m.Limit, m.EffectiveLimit)
+	}
+	// Lowered below the ancestor's: followed at once, though memory.stat (which still says 256 MiB) is carried.
+	write("memory.limit_in_bytes", "134217728\n")
+	read()
+	if !m.Carried || m.Limit != limitOf(128<<20) || m.EffectiveLimit != limitOf(128<<20) {
+		t.Errorf("own limit lowered to 128 MiB: carried %v, limit %+v, effective %+v; want 128 MiB both", m.Carried, m.Limit, m.EffectiveLimit)
+	}
+	if m.Stat.HierarchicalMemoryLimit != limitOf(256<<20) || !m.Stat.Present.Has(CgroupStatHierarchicalMemoryLimit) {
+		t.Errorf("the carried memory.stat was changed: hierarchical limit %+v", m.Stat.HierarchicalMemoryLimit)
+	}
+	// Where the hierarchical limit was the cgroup's own, a lowered own limit replaces it.
+	write("memory.stat", strings.Replace(string(statFile), "hierarchical_memory_limit 268435456", "hierarchical_memory_limit 134217728", 1))
+	for range 10 {
+		if read(); !m.Carried {
+			break // the tenth call since the last fresh one reads memory.stat again
+		}
+	}
+	if m.Carried || m.EffectiveLimit != limitOf(128<<20) {
+		t.Fatalf("after ten calls: carried %v, effective %+v; want a fresh read, 128 MiB", m.Carried, m.EffectiveLimit)
+	}
+	write("memory.limit_in_bytes", "67108864\n")
+	read()
+	if m.EffectiveLimit != limitOf(64<<20) {
+		t.Errorf("own limit lowered to 64 MiB with its old value carried as the hierarchical limit: effective %+v, want 64 MiB", m.EffectiveLimit)
+	}
+	// ReadSlowEvery, by contrast, carries the limit too.
+	write("memory.limit_in_bytes", "33554432\n")
+	var s CgroupMemory
+	if err := r.ReadSlowEvery(&s, 10, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Carried || s.CarriedStatOnly || s.Limit != limitOf(128<<20) {
+		t.Errorf("ReadSlowEvery: carried %v (stat only %v), limit %+v; want the limit carried from the last stat read, 128 MiB", s.Carried, s.CarriedStatOnly, s.Limit)
+	}
 }

@@ -37,7 +37,8 @@ type Collector struct {
 // slowly changing files, memory.stat and the limit: on every 10th cheap read, and on any cheap
 // read when the last one is 10 s old or more; the reads in between carry them, marked as carried
 // with their age (procself.CgroupMemory.Carried, CarriedAge, CarriedAgeReads), while usage is
-// read every time.
+// read every time. A Monitor with WithMemoryLimit reads the limit every time too
+// (procself.CgroupMemoryReader.ReadStatEvery): it acts on a lowered limit at the next tick.
 //
 // Why: on a 2-core cgroup-v1 VM memory.stat costs 10–16 µs per read, two thirds of the whole cheap
 // snapshot, because the kernel sums its per-CPU counters for every one of its ~70 lines; usage and
@@ -175,8 +176,14 @@ func (c *Collector) readSource(dst *Snapshot, src Source, set SourceSet) error {
 			}
 		}
 		// memory.stat is most of the cheap tier's cost and, like the limit, changes slowly in
-		// what it is used for; usage is read every tick (see cgroupStatEveryTicks).
-		if err = c.cgroup.ReadSlowEvery(&dst.CgroupMemory, cgroupStatEveryTicks, cgroupStatMaxAge); err != nil && !procself.IsPartial(err) {
+		// what it is used for; usage is read every tick (see cgroupStatEveryTicks), and so is the
+		// limit when the adaptive memory limit acts on it.
+		if c.cfg.cgroupLimitEveryRead {
+			err = c.cgroup.ReadStatEvery(&dst.CgroupMemory, cgroupStatEveryTicks, cgroupStatMaxAge)
+		} else {
+			err = c.cgroup.ReadSlowEvery(&dst.CgroupMemory, cgroupStatEveryTicks, cgroupStatMaxAge)
+		}
+		if err != nil && !procself.IsPartial(err) {
 			// The process may have moved to another cgroup: resolve it again on the next tick.
 			c.cgroup.Close()
 			c.cgroup = nil

@@ -2,12 +2,16 @@ package runtimediag
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,13 +47,19 @@ type memlimitRun struct {
 		LiveBytes      int     `json:"live_bytes"`
 		FinalLimit     int64   `json:"final_limit_bytes"`
 		LimiterEngaged bool    `json:"limiter_engaged"`
+		LimitSets      int     `json:"limit_sets"`
+		MinNonGoBytes  uint64  `json:"min_non_go_bytes"`
+		NonGoBytes     uint64  `json:"non_go_bytes"`
+		NonGoSource    string  `json:"non_go_source"`
+		CHeapBytes     uint64  `json:"c_heap_bytes"`
 	}
 }
 
 // TestMemoryLimitInCgroup runs a program with 200 MiB of C heap and a Go heap growing to 240 MiB
 // live under a 512 MiB cgroup v1 limit three ways: no GOMEMLIMIT, GOMEMLIMIT at 90% of the limit
 // (automemlimit's rule, blind to the C heap), and memdiag's adaptive limit. The first two must be
-// OOM-killed and the adaptive one must not.
+// OOM-killed and the adaptive one must not, and it must have counted the C heap: every limit it
+// set subtracted at least the 200 MiB, and the report attributes 200 MiB (±5%) to c_heap.
 func TestMemoryLimitInCgroup(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs three child processes under a memory cgroup for a few seconds each")
@@ -104,8 +114,21 @@ func TestMemoryLimitInCgroup(t *testing.T) {
 	if !results[0].killed || !results[1].killed {
 		t.Errorf("the scenario does not show the problem: no limit killed %v, 90%% limit killed %v", results[0].killed, results[1].killed)
 	}
-	if results[2].killed {
-		t.Errorf("the adaptive limit was OOM-killed")
+	ad := results[2]
+	if ad.killed {
+		t.Fatalf("the adaptive limit was OOM-killed")
+	}
+	const cHeap = 200 << 20
+	t.Logf("adaptive limit: %d limits set, non-Go memory subtracted %d MiB at least, %d MiB last (%s); the report's c_heap %d MiB",
+		ad.out.LimitSets, ad.out.MinNonGoBytes>>20, ad.out.NonGoBytes>>20, ad.out.NonGoSource, ad.out.CHeapBytes>>20)
+	if ad.out.LimitSets == 0 {
+		t.Errorf("the adaptive limit set no limit")
+	}
+	if ad.out.MinNonGoBytes < cHeap {
+		t.Errorf("the adaptive limit subtracted %d MiB of non-Go memory at its lowest, under the %d MiB of C heap alone", ad.out.MinNonGoBytes>>20, cHeap>>20)
+	}
+	if c := float64(ad.out.CHeapBytes); c < 0.95*cHeap || c > 1.05*cHeap {
+		t.Errorf("the report attributes %d MiB to c_heap, want %d MiB ±5%%", ad.out.CHeapBytes>>20, cHeap>>20)
 	}
 }
 
@@ -182,4 +205,91 @@ func filteredTestEnv() []string {
 		out = append(out, kv)
 	}
 	return out
+}
+
+// TestAdaptiveLimitFollowsLoweredCgroupLimit moves the test process into a fresh cgroup v1 memory
+// cgroup limited to 4 GiB, lets the adaptive limit settle, lowers the cgroup's limit to 2 GiB and
+// checks that the very next tick sets the Go memory limit under it: the limit is read on every
+// tick, not carried for ten.
+func TestAdaptiveLimitFollowsLoweredCgroupLimit(t *testing.T) {
+	if os.Geteuid() != 0 {
+		skipOrRequire(t, "creating a memory cgroup needs root")
+	}
+	if _, err := os.Stat(filepath.Join(cgroupV1Memory, "memory.limit_in_bytes")); err != nil {
+		skipOrRequire(t, "no cgroup v1 memory controller at "+cgroupV1Memory)
+	}
+	self, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var home string
+	for _, line := range strings.Split(string(self), "\n") {
+		if parts := strings.SplitN(line, ":", 3); len(parts) == 3 && slices.Contains(strings.Split(parts[1], ","), "memory") {
+			home = filepath.Join(cgroupV1Memory, parts[2])
+		}
+	}
+	if home == "" {
+		skipOrRequire(t, "this process is in no cgroup v1 memory cgroup")
+	}
+	dir := filepath.Join(cgroupV1Memory, fmt.Sprintf("memdiag-lowered-%d", os.Getpid()))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		skipOrRequire(t, fmt.Sprintf("cannot create a memory cgroup: %v", err))
+	}
+	write := func(d, file string, v uint64) error {
+		return os.WriteFile(filepath.Join(d, file), []byte(strconv.FormatUint(v, 10)), 0o644)
+	}
+	t.Cleanup(func() {
+		if err := write(home, "cgroup.procs", uint64(os.Getpid())); err != nil {
+			t.Errorf("moving back to %s: %v", home, err)
+		}
+		for range 50 {
+			if err := os.Remove(dir); err == nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Logf("could not remove %s", dir)
+	})
+	const gib = 1 << 30
+	if err := write(dir, "memory.limit_in_bytes", 4*gib); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(dir, "cgroup.procs", uint64(os.Getpid())); err != nil {
+		t.Fatal(err)
+	}
+
+	m, err := NewMonitor(WithMemoryLimit(MemoryLimit{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	user := debug.SetMemoryLimit(-1)
+	if user != math.MaxInt64 {
+		t.Skipf("a memory limit of %d is in force: the adaptive limit never goes above it", user)
+	}
+	m.tick() // reads the limit and memory.stat, asks for a classification
+	m.classifyNonGo(context.Background())
+	if m.memLimit.classified.Load() == nil {
+		t.Fatal("no classification recorded")
+	}
+	m.tick()
+	first := debug.SetMemoryLimit(-1)
+	if first >= 4*gib || first < 3*gib {
+		t.Fatalf("under a 4 GiB cgroup the adaptive limit is %d MiB, want between 3 and 4 GiB", first>>20)
+	}
+	if err := write(dir, "memory.limit_in_bytes", 2*gib); err != nil {
+		t.Fatal(err)
+	}
+	m.tick()
+	next := debug.SetMemoryLimit(-1)
+	t.Logf("adaptive limit %d MiB under 4 GiB; %d MiB one tick after the cgroup was lowered to 2 GiB", first>>20, next>>20)
+	if next >= 2*gib {
+		t.Errorf("one tick after the cgroup limit went from 4 to 2 GiB the Go memory limit is %d MiB, not under 2 GiB", next>>20)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := debug.SetMemoryLimit(-1); got != user {
+		t.Errorf("Close left the limit at %d, want %d", got, user)
+	}
 }

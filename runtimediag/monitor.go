@@ -75,9 +75,12 @@ type Monitor struct {
 	wg        sync.WaitGroup // tick, worker, full collections
 	logDone   chan struct{}  // closed when the log writer returns
 
-	fullReq    chan struct{}       // the tick asks the worker for a window reading and a full report
-	windowReq  chan struct{}       // the tick asks the worker for a window reading
-	captureReq chan captureRequest // a trigger asks the worker for a capture
+	fullReq   chan struct{} // the tick asks the worker for a window reading and a full report
+	windowReq chan struct{} // the tick asks the worker for a window reading
+	// classifyReq: the adaptive memory limit asks the worker to classify the mappings afresh.
+	classifyReq chan struct{}
+	classSnap   *Snapshot           // the worker's snapshot for those classifications, reused
+	captureReq  chan captureRequest // a trigger asks the worker for a capture
 
 	// reader reads the allocation profile for window readings and full reports, resolving each
 	// allocating stack once.
@@ -184,6 +187,8 @@ func NewMonitor(opts ...Option) (*Monitor, error) {
 	// The collector logs its own problems from the tick: through the queue, like everything else.
 	colCfg := cfg
 	colCfg.logger = async
+	// The adaptive memory limit acts on the container's limit: it is read on every tick.
+	colCfg.cgroupLimitEveryRead = mc.memLimit != nil
 	col, err := newCollector(colCfg)
 	if err != nil {
 		return nil, err
@@ -201,6 +206,7 @@ func NewMonitor(opts ...Option) (*Monitor, error) {
 		reader:        newAllocReader(),
 		windows:       newWindowRing(windowStep(mc.tick, mc.full)),
 		windowReq:     make(chan struct{}, 1),
+		classifyReq:   make(chan struct{}, 1),
 		mc:            mc,
 		col:           col,
 		fullCol:       fullCol,
@@ -535,7 +541,12 @@ func (m *Monitor) tick() {
 	m.point.RSSClassified = m.attr.estimateBytes(&est, &m.point.RSSCategoryBytes)
 	m.hist.push(&m.point)
 	m.checkTickTriggers(&m.point)
-	m.memLimit.update(cur)
+	if m.memLimit.update(cur) {
+		select {
+		case m.classifyReq <- struct{}{}:
+		default: // one is already asked for
+		}
+	}
 	m.logPauseMax = max(m.logPauseMax, m.point.PauseGCMaxSeconds)
 	m.cur = 1 - m.cur
 	m.ticked = true
@@ -623,11 +634,37 @@ func (m *Monitor) runWorker(ctx context.Context) {
 			}
 		case <-m.windowReq:
 			m.takeReading()
+		case <-m.classifyReq:
+			m.classifyNonGo(ctx)
 		case req := <-m.captureReq:
 			info := m.caps.take(ctx, m, &req, req.reason())
 			logCapture(m.log, &info)
 		}
 	}
+}
+
+// classifySources is what a classification of the mappings for the adaptive memory limit reads:
+// smaps and what the Attributor needs beside it, and no more of the full tier.
+const classifySources = 1<<SourceRuntimeMetrics | 1<<SourceStatm | 1<<SourceSmaps | 1<<SourceIdentity
+
+// classifyNonGo classifies every mapping (Attributor.Full) for the adaptive memory limit, which
+// takes its non-Go memory from it. It reads smaps, whose cost grows with resident memory, and runs
+// on the worker only, never on the tick; its CPU is memdiag's own.
+func (m *Monitor) classifyNonGo(ctx context.Context) {
+	if m.classSnap == nil {
+		m.classSnap = new(Snapshot)
+	}
+	var rss RSS
+	var err error
+	d := measureCPU(func() {
+		m.fullCol.Read(ctx, m.classSnap, classifySources)
+		rss, err = m.attr.Full(m.classSnap)
+	})
+	m.selfCPU.Add(int64(d))
+	if ctx.Err() != nil {
+		return
+	}
+	m.memLimit.noteClassification(m.classSnap.Time, &rss, err)
 }
 
 // baseline takes the first window reading, the start of every window until the history fills.
@@ -781,6 +818,8 @@ func (m *Monitor) collectFull(ctx context.Context) (*fullReading, error) {
 	if err != nil {
 		rss = m.attr.Estimate(snap)
 		rss.Notes = append(rss.Notes, "no per-mapping attribution ("+err.Error()+"): categories are estimates")
+	} else {
+		m.memLimit.noteClassification(snap.Time, &rss, nil)
 	}
 	rd.rss = rss
 	rd.routes = m.routesFrom(rd.prof)

@@ -65,6 +65,9 @@ type config struct {
 	maxFDTargets int
 	fullSources  SourceSet
 	monitor      monitorConfig // read only by NewMonitor
+	// cgroupLimitEveryRead makes the cheap tier read the cgroup's limit on every read, not on
+	// every cgroupStatEveryTicks-th: set by NewMonitor for WithMemoryLimit.
+	cgroupLimitEveryRead bool
 }
 
 func defaultConfig() config {

@@ -100,11 +100,12 @@ func modelWindow(w *window, rss *RSS, e *Efficiency, history []Point) gcmodel.Wi
 			User:          w.df(func(c *CPUClasses) float64 { return c.User }),
 			Idle:          w.df(func(c *CPUClasses) float64 { return c.Idle }),
 		},
-		SettingChanged:   prev.GOGC != cur.GOGC || prev.GOMEMLIMITBytes != cur.GOMEMLIMITBytes,
-		LimiterEngaged:   e.LimiterEngaged,
-		HeapObjectsBytes: cur.HeapObjectsBytes,
-		HeapUnusedBytes:  cur.HeapUnusedBytes,
-		GoOtherBytes:     sat(sat(sat(governedBytes(cur), cur.HeapObjectsBytes), cur.HeapUnusedBytes), cur.HeapFreeBytes),
+		SettingChanged:    prev.GOGC != cur.GOGC || prev.GOMEMLIMITBytes != cur.GOMEMLIMITBytes,
+		LimiterEngaged:    e.LimiterEngaged,
+		HeapObjectsBytes:  cur.HeapObjectsBytes,
+		HeapUnusedBytes:   cur.HeapUnusedBytes,
+		GoOtherBytes:      sat(sat(sat(governedBytes(cur), cur.HeapObjectsBytes), cur.HeapUnusedBytes), cur.HeapFreeBytes),
+		SpanMetadataBytes: cur.MSpanInuseBytes,
 	}
 	if gw.GOGC < 0 {
 		gw.GOGC = gcmodel.Off

@@ -63,6 +63,15 @@ type Result struct {
 	PeakHeapBytes   uint64         `json:"peak_heap_bytes"`
 	PeakGoalBytes   uint64         `json:"peak_goal_bytes"`
 	GOGC            int64          `json:"gogc"`
+	// MeanCyclePeakBytes is the mean over the window's cycles of the heap when each cycle's
+	// marking ended: the larger of the two samples either side of the cycle count's step (0.5 ms
+	// apart at most, so within a few hundred KiB of allocation of the moment itself).
+	// CyclePeaks is how many cycles it averages.
+	MeanCyclePeakBytes uint64 `json:"mean_cycle_peak_bytes"`
+	CyclePeaks         int    `json:"cycle_peaks"`
+	// NominalBytesPerSecond is the garbage rate the workload paces itself to; a run that
+	// allocated well below it was starved of CPU by the machine.
+	NominalBytesPerSecond float64 `json:"nominal_bytes_per_second"`
 }
 
 var names = []string{
@@ -74,6 +83,7 @@ var names = []string{
 	"/memory/classes/heap/objects:bytes", "/memory/classes/heap/unused:bytes", "/memory/classes/heap/free:bytes",
 	"/memory/classes/heap/released:bytes", "/memory/classes/total:bytes",
 	"/gc/gogc:percent", "/gc/gomemlimit:bytes", "/gc/limiter/last-enabled:gc-cycle", "/gc/heap/goal:bytes",
+	"/memory/classes/metadata/mspan/inuse:bytes",
 }
 
 const (
@@ -99,6 +109,7 @@ const (
 	iLimit
 	iLimiter
 	iGoal
+	iSpanMeta
 )
 
 type reading struct {
@@ -157,6 +168,9 @@ func main() {
 	// termination) and the cycle count cover the same cycles.
 	var peakHeap, peakGoal atomic.Uint64
 	var sampling atomic.Bool
+	var peakMu sync.Mutex
+	var peakSum float64
+	var peakN int
 	cycle := func() uint64 { r := read(); return r.u(iCycles) }
 	waitCycle := func(after uint64) reading {
 		for {
@@ -168,7 +182,9 @@ func main() {
 		}
 	}
 	go func() {
-		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/goal:bytes"}}
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/goal:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}
+		var lastHeap, lastCycle uint64
+		have := false
 		for {
 			select {
 			case <-stop:
@@ -177,12 +193,23 @@ func main() {
 			}
 			if sampling.Load() {
 				metrics.Read(s)
-				if v := s[0].Value.Uint64(); v > peakHeap.Load() {
-					peakHeap.Store(v)
+				heap, cyc := s[0].Value.Uint64(), s[2].Value.Uint64()
+				if heap > peakHeap.Load() {
+					peakHeap.Store(heap)
 				}
 				if v := s[1].Value.Uint64(); v > peakGoal.Load() {
 					peakGoal.Store(v)
 				}
+				if have && cyc == lastCycle+1 {
+					// One cycle ended between the two samples: its peak is the larger of them.
+					peakMu.Lock()
+					peakSum += float64(max(heap, lastHeap))
+					peakN++
+					peakMu.Unlock()
+				}
+				lastHeap, lastCycle, have = heap, cyc, true
+			} else {
+				have = false
 			}
 			time.Sleep(500 * time.Microsecond)
 		}
@@ -222,11 +249,12 @@ func main() {
 			User:          end.f(iUser) - start.f(iUser),
 			Idle:          end.f(iIdle) - start.f(iIdle),
 		},
-		SettingChanged:   start.u(iGOGC) != end.u(iGOGC) || start.u(iLimit) != end.u(iLimit),
-		LimiterEngaged:   end.u(iLimiter) > start.u(iLimiter),
-		HeapObjectsBytes: end.u(iObjects),
-		HeapUnusedBytes:  end.u(iUnused),
-		GoOtherBytes:     end.u(iTotalMem) - end.u(iReleased) - end.u(iObjects) - end.u(iUnused) - end.u(iFree),
+		SettingChanged:    start.u(iGOGC) != end.u(iGOGC) || start.u(iLimit) != end.u(iLimit),
+		LimiterEngaged:    end.u(iLimiter) > start.u(iLimiter),
+		HeapObjectsBytes:  end.u(iObjects),
+		HeapUnusedBytes:   end.u(iUnused),
+		GoOtherBytes:      end.u(iTotalMem) - end.u(iReleased) - end.u(iObjects) - end.u(iUnused) - end.u(iFree),
+		SpanMetadataBytes: end.u(iSpanMeta),
 	}
 	if midSecs > 0 && secs > midSecs {
 		win.AllocRateFirstHalf = float64(mid.u(iAllocs)-start.u(iAllocs)) / midSecs
@@ -243,7 +271,14 @@ func main() {
 		PeakHeapBytes:   peakHeap.Load(),
 		PeakGoalBytes:   peakGoal.Load(),
 		GOGC:            int64(end.u(iGOGC)),
+
+		NominalBytesPerSecond: w.rateBytes,
 	}
+	peakMu.Lock()
+	if peakN > 0 {
+		res.MeanCyclePeakBytes, res.CyclePeaks = uint64(peakSum/float64(peakN)), peakN
+	}
+	peakMu.Unlock()
 	if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

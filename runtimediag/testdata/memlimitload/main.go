@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/memdiag/memdiag/runtimediag"
 )
@@ -32,6 +34,13 @@ type result struct {
 	LiveBytes      int     `json:"live_bytes"`
 	FinalLimit     int64   `json:"final_limit_bytes"`
 	LimiterEngaged bool    `json:"limiter_engaged"`
+	// With -adaptive: the non-Go memory the adaptive limit subtracted, least and last over its
+	// set lines, and the C heap a full report attributes at the end.
+	LimitSets     int    `json:"limit_sets,omitempty"`
+	MinNonGoBytes uint64 `json:"min_non_go_bytes,omitempty"`
+	NonGoBytes    uint64 `json:"non_go_bytes,omitempty"`
+	NonGoSource   string `json:"non_go_source,omitempty"`
+	CHeapBytes    uint64 `json:"c_heap_bytes,omitempty"`
 }
 
 var live [][]byte
@@ -47,8 +56,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "malloc failed")
 		os.Exit(1)
 	}
+	var mon *runtimediag.Monitor
+	var logs *observer.ObservedLogs
 	if *adaptive {
-		log, _ := zap.NewDevelopment()
+		dev, _ := zap.NewDevelopment()
+		var obs zapcore.Core
+		obs, logs = observer.New(zapcore.InfoLevel)
+		log := zap.New(zapcore.NewTee(dev.Core(), obs))
 		m, err := runtimediag.NewMonitor(runtimediag.WithTickInterval(50*time.Millisecond), runtimediag.WithFullInterval(0),
 			runtimediag.WithLogInterval(0), runtimediag.WithLogger(log), runtimediag.WithMemoryLimit(runtimediag.MemoryLimit{}))
 		if err != nil {
@@ -60,6 +74,7 @@ func main() {
 			os.Exit(1)
 		}
 		defer m.Close()
+		mon = m
 		time.Sleep(200 * time.Millisecond) // a few ticks: the limit is in place before the heap grows
 	}
 
@@ -105,6 +120,24 @@ func main() {
 	}
 	if d := s[1].Value.Float64() - tot0; d > 0 {
 		r.GCCPUFraction = r.GCCPUSeconds / d
+	}
+	if mon != nil {
+		for _, e := range logs.FilterMessage(runtimediag.LogMessageMemoryLimit).All() {
+			f := e.ContextMap()
+			if f["change"] != "set" {
+				continue
+			}
+			ng, _ := f["non_go_bytes"].(uint64)
+			r.LimitSets++
+			if r.LimitSets == 1 || ng < r.MinNonGoBytes {
+				r.MinNonGoBytes = ng
+			}
+			r.NonGoBytes = ng
+			r.NonGoSource, _ = f["non_go_source"].(string)
+		}
+		if rep, err := mon.Report(context.Background()); err == nil {
+			r.CHeapBytes = rep.RSS.Category(runtimediag.CategoryCHeap)
+		}
 	}
 	json.NewEncoder(os.Stdout).Encode(r)
 }
