@@ -92,6 +92,9 @@ type tree struct {
 	allocs profileSlot
 	fgprof profileSlot
 	cpu    profileSlot
+	// The runtime's named profiles and the trace (profile_pprof.go): a slot per kind, and one
+	// rate limit shared by those that stop the world.
+	pprof pprofSlots
 	// One /proc read at a time: threads and descriptors cost a few file reads each, and 32 clients
 	// asking at once should wait for each other rather than multiply that cost.
 	procSem chan struct{}
@@ -149,6 +152,7 @@ func newTree(mon *runtimediag.Monitor, cfg config) *tree {
 	t.handle("cpu", t.serveCPU)
 	t.handle("captures", t.serveCaptureList)
 	t.handle("captures/{id}/{part}", t.serveCapturePart)
+	t.registerPprof()
 	// The page ("/" and "/events") lives in page.go, written separately; registerPage adds it with
 	// t.handle("{$}", …) and t.handle("events", …).
 	t.registerPage()
