@@ -117,10 +117,23 @@ func stwLimited(name string, retry time.Duration) error {
 func (t *tree) registerPprof() {
 	t.handle("pprof", t.servePprofIndex)
 	t.handle("pprof/{$}", t.servePprofIndex)
-	for _, sp := range snapshotProfiles {
-		t.handle("pprof/"+sp.name, func(w http.ResponseWriter, r *http.Request) error { return t.serveSnapshotProfile(w, r, sp) })
-	}
+	// One literal path per profile, so that the docs' endpoint tables are checked against them.
+	t.handle("pprof/heap", t.snapshotEndpoint("heap"))
+	t.handle("pprof/allocs", t.snapshotEndpoint("allocs"))
+	t.handle("pprof/goroutine", t.snapshotEndpoint("goroutine"))
+	t.handle("pprof/block", t.snapshotEndpoint("block"))
+	t.handle("pprof/mutex", t.snapshotEndpoint("mutex"))
+	t.handle("pprof/threadcreate", t.snapshotEndpoint("threadcreate"))
 	t.handle("pprof/trace", t.serveTrace)
+}
+
+func (t *tree) snapshotEndpoint(name string) endpoint {
+	for _, sp := range snapshotProfiles {
+		if sp.name == name {
+			return func(w http.ResponseWriter, r *http.Request) error { return t.serveSnapshotProfile(w, r, sp) }
+		}
+	}
+	panic("middleware: no snapshot profile " + name)
 }
 
 // pprofIndexEntry is one line of the index, {prefix}pprof/?format=json.
