@@ -366,6 +366,10 @@ func parseParams(r *http.Request, known ...string) (params, error) {
 	}
 	var unknown []string
 	for k, vs := range q {
+		if cacheBuster(k) {
+			delete(q, k)
+			continue
+		}
 		isKnown := false
 		for _, n := range known {
 			if k == n {
@@ -392,6 +396,11 @@ func parseParams(r *http.Request, known ...string) (params, error) {
 	}
 	return params(q), nil
 }
+
+// cacheBuster reports whether a query parameter is one clients add only to defeat caches
+// ("?t=1712345678", jQuery's "?_=…"): every endpoint accepts and ignores them, whatever their
+// value and however often given. The answers are no-store anyway.
+func cacheBuster(name string) bool { return name == "t" || name == "_" }
 
 // format returns the format parameter, one of allowed (the first is the default).
 func (p params) format(allowed ...string) (string, error) {

@@ -157,6 +157,12 @@ func TestHostileRequests(t *testing.T) {
 		{name: "HEAD of a profile answers at once", method: "HEAD", target: "allocs?seconds=5", want: 200},
 		{name: "HEAD of cpu answers at once", method: "HEAD", target: "cpu?seconds=5", want: 200},
 		{name: "valid report", target: "report.json", want: 200, contains: `"resident_bytes"`},
+		{name: "cache-buster t", target: "history.json?t=1712345678", want: 200, contains: "["},
+		{name: "cache-buster on the report", target: "report.json?t=1", want: 200, contains: `"resident_bytes"`},
+		{name: "cache-buster _ repeated, with markup", target: "history.json?_=1&_=%3Cb%3E", want: 200, contains: "["},
+		{name: "cache-buster beside a real parameter", target: "maps?format=json&t=2&_=3", want: 200, contains: `"mappings"`},
+		{name: "cache-buster beside a bad parameter", target: "allocs?t=1&seconds=abc", want: 400, contains: "seconds:"},
+		{name: "T is not t", target: "history.json?T=1", want: 400, contains: `unknown parameter "T"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			method := tc.method
