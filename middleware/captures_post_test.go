@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/memdiag/memdiag/runtimediag"
 )
@@ -89,4 +90,35 @@ func TestPostCapture(t *testing.T) {
 	if n := len(mon.Captures()); n != 1 {
 		t.Errorf("%d captures stored, want 1", n)
 	}
+}
+
+// FuzzPostCapture sends arbitrary content types and bodies to POST captures: never a 5xx, always
+// the hygiene headers, never a '<' reflected in an error. The capture limiter is held, so a valid
+// request is answered 429 after every check has run, and no capture is ever taken.
+func FuzzPostCapture(f *testing.F) {
+	for _, s := range [][2]string{
+		{"application/json", `{"reason":"x"}`}, {"application/json", ``}, {"application/json; charset=utf-8", `{}`},
+		{"application/json", `{"reason":"<script>"}`}, {"application/json", `{"reason":1}`}, {"application/json", `[]`},
+		{"application/json", `{"reason":"x"}{"reason":"y"}`}, {"text/plain", `{"reason":"x"}`}, {"application/x-www-form-urlencoded", "reason=x"},
+		{"application/json;;", `{}`}, {"APPLICATION/JSON", `{}`}, {"application/json", `{"reason":"` + strings.Repeat("é", 300) + `"}`},
+	} {
+		f.Add(s[0], s[1])
+	}
+	mon := newTestMonitor(f)
+	h := newTestTree(f, mon)
+	release, _ := h.captureLimit.acquire(time.Now())
+	f.Cleanup(release)
+	f.Fuzz(func(t *testing.T, contentType, payload string) {
+		w := postCapture(h, contentType, payload)
+		if w.Code >= 500 || w.Code < 400 {
+			t.Fatalf("%q %q: %d %s", contentType, payload, w.Code, w.Body.String())
+		}
+		checkHygiene(t, w)
+		if strings.Contains(w.Body.String(), "<") {
+			t.Fatalf("%q %q: error body carries '<': %q", contentType, payload, w.Body.String())
+		}
+		if n := len(mon.Captures()); n != 0 {
+			t.Fatalf("%q %q: %d captures taken", contentType, payload, n)
+		}
+	})
 }

@@ -14,9 +14,9 @@ import (
 )
 
 // The runtime's own profiles under {prefix}pprof/, as net/http/pprof serves them but bounded: one
-// of each kind at a time (429 otherwise), and a profile that stops the world for a time growing
-// with the process — a goroutine dump, a heap profile with its MemStats, a forced GC — no more
-// than once per stwInterval across all kinds. docs/security.md lists each one's cost.
+// of each kind at a time (429 otherwise), and a profile that stops the world — every goroutine
+// profile (debug=2 for the whole dump), a heap or allocs profile with its MemStats, a forced GC —
+// no more than once per stwInterval across all kinds. docs/security.md lists each one's cost.
 
 // stwInterval is how often a profile that stops the world may be taken, whatever its kind.
 const stwInterval = time.Second
@@ -27,7 +27,7 @@ type snapshotProfile struct {
 	what    string // what it shows
 	cost    string // what reading it costs the service
 	debugs  int    // the highest debug level served (0: proto only)
-	stwFrom int    // the lowest debug level that stops the world for longer than an instant; -1 never
+	stwFrom int    // the lowest debug level that stops the world; -1 never
 	// needsRate says why the profile is empty unless the service turned its sampling on, or "".
 	needsRate func() string
 }
@@ -39,7 +39,7 @@ var snapshotProfiles = []snapshotProfile{
 	{name: "allocs", debugs: 1, stwFrom: 1,
 		what: "every sampled allocation since the process started, by site (the heap profile with allocation counts as its default sample)",
 		cost: "as heap without gc: no stop-the-world at debug=0; debug=1 reads runtime.MemStats (one short stop-the-world)"},
-	{name: "goroutine", debugs: 2, stwFrom: 2,
+	{name: "goroutine", debugs: 2, stwFrom: 0,
 		what: "every goroutine's stack: debug=0 a pprof profile, debug=1 one line per distinct stack with its count, debug=2 every goroutine with its state and wait time, as a panic prints them",
 		cost: "debug=0 and 1 stop the world twice briefly and copy the stacks concurrently; debug=2 stops the world for the whole dump, a span that grows with the number of goroutines (docs/performance.md)"},
 	{name: "block", debugs: 1, stwFrom: -1, needsRate: blockRateNote,

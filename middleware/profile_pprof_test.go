@@ -95,6 +95,7 @@ func TestPprofTextAndLimits(t *testing.T) {
 	if b := body(t, w); w.Code != 200 || !strings.HasPrefix(b, "goroutine profile: total ") {
 		t.Errorf("debug=1: %d %.200s", w.Code, b)
 	}
+	time.Sleep(stwInterval)
 	w = serve(h, "GET", testPrefix+"pprof/goroutine?debug=2", "")
 	if b := body(t, w); w.Code != 200 || !strings.Contains(b, "goroutine 1 [") || w.Header().Get("X-Memdiag-Note") == "" {
 		t.Errorf("debug=2: %d note %q %.200s", w.Code, w.Header().Get("X-Memdiag-Note"), b)
@@ -105,9 +106,13 @@ func TestPprofTextAndLimits(t *testing.T) {
 	if w.Code != 429 || w.Header().Get("Retry-After") != "1" || !strings.Contains(body(t, w), "stops the world") {
 		t.Errorf("heap?gc=1 right after a dump: %d Retry-After %q %s", w.Code, w.Header().Get("Retry-After"), body(t, w))
 	}
-	// One that does not stop the world is served.
-	if w := serve(h, "GET", testPrefix+"pprof/goroutine", ""); w.Code != 200 {
-		t.Errorf("debug=0 right after a dump: %d", w.Code)
+	// So does a goroutine profile of any debug level (debug=0 stops the world twice, briefly);
+	// one that does not stop the world is served.
+	if w := serve(h, "GET", testPrefix+"pprof/goroutine", ""); w.Code != 429 {
+		t.Errorf("goroutine debug=0 right after a dump: %d, want 429", w.Code)
+	}
+	if w := serve(h, "GET", testPrefix+"pprof/heap", ""); w.Code != 200 {
+		t.Errorf("heap right after a dump: %d", w.Code)
 	}
 	time.Sleep(stwInterval)
 	w = serve(h, "GET", testPrefix+"pprof/heap?gc=1&debug=1", "")
