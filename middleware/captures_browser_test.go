@@ -130,3 +130,38 @@ func TestCaptureCrossSiteInBrowser(t *testing.T) {
 		t.Errorf("%d captures taken by a page of another origin", n)
 	}
 }
+
+// TestCaptureButtonInBrowser clicks the page's capture button: the page's own same-origin POST
+// passes the guard and the JSON check, and a capture is stored.
+func TestCaptureButtonInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives a browser")
+	}
+	mon := newTestMonitor(t)
+	srv := httptest.NewServer(newTestTree(t, mon))
+	t.Cleanup(srv.Close)
+	bctx, problems, cancelBrowser := startBrowser(t, srv.URL, 1280, 1000)
+	defer cancelBrowser()
+	if err := chromedp.Do(bctx,
+		chromedp.Navigate(srv.URL+testPrefix),
+		chromedp.WaitVisible(chromedp.CSS("#capture-take")),
+		chromedp.Click(chromedp.CSS("#capture-take")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	status, err := chromedp.Run(bctx, chromedp.Poll[string](
+		`(s => s && !s.endsWith('…') ? s : null)(document.getElementById('capture-status').textContent)`,
+		chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status != "capture taken" {
+		t.Errorf("the page says %q, want \"capture taken\"", status)
+	}
+	if caps := mon.Captures(); len(caps) != 1 {
+		t.Errorf("%d captures stored after one click, want 1", len(caps))
+	}
+	for _, p := range problems.get() {
+		t.Errorf("browser: %s", p)
+	}
+}
