@@ -2,8 +2,10 @@ package middleware
 
 import (
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -121,4 +123,29 @@ func FuzzPostCapture(f *testing.F) {
 			t.Fatalf("%q %q: %d captures taken", contentType, payload, n)
 		}
 	})
+}
+
+// TestFooterLinksServed: every link of the page's footer is an endpoint the tree serves (a HEAD
+// of each answers 200 at once, profiles included).
+func TestFooterLinksServed(t *testing.T) {
+	t.Parallel()
+	mon := newTestMonitor(t)
+	h := newTestTree(t, mon)
+	w := serve(h, "GET", testPrefix, "")
+	page := body(t, w)
+	i := strings.Index(page, "<footer>")
+	j := strings.Index(page, "</footer>")
+	if w.Code != 200 || i < 0 || j < i {
+		t.Fatalf("page: %d, no footer", w.Code)
+	}
+	links := regexp.MustCompile(`href="([^"]+)"`).FindAllStringSubmatch(page[i:j], -1)
+	if len(links) < 10 {
+		t.Errorf("the footer links %d endpoints", len(links))
+	}
+	for _, l := range links {
+		target := html.UnescapeString(l[1])
+		if w := serve(h, "HEAD", testPrefix+target, ""); w.Code != 200 {
+			t.Errorf("footer link %q: HEAD answers %d", target, w.Code)
+		}
+	}
 }
