@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -80,41 +81,67 @@ const mountAdvice = "mount it in the service with mux.Handle(\"" + defaultTree +
 
 // fetchTree gets one endpoint of a memdiag tree, at most limit bytes. Every error is a sentence
 // for the user that names the URL and what to check: a 404 says what to mount.
+//
+// A 429 whose Retry-After is a few seconds at most (the tree serves one stop-the-world profile a
+// second) is waited out and asked again, twice at most.
 func fetchTree(ctx context.Context, client *http.Client, target, accept string, limit int) (body []byte, contentType string, err error) {
+	for try := 0; ; try++ {
+		body, contentType, retry, err := fetchTreeOnce(ctx, client, target, accept, limit)
+		if retry <= 0 || retry > maxRetryWait || try == 2 {
+			return body, contentType, err
+		}
+		t := time.NewTimer(retry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, "", fmt.Errorf("%s: interrupted while waiting %s to retry: %w", target, retry, err)
+		case <-t.C:
+		}
+	}
+}
+
+// maxRetryWait is the longest Retry-After fetchTree waits out.
+const maxRetryWait = 5 * time.Second
+
+// fetchTreeOnce is one try of fetchTree; retry is the Retry-After of a 429, else 0.
+func fetchTreeOnce(ctx context.Context, client *http.Client, target, accept string, limit int) (body []byte, contentType string, retry time.Duration, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
-		return nil, "", fmt.Errorf("bad URL %q: %w", target, err)
+		return nil, "", 0, fmt.Errorf("bad URL %q: %w", target, err)
 	}
 	req.Header.Set("Accept", accept)
 	req.Header.Set("User-Agent", "memdiag-cli")
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, "", reachError(target, err)
+		return nil, "", 0, reachError(target, err)
 	}
 	defer resp.Body.Close()
 	body, err = io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
 	if err != nil {
-		return nil, "", fmt.Errorf("reading %s: %w", target, err)
+		return nil, "", 0, fmt.Errorf("reading %s: %w", target, err)
 	}
 	switch {
 	case resp.StatusCode == http.StatusForbidden:
 		if why, ok := treeRefusal(body); ok {
-			return nil, "", fmt.Errorf("forbidden: %s: %s", target, why)
+			return nil, "", 0, fmt.Errorf("forbidden: %s: %s", target, why)
 		}
-		return nil, "", fmt.Errorf("forbidden: %s: the tree only serves loopback callers unless an authorizer is configured (docs/security.md)", target)
+		return nil, "", 0, fmt.Errorf("forbidden: %s: the tree only serves loopback callers unless an authorizer is configured (docs/security.md)", target)
 	case resp.StatusCode == http.StatusUnauthorized:
-		return nil, "", fmt.Errorf("unauthorized: %s: the service's authorizer refused this request (docs/security.md)", target)
+		return nil, "", 0, fmt.Errorf("unauthorized: %s: the service's authorizer refused this request (docs/security.md)", target)
 	case resp.StatusCode == http.StatusNotFound && bytes.HasPrefix(body, []byte("path: not found")):
 		// The tree answered: it is mounted, and has no such endpoint.
-		return nil, "", fmt.Errorf("not found: %s: the memdiag tree there has no such endpoint (the service runs an older memdiag: upgrade it)", target)
+		return nil, "", 0, fmt.Errorf("not found: %s: the memdiag tree there has no such endpoint (the service runs an older memdiag: upgrade it)", target)
 	case resp.StatusCode == http.StatusNotFound:
-		return nil, "", fmt.Errorf("not found: %s: the memdiag tree is not mounted there; %s", target, mountAdvice)
+		return nil, "", 0, fmt.Errorf("not found: %s: the memdiag tree is not mounted there; %s", target, mountAdvice)
+	case resp.StatusCode == http.StatusTooManyRequests:
+		secs, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		return nil, "", time.Duration(secs) * time.Second, fmt.Errorf("%s: HTTP %s: %s", target, resp.Status, firstBytes(body))
 	case resp.StatusCode != http.StatusOK:
-		return nil, "", fmt.Errorf("%s: HTTP %s: %s", target, resp.Status, firstBytes(body))
+		return nil, "", 0, fmt.Errorf("%s: HTTP %s: %s", target, resp.Status, firstBytes(body))
 	case len(body) > limit:
-		return nil, "", fmt.Errorf("%s: larger than %d bytes", target, limit)
+		return nil, "", 0, fmt.Errorf("%s: larger than %d bytes", target, limit)
 	}
-	return body, resp.Header.Get("Content-Type"), nil
+	return body, resp.Header.Get("Content-Type"), 0, nil
 }
 
 // treeURL turns what the user typed into the URL of one endpoint of the tree: a service's base
