@@ -170,7 +170,7 @@ func (t *tree) pprofIndex() []pprofIndexEntry {
 	tr := pprofIndexEntry{Name: "trace", Path: t.cfg.prefix + "pprof/trace",
 		Parameters: fmt.Sprintf("seconds=1..%d", int(t.cfg.maxDuration/time.Second)),
 		What:       "a runtime/trace execution trace (go tool trace): without seconds, the Monitor's flight recorder window when it runs one; with seconds, a fresh trace of that long",
-		Cost:       "the flight recorder's window costs a copy of its buffer; a fresh trace costs the service a few percent of CPU while it runs and up to " + fmt.Sprint(maxTraceBytes>>20) + " MiB of memory, no stop-the-world beyond two brief ones at its start and end"}
+		Cost:       "the flight recorder's window costs a copy of its buffer; a fresh trace costs the service the tracer's CPU while it runs and up to " + fmt.Sprint(maxTraceBytes>>20) + " MiB of memory, and one brief stop-the-world"}
 	if !t.mon.Stats().FlightRecorderOn {
 		tr.Note = "no flight recorder runs (runtimediag.WithFlightRecorder): a trace needs seconds"
 	}
