@@ -1,5 +1,5 @@
 // Package middleware serves memdiag over HTTP: [Handler] is the /debug/memdiag tree (a page people
-// read, JSON and text for tools, profiles on demand) and [Instrument] attributes requests, latency,
+// read, JSON and text for tools, the runtime's profiles under pprof/ and captures on demand) and [Instrument] attributes requests, latency,
 // stop-the-world delays and allocation to routes. It is the only memdiag package that imports
 // net/http.
 //
@@ -13,5 +13,7 @@
 // (Sec-Fetch-Site, Origin, Referer). WithAuthorizer, WithTrustedProxies, WithAllowedHosts and
 // WithAllowedOrigins open it deliberately. Secrets in the command line and in allowlisted
 // environment values are redacted by name and by shape. Every request that takes a duration is
-// bounded (WithMaxDuration) and stops when the client goes away.
+// bounded (WithMaxDuration) and stops when the client goes away; a profile that stops the world
+// is served at most once a second. The one request that changes state, POST captures, is taken
+// only with a JSON body, which a page of another origin cannot send without a CORS preflight.
 package middleware

@@ -22,7 +22,7 @@ import (
 //
 //	mux.Handle("/debug/memdiag/", middleware.Handler(mon))
 //
-// (or under WithPrefix's prefix). Every endpoint answers GET and HEAD only:
+// (or under WithPrefix's prefix). Every endpoint answers GET and HEAD, and captures POST too:
 //
 //	/               the page
 //	/report.json    a fresh full report (docs/report-schema.md); /report.txt the same in plain text;
@@ -34,7 +34,10 @@ import (
 //	/allocs         top allocation sites over a fresh window: ?seconds=N&format=text|json&top=K
 //	/fgprof         a wall-clock profile (felixge/fgprof): ?seconds=N&format=pprof|folded — stops the world ~99 times a second
 //	/cpu            a CPU profile (runtime/pprof): ?seconds=N; with Instrument's WithPprofLabels it also fills the report's per-route CPU
-//	/captures       what the Monitor's triggers kept; /captures/{id}/{part} downloads one part
+//	/captures       what the Monitor's triggers kept; /captures/{id}/{part} downloads one part;
+//	                POST with Content-Type application/json ({"reason":"…"}) takes a capture now
+//	/pprof/         the runtime's profiles, bounded: heap (?gc=1), allocs, goroutine (?debug=0|1|2),
+//	                block, mutex, threadcreate (?debug=), trace (the flight recorder, or ?seconds=N)
 //
 // Only loopback callers are served unless WithAuthorizer says otherwise — not requests a proxy on
 // the same host forwarded, not a Host that is not a loopback name, not requests a page of another
@@ -92,6 +95,11 @@ type tree struct {
 	allocs profileSlot
 	fgprof profileSlot
 	cpu    profileSlot
+	// The runtime's named profiles and the trace (profile_pprof.go): a slot per kind, and one
+	// rate limit shared by those that stop the world.
+	pprof pprofSlots
+	// Captures taken over HTTP: one at a time, one per captureInterval.
+	captureLimit captureLimiter
 	// One /proc read at a time: threads and descriptors cost a few file reads each, and 32 clients
 	// asking at once should wait for each other rather than multiply that cost.
 	procSem chan struct{}
@@ -149,6 +157,8 @@ func newTree(mon *runtimediag.Monitor, cfg config) *tree {
 	t.handle("cpu", t.serveCPU)
 	t.handle("captures", t.serveCaptureList)
 	t.handle("captures/{id}/{part}", t.serveCapturePart)
+	t.handleMethod("POST", "captures", t.servePostCapture)
+	t.registerPprof()
 	// The page ("/" and "/events") lives in page.go, written separately; registerPage adds it with
 	// t.handle("{$}", …) and t.handle("events", …).
 	t.registerPage()
@@ -160,8 +170,12 @@ func newTree(mon *runtimediag.Monitor, cfg config) *tree {
 type endpoint func(w http.ResponseWriter, r *http.Request) error
 
 // handle registers fn for GET (and so HEAD) of prefix+name.
-func (t *tree) handle(name string, fn endpoint) {
-	t.mux.Handle("GET "+t.cfg.prefix+name, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func (t *tree) handle(name string, fn endpoint) { t.handleMethod("GET", name, fn) }
+
+// handleMethod registers fn for method of prefix+name. Only GET, HEAD and the POST of captures
+// get past serveHTTP.
+func (t *tree) handleMethod(method, name string, fn endpoint) {
+	t.mux.Handle(method+" "+t.cfg.prefix+name, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := fn(w, r); err != nil {
 			writeRequestError(w, r, err)
 		}
@@ -182,8 +196,15 @@ func (t *tree) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		return &httpError{status: http.StatusMethodNotAllowed, msg: "method: only GET and HEAD are served"}
+		// One endpoint changes state: POST captures takes a capture (captures.go).
+		if r.URL.Path != t.cfg.prefix+"captures" {
+			w.Header().Set("Allow", "GET, HEAD")
+			return &httpError{status: http.StatusMethodNotAllowed, msg: "method: only GET and HEAD are served"}
+		}
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", "GET, HEAD, POST")
+			return &httpError{status: http.StatusMethodNotAllowed, msg: "method: captures answers GET and HEAD, and POST to take a capture"}
+		}
 	}
 	if len(r.URL.Path) > maxPathBytes || len(r.URL.RawPath) > maxPathBytes || len(r.URL.RawQuery) > maxQueryBytes {
 		return &httpError{status: http.StatusRequestURITooLong, msg: fmt.Sprintf("url: longer than %d bytes of path or %d of query", maxPathBytes, maxQueryBytes)}
@@ -345,6 +366,10 @@ func parseParams(r *http.Request, known ...string) (params, error) {
 	}
 	var unknown []string
 	for k, vs := range q {
+		if cacheBuster(k) {
+			delete(q, k)
+			continue
+		}
 		isKnown := false
 		for _, n := range known {
 			if k == n {
@@ -371,6 +396,11 @@ func parseParams(r *http.Request, known ...string) (params, error) {
 	}
 	return params(q), nil
 }
+
+// cacheBuster reports whether a query parameter is one clients add only to defeat caches
+// ("?t=1712345678", jQuery's "?_=…"): every endpoint accepts and ignores them, whatever their
+// value and however often given. The answers are no-store anyway.
+func cacheBuster(name string) bool { return name == "t" || name == "_" }
 
 // format returns the format parameter, one of allowed (the first is the default).
 func (p params) format(allowed ...string) (string, error) {

@@ -18,6 +18,10 @@ func FuzzHandler(f *testing.F) {
 		{"GET", "fgprof", "seconds=2&format=folded"}, {"POST", "proc", ""}, {"GET", "proc/../../etc/passwd", ""},
 		{"GET", "captures/1/heap", ""}, {"GET", "maps", "format=%3Cscript%3E"}, {"GET", "history.json", "a=1&a=2"},
 		{"GET", "captures/<b>/heap", ""}, {"DELETE", "captures", ""}, {"GET", "maps", "format=json"},
+		{"GET", "pprof/", ""}, {"GET", "pprof", "format=json"}, {"GET", "pprof/heap", "gc=1&debug=1"},
+		{"GET", "pprof/goroutine", "debug=2"}, {"GET", "pprof/block", ""}, {"GET", "pprof/mutex", "debug=1"},
+		{"GET", "pprof/threadcreate", "debug=0"}, {"GET", "pprof/allocs", "debug=1"}, {"GET", "pprof/trace", "seconds=1"},
+		{"GET", "pprof/trace", ""}, {"POST", "captures", ""}, {"GET", "report.json", "t=1&_=2"},
 	} {
 		f.Add(s[0], s[1], s[2])
 	}
@@ -27,7 +31,8 @@ func FuzzHandler(f *testing.F) {
 	// requests get their 429 while every parameter is still checked.
 	relA, _, _ := h.allocs.acquire(time.Hour)
 	relF, _, _ := h.fgprof.acquire(time.Hour)
-	f.Cleanup(func() { relA(); relF() })
+	relT, _, _ := h.pprof.slot("trace").acquire(time.Hour)
+	f.Cleanup(func() { relA(); relF(); relT() })
 	f.Fuzz(func(t *testing.T, method, path, query string) {
 		if !validMethod(method) {
 			return

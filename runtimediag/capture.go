@@ -163,6 +163,9 @@ type CapturePart struct {
 // ErrCaptureNotFound is returned for a capture or part that is not (or no longer) stored.
 var ErrCaptureNotFound = errors.New("runtimediag: capture not found")
 
+// ErrNoFlightRecorder is returned by WriteFlightRecorder when no flight recorder runs.
+var ErrNoFlightRecorder = errors.New("runtimediag: no flight recorder runs (WithFlightRecorder, and a started Monitor)")
+
 type capture struct {
 	info CaptureInfo
 	data map[string][]byte

@@ -184,7 +184,17 @@ func TestFlightRecorderCapture(t *testing.T) {
 	if !m.Stats().FlightRecorderOn {
 		t.Error("Stats says the recorder is off")
 	}
+	buf.Reset()
+	if n, err := m.WriteFlightRecorder(&buf); err != nil || n < 1000 || int(n) != buf.Len() {
+		t.Errorf("WriteFlightRecorder: %d bytes (%d in the buffer), %v", n, buf.Len(), err)
+	}
+	if _, err := second.WriteFlightRecorder(&buf); !errors.Is(err, ErrNoFlightRecorder) {
+		t.Errorf("WriteFlightRecorder without a recorder: %v, want ErrNoFlightRecorder", err)
+	}
 	m.Close()
+	if _, err := m.WriteFlightRecorder(&buf); !errors.Is(err, ErrNoFlightRecorder) {
+		t.Errorf("WriteFlightRecorder after Close: %v, want ErrNoFlightRecorder", err)
+	}
 	third := newTestMonitor(t, WithFlightRecorder(time.Second, 1<<20))
 	if err := third.Start(t.Context()); err != nil {
 		t.Errorf("recorder not freed by Close: %v", err)

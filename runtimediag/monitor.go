@@ -392,6 +392,20 @@ func (m *Monitor) WriteCapture(w io.Writer, id uint64, part string) error {
 	return m.caps.write(w, id, part)
 }
 
+// WriteFlightRecorder writes the flight recorder's window — the last WithFlightRecorder seconds of
+// the process's execution trace, for go tool trace — to w. It waits for a capture reading the
+// recorder (the runtime allows one reader at a time) and returns an error wrapping
+// ErrNoFlightRecorder when none runs: before Start, after the Monitor stopped, or without
+// WithFlightRecorder.
+func (m *Monitor) WriteFlightRecorder(w io.Writer) (int64, error) {
+	m.caps.takeMu.Lock()
+	defer m.caps.takeMu.Unlock()
+	if m.caps.fr == nil {
+		return 0, ErrNoFlightRecorder
+	}
+	return m.caps.fr.WriteTo(w)
+}
+
 // Capture takes a capture now, whatever the triggers and their cooldowns: the flight recorder's
 // window (when running), a heap profile, a goroutine profile — which stops the world for a time
 // that grows with the number of goroutines — and a fresh full report.

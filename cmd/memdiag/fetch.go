@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -62,42 +63,119 @@ func reportURL(raw string) (string, error) {
 // fetchReport gets and decodes one report. Every error is a sentence for the user that names the
 // URL and, where there is one, what to check.
 func fetchReport(ctx context.Context, client *http.Client, target string) (*runtimediag.Report, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	body, contentType, err := fetchTree(ctx, client, target, "application/json", maxReportBytes)
 	if err != nil {
-		return nil, fmt.Errorf("bad URL %q: %w", target, err)
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "memdiag-cli")
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, reachError(target, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxReportBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", target, err)
-	}
-	switch {
-	case resp.StatusCode == http.StatusForbidden:
-		if why, ok := treeRefusal(body); ok {
-			return nil, fmt.Errorf("forbidden: %s: %s", target, why)
-		}
-		return nil, fmt.Errorf("forbidden: %s: the tree only serves loopback callers unless an authorizer is configured (docs/security.md)", target)
-	case resp.StatusCode == http.StatusUnauthorized:
-		return nil, fmt.Errorf("unauthorized: %s: the service's authorizer refused this request (docs/security.md)", target)
-	case resp.StatusCode == http.StatusNotFound:
-		return nil, fmt.Errorf("not found: %s: the memdiag tree is not mounted there (the default is %s; pass the tree's URL if it was mounted elsewhere)", target, defaultTree)
-	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("%s: HTTP %s (first bytes %s)", target, resp.Status, firstBytes(body))
-	case len(body) > maxReportBytes:
-		return nil, fmt.Errorf("not a memdiag report at %s: larger than %d bytes", target, maxReportBytes)
+		return nil, err
 	}
 	rep, err := decodeReport(body)
 	if err != nil {
 		return nil, fmt.Errorf("not a memdiag report at %s (got Content-Type %q, first bytes %s): %w",
-			target, resp.Header.Get("Content-Type"), firstBytes(body), err)
+			target, contentType, firstBytes(body), err)
 	}
 	return rep, nil
+}
+
+// mountAdvice says how a service mounts the tree, for a 404.
+const mountAdvice = "mount it in the service with mux.Handle(\"" + defaultTree + "\", middleware.Handler(mon)) (docs/getting-started.md); " +
+	"if it is mounted under another prefix, pass that tree's URL"
+
+// fetchTree gets one endpoint of a memdiag tree, at most limit bytes. Every error is a sentence
+// for the user that names the URL and what to check: a 404 says what to mount.
+//
+// A 429 whose Retry-After is a few seconds at most (the tree serves one stop-the-world profile a
+// second) is waited out and asked again, twice at most.
+func fetchTree(ctx context.Context, client *http.Client, target, accept string, limit int) (body []byte, contentType string, err error) {
+	for try := 0; ; try++ {
+		body, contentType, retry, err := fetchTreeOnce(ctx, client, target, accept, limit)
+		if retry <= 0 || retry > maxRetryWait || try == 2 {
+			return body, contentType, err
+		}
+		t := time.NewTimer(retry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, "", fmt.Errorf("%s: interrupted while waiting %s to retry: %w", target, retry, err)
+		case <-t.C:
+		}
+	}
+}
+
+// maxRetryWait is the longest Retry-After fetchTree waits out.
+const maxRetryWait = 5 * time.Second
+
+// fetchTreeOnce is one try of fetchTree; retry is the Retry-After of a 429, else 0.
+func fetchTreeOnce(ctx context.Context, client *http.Client, target, accept string, limit int) (body []byte, contentType string, retry time.Duration, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return nil, "", 0, fmt.Errorf("bad URL %q: %w", target, err)
+	}
+	req.Header.Set("Accept", accept)
+	req.Header.Set("User-Agent", "memdiag-cli")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, "", 0, reachError(target, err)
+	}
+	defer resp.Body.Close()
+	body, err = io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
+	if err != nil {
+		return nil, "", 0, fmt.Errorf("reading %s: %w", target, err)
+	}
+	switch {
+	case resp.StatusCode == http.StatusForbidden:
+		if why, ok := treeRefusal(body); ok {
+			return nil, "", 0, fmt.Errorf("forbidden: %s: %s", target, why)
+		}
+		return nil, "", 0, fmt.Errorf("forbidden: %s: the tree only serves loopback callers unless an authorizer is configured (docs/security.md)", target)
+	case resp.StatusCode == http.StatusUnauthorized:
+		return nil, "", 0, fmt.Errorf("unauthorized: %s: the service's authorizer refused this request (docs/security.md)", target)
+	case resp.StatusCode == http.StatusNotFound && bytes.HasPrefix(body, []byte("path: not found")):
+		// The tree answered: it is mounted, and has no such endpoint.
+		return nil, "", 0, fmt.Errorf("not found: %s: the memdiag tree there has no such endpoint (the service runs an older memdiag: upgrade it)", target)
+	case resp.StatusCode == http.StatusNotFound:
+		return nil, "", 0, fmt.Errorf("not found: %s: the memdiag tree is not mounted there; %s", target, mountAdvice)
+	case resp.StatusCode == http.StatusTooManyRequests:
+		secs, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		return nil, "", time.Duration(secs) * time.Second, fmt.Errorf("%s: HTTP %s: %s", target, resp.Status, firstBytes(body))
+	case resp.StatusCode != http.StatusOK:
+		return nil, "", 0, fmt.Errorf("%s: HTTP %s: %s", target, resp.Status, firstBytes(body))
+	case len(body) > limit:
+		return nil, "", 0, fmt.Errorf("%s: larger than %d bytes", target, limit)
+	}
+	return body, resp.Header.Get("Content-Type"), 0, nil
+}
+
+// treeURL turns what the user typed into the URL of one endpoint of the tree: a service's base
+// URL gets the default tree, a tree or one of its report URLs is taken as the tree. A missing
+// scheme is http.
+func treeURL(raw, endpoint string) (string, error) {
+	if !strings.Contains(raw, "://") {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("bad URL %q: %w", raw, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", fmt.Errorf("bad URL %q: the scheme must be http or https", raw)
+	}
+	if u.Host == "" {
+		return "", fmt.Errorf("bad URL %q: no host", raw)
+	}
+	switch p := u.Path; {
+	case p == "" || p == "/":
+		u.Path = defaultTree
+	case strings.HasSuffix(p, "/report.json"), strings.HasSuffix(p, "/report.txt"):
+		u.Path = p[:strings.LastIndex(p, "/")+1]
+	case !strings.HasSuffix(p, "/"):
+		u.Path = p + "/"
+	}
+	e, err := url.Parse(endpoint)
+	if err != nil {
+		return "", err
+	}
+	u.Path += e.Path
+	u.RawQuery = e.RawQuery
+	return u.String(), nil
 }
 
 // decodeReport accepts JSON only when it has the report's "rss" object with its categories: any

@@ -11,6 +11,9 @@
 //	whatif  predict GC cost and peak memory under other GOGC and GOMEMLIMIT settings
 //	diff    compare two saved reports
 //	maps    classify every memory mapping of a local process, memdiag in it or not
+//	ps      list the Go processes on this host with their resident memory by class
+//	stack   print every goroutine's stack from a service's memdiag tree
+//	heap    print a service's in-use heap by function, or save the profile
 //	gate    compare benchmark results and fail on allocation regressions
 //	why     name the top allocation sites of benchmarks or a service, with the compiler's reason and the fix
 //	help    show help for a command
@@ -41,6 +44,9 @@ func commands() []command {
 		{name: "whatif", summary: "predict GC cost and peak memory of a running service under other GOGC and GOMEMLIMIT settings", run: runWhatif, usage: whatifUsage},
 		{name: "diff", summary: "compare two saved reports", run: runDiff, usage: diffUsage},
 		{name: "maps", summary: "classify every memory mapping of a local process, memdiag in it or not", run: runMaps, usage: mapsUsage},
+		{name: "ps", summary: "list the Go processes on this host with their resident memory by class", run: runPs, usage: psUsage},
+		{name: "stack", summary: "print every goroutine's stack from a service's memdiag tree", run: runStack, usage: stackUsage},
+		{name: "heap", summary: "print a service's in-use heap by function, or save the profile", run: runHeap, usage: heapUsage},
 		{name: "gate", summary: "compare benchmark results and fail on allocation regressions", run: runGate, usage: gateUsage},
 		{name: "why", summary: "name the top allocation sites of benchmarks or a service, with the compiler's reason and the fix", run: runWhy, usage: whyUsage},
 	}

@@ -114,7 +114,7 @@ func TestReport(t *testing.T) {
 		{"empty", []string{"report", srv.URL + "/empty/"}, 1, nil, "first bytes (empty body)"},
 		{"forbidden", []string{"report", srv.URL + "/forbidden/"}, 1, nil, "forbidden: " + srv.URL + "/forbidden/report.json: the tree only serves loopback callers unless an authorizer is configured (docs/security.md)"},
 		{"forbidden-why", []string{"report", srv.URL + "/proxied/"}, 1, nil, "forbidden: " + srv.URL + `/proxied/report.json: the request came through a proxy (it carries the header "Via") [31m(docs/security.md)`},
-		{"not-found", []string{"report", srv.URL + "/nothing/here/"}, 1, nil, "not found: " + srv.URL + "/nothing/here/report.json: the memdiag tree is not mounted there"},
+		{"not-found", []string{"report", srv.URL + "/nothing/here/"}, 1, nil, "not found: " + srv.URL + "/nothing/here/report.json: the memdiag tree is not mounted there; mount it in the service with mux.Handle(\"/debug/memdiag/\", middleware.Handler(mon))"},
 		{"server-error", []string{"report", srv.URL + "/broken/"}, 1, nil, "HTTP 500"},
 		{"slow", []string{"report", "--timeout=200ms", srv.URL + "/slow/"}, 1, nil, "no answer in time"},
 		{"refused", []string{"report", "http://" + closedPort(t)}, 1, nil, "connection refused (is the service running? is the tree mounted at /debug/memdiag/?)"},

@@ -164,6 +164,8 @@ func run(ctx context.Context, args []string, stdout, logOut io.Writer) error {
 memdiag on its own loopback listener %[2]s
   page:    %[2]s/debug/memdiag/
   report:  %[2]s/debug/memdiag/report.txt   (or: go run ./cmd/memdiag report %[2]s)
+  pprof:   %[2]s/debug/memdiag/pprof/        (go tool pprof %[2]s/debug/memdiag/pprof/heap)
+  capture: curl -X POST -H 'Content-Type: application/json' -d '{"reason":"look"}' %[2]s/debug/memdiag/captures
 `, base, dbgBase)
 	logger.Info("service listening", zap.String("url", base+"/"), zap.String("memdiag", dbgBase+"/debug/memdiag/"))
 

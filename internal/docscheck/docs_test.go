@@ -187,7 +187,8 @@ func TestCLICommandsDocumented(t *testing.T) {
 
 // endpoints reads the paths middleware registers (tree.handle("report.json", …)) from its
 // source: the registrations are unexported, and parsing them needs nothing exported for a test.
-// "{$}" is the page at the prefix itself, written "/" in the docs.
+// "{$}" is the path that ends there: the page at the prefix itself is written "/" in the docs,
+// the profile index "/pprof/".
 func endpoints(t *testing.T) []string {
 	t.Helper()
 	files, _ := filepath.Glob("../../middleware/*.go")
@@ -212,9 +213,8 @@ func endpoints(t *testing.T) []string {
 			}
 			if lit, ok := call.Args[0].(*ast.BasicLit); ok && lit.Kind == token.STRING {
 				s, _ := strconv.Unquote(lit.Value)
-				if s == "{$}" {
-					s = ""
-				}
+				// "{$}" matches the path ending there: the prefix itself, or pprof/.
+				s = strings.TrimSuffix(s, "{$}")
 				out = append(out, "/"+s)
 			}
 			return true

@@ -33,6 +33,8 @@ var endpointSchemas = []struct{ path, def string }{
 	{"proc", "Proc"},
 	{"captures", "Captures"},
 	{"allocs?seconds=1&format=json&top=5", "Allocs"},
+	{"pprof/?format=json", "PprofIndex"},
+	{"POST captures", "CaptureInfo"},
 	{"events", "Point"}, // each server-sent event's data
 }
 
@@ -81,13 +83,19 @@ func liveEndpoints(t *testing.T) map[string][]byte {
 			out[e.path] = firstEvent(t, ctx, srv.URL+"/debug/memdiag/events")
 			continue
 		}
-		resp, err := http.Get(srv.URL + "/debug/memdiag/" + e.path)
+		var resp *http.Response
+		var err error
+		if p, ok := strings.CutPrefix(e.path, "POST "); ok {
+			resp, err = http.Post(srv.URL+"/debug/memdiag/"+p, "application/json", strings.NewReader(`{"reason":"schema test"}`))
+		} else {
+			resp, err = http.Get(srv.URL + "/debug/memdiag/" + e.path)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		if err != nil || resp.StatusCode/100 != 2 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 			t.Fatalf("%s: %d %s %v: %.300s", e.path, resp.StatusCode, resp.Header.Get("Content-Type"), err, b)
 		}
 		out[e.path] = b

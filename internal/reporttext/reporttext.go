@@ -123,7 +123,7 @@ func Write(w io.Writer, rep *runtimediag.Report, source string) error {
 			fmt.Fprintf(w, "      %s\n", f.Advice)
 		}
 		if f.Doc != "" {
-			fmt.Fprintf(w, "      see %s\n", f.Doc)
+			fmt.Fprintf(w, "      see %s\n", DocLink(f.Doc))
 		}
 	}
 
@@ -156,19 +156,9 @@ func Write(w io.Writer, rep *runtimediag.Report, source string) error {
 			humanize.Bytes(sc.HeapInuseBytes), humanize.Percent(sc.ResidentShare))
 	}
 
-	var missing []string
-	for _, s := range rep.Sources {
-		if !s.OK {
-			why := s.Reason
-			if why == "" {
-				why = s.Error
-			}
-			missing = append(missing, fmt.Sprintf("%s (%s)", s.Name, why))
-		}
-	}
-	if len(missing) > 0 {
-		fmt.Fprintf(w, "\nUNREAD SOURCES\n  %s\n", strings.Join(missing, "\n  "))
-	}
+	writeRoutes(w, rep.Routes)
+	writeLeaks(w, rep.Leaks)
+	writeSources(w, rep.Sources)
 	notes := append(append([]string(nil), r.Notes...), rep.Notes...)
 	if len(notes) > 0 {
 		fmt.Fprintf(w, "\nNOTES\n  %s\n", strings.Join(notes, "\n  "))
