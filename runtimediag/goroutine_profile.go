@@ -54,12 +54,12 @@ func parseGoroutineProfile(r io.Reader) ([]goroutineGroup, error) {
 
 // groupGoroutines groups a parsed goroutine profile's samples, largest group first.
 func groupGoroutines(p *profile.Profile) ([]goroutineGroup, error) {
-	if len(p.SampleType) != 1 || p.SampleType[0].Type != "goroutine" {
+	if len(p.SampleType) != 1 || (p.SampleType[0].Type != "goroutine" && p.SampleType[0].Type != "goroutineleak") {
 		var got []string
 		for _, st := range p.SampleType {
 			got = append(got, st.Type)
 		}
-		return nil, fmt.Errorf("%w: sample types %q, want [goroutine]", errGoroutineProfile, got)
+		return nil, fmt.Errorf("%w: sample types %q, want [goroutine] or [goroutineleak]", errGoroutineProfile, got)
 	}
 	byKey := map[string]int{}
 	var groups []goroutineGroup
