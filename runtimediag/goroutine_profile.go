@@ -92,6 +92,9 @@ func groupGoroutines(p *profile.Profile) ([]goroutineGroup, error) {
 				frames = append(frames, goroutineFrame{function: "0x" + strconv.FormatUint(loc.Address, 16)})
 			}
 		}
+		if memdiagOwn(frames) {
+			continue // memdiag's own goroutines are not what it observes
+		}
 		g := classifyGoroutine(frames)
 		k := g.key()
 		if j, ok := byKey[k]; ok {
@@ -197,6 +200,20 @@ func isDigits(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// memdiagOwn reports whether a goroutine is memdiag's own: a memdiag frame and no application
+// frame below it (an application's callback run by memdiag is the application's).
+func memdiagOwn(frames []goroutineFrame) bool {
+	for _, f := range frames {
+		if memdiagCode(f.function, f.file) {
+			return true
+		}
+		if applicationFrame(f.function, f.file) {
+			return false
+		}
+	}
+	return false
 }
 
 func runtimeFunction(fn string) bool {

@@ -259,6 +259,11 @@ func TestGoroutineLeakQuiet(t *testing.T) {
 			pooled += gg.Count
 		}
 	}
+	for _, gg := range l.GoroutineGroups {
+		if memdiagCode(gg.Function, gg.File) || strings.Contains(gg.CreatedBy, "(*Monitor)") {
+			t.Errorf("memdiag's own goroutines among the groups: %+v", gg)
+		}
+	}
 	if pooled != 32 {
 		t.Errorf("the pool's groups count %d goroutines, want 32: %+v", pooled, l.GoroutineGroups)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -216,5 +217,38 @@ func TestGoroutineSourceProven(t *testing.T) {
 		su.Culprit.Function != "example.com/app.wait1" || su.Culprit.Line != 11 || su.Finding != FindingGoroutinesLeaked ||
 		!strings.Contains(su.Headline, "w.go:11") {
 		t.Errorf("proven suspect %+v", su)
+	}
+}
+
+// TestGoroutineSourcePauseBudget: a reading that stops the world pushes the next reading back by
+// 1000 times the pause, measured from runtime/metrics.
+func TestGoroutineSourcePauseBudget(t *testing.T) {
+	s := newGoroutineSource()
+	if !s.probe.ok {
+		t.Skip("this runtime has no " + pauseOtherMetric)
+	}
+	reads := 0
+	s.read = func(w io.Writer) error {
+		reads++
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms) // stops the world, as the goroutine profile does
+		return writeFakeGoroutineProfile(w, []int{1})
+	}
+	s.readLeaks = nil
+	at := time.Unix(1e9, 0)
+	s.sampleWindow(fakeReading(at, 10))
+	if !s.pauseOK || s.lastPause <= 0 {
+		t.Fatalf("no pause measured around a stop-the-world (%v, %v)", s.lastPause, s.pauseOK)
+	}
+	if want := at.Add(time.Duration(float64(s.lastPause) / goroutinePauseBudget)); !s.next.Equal(want) {
+		t.Errorf("next reading at %v, want %v", s.next, want)
+	}
+	s.sampleWindow(fakeReading(s.next.Add(-time.Nanosecond), 10))
+	if reads != 1 {
+		t.Errorf("%d reads, want 1: the second came before the budget allowed", reads)
+	}
+	s.sampleWindow(fakeReading(s.next, 10))
+	if reads != 2 {
+		t.Errorf("%d reads, want 2: the budget had passed", reads)
 	}
 }
