@@ -252,3 +252,29 @@ func TestGoroutineSourcePauseBudget(t *testing.T) {
 		t.Errorf("%d reads, want 2: the budget had passed", reads)
 	}
 }
+
+// TestGoroutineSourceWeak: a group rising at each of its first readings, too few for the trend
+// test, is a weak suspect without a p-value; one rising by less than goroutineMinGrowth is none.
+func TestGoroutineSourceWeak(t *testing.T) {
+	var counts [][]int
+	for i := range 5 {
+		counts = append(counts, []int{10 + 3*i, 10 + i/2})
+	}
+	f := &fakeGoroutineProfile{counts: counts}
+	s := newGoroutineSource()
+	s.read, s.readLeaks = f.write, nil
+	at := time.Unix(1e9, 0)
+	for range counts {
+		at = at.Add(10 * time.Second)
+		s.sampleWindow(fakeReading(at, 100))
+	}
+	l := &Leaks{}
+	s.fill(at, l)
+	if len(l.Suspects) != 1 {
+		t.Fatalf("suspects %+v, want one weak", l.Suspects)
+	}
+	su := l.Suspects[0]
+	if su.Certainty != LeakWeak || su.PValue != nil || su.Culprit.Function != "example.com/app.wait0" || su.Current != 22 || su.GrowthPerSecond != 0.3 {
+		t.Errorf("weak suspect %+v", su)
+	}
+}
