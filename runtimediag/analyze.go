@@ -27,6 +27,7 @@ func Analyze(in AnalyzeInput) *Report {
 	}
 	r.Time = cur.Time
 	r.RSS = in.RSS
+	r.Leaks = in.Leaks
 	r.Sources = sourceHealth(cur)
 
 	end := in.WindowEnd

@@ -350,9 +350,13 @@ var rules = []rule{
 			return nil
 		}
 		span, rspan := last.Time.Sub(first.Time).Seconds(), last.Time.Sub(recent[0].Time).Seconds()
+		culprit := ""
+		if g := goroutineCulprit(c.in.Leaks); g != "" {
+			culprit = "; " + g
+		}
 		return &Finding{
-			Headline: fmt.Sprintf("goroutines grew from %d to %d over %s (%.1f/s), by %.0f in the last %s (%.1f/s): a goroutine leak",
-				first.Goroutines, last.Goroutines, humanize.Duration(span), ratio(grew, span), rgrew, humanize.Duration(rspan), ratio(rgrew, rspan)),
+			Headline: fmt.Sprintf("goroutines grew from %d to %d over %s (%.1f/s), by %.0f in the last %s (%.1f/s): a goroutine leak%s",
+				first.Goroutines, last.Goroutines, humanize.Duration(span), ratio(grew, span), rgrew, humanize.Duration(rspan), ratio(rgrew, rspan), culprit),
 			Evidence: []Evidence{ev("goroutines_first", gor(first), "count"), ev("goroutines_last", gor(last), "count"),
 				ev("growth_per_second", ratio(grew, span), "1/s"), ev("span", span, "seconds"),
 				ev("recent_growth_per_second", ratio(rgrew, rspan), "1/s"), ev("recent_span", rspan, "seconds"),

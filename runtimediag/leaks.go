@@ -13,6 +13,9 @@ type Leaks struct {
 	Suspects []LeakSuspect `json:"suspects"`
 	// Notes say what limits the verdicts: too few readings yet, a source that could not be read.
 	Notes []string `json:"notes,omitempty"`
+	// GoroutineGroups are the largest groups of goroutines (same wait, blocking frame and entry
+	// function) with their counts over time; absent when the goroutine profile was not read.
+	GoroutineGroups []GoroutineGroup `json:"goroutine_groups,omitempty"`
 }
 
 // Kinds of suspect (LeakSuspect.Kind).
@@ -90,6 +93,7 @@ const (
 // leakSources are the sources a Monitor tracks: one per kind of growth, each in its own file.
 func (m *Monitor) leakSources() []leakSource {
 	var s []leakSource
+	s = append(s, newGoroutineSource())
 	return s
 }
 

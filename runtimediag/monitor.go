@@ -857,7 +857,8 @@ func (m *Monitor) trendPoints(dst []Point, until time.Time) []Point {
 // it, so it says what the first one said. Without commit (a window a viewer asked for) the state
 // is read, never changed.
 func (m *Monitor) analyze(rd *fullReading, cw chosenWindow, history []Point, commit bool) *Report {
-	in := AnalyzeInput{Cur: rd.snap, RSS: rd.rss, History: history}
+	// The suspects come first, so that the findings they raise and the Leaks section agree.
+	in := AnalyzeInput{Cur: rd.snap, RSS: rd.rss, History: history, Leaks: m.leaks.report(rd.snap.Time)}
 	var end time.Time
 	if cw.end.snap != nil {
 		end = cw.end.snap.Time
@@ -906,7 +907,6 @@ func (m *Monitor) analyze(rd *fullReading, cw chosenWindow, history []Point, com
 	rep.Window = &info
 	rep.Notes = append(rep.Notes, notes...)
 	rep.MemdiagSelf = selfCost(rep, cw, rd.prof)
-	rep.Leaks = m.leaks.report(rd.snap.Time)
 	return rep
 }
 

@@ -410,6 +410,9 @@ type AnalyzeInput struct {
 	// clears only once its figure stayed below the clear threshold as long (docs/findings.md). Nil
 	// for a one-off report: every rule whose condition holds is reported.
 	State *FindingState
+	// Leaks is the Monitor's leak suspects as of Cur (nil: leak tracking is off). Each kind of
+	// suspect raises its finding (leaks_findings.go), and the report's Leaks section is this.
+	Leaks *Leaks
 }
 
 // Excluded is memdiag's share taken out of the efficiency block's application figures.
