@@ -211,14 +211,15 @@ func (s *mappingSource) findSuspects(ms []ClassifiedMapping, dst []LeakSuspect) 
 	return dst
 }
 
-// risingSteadily reports whether y has at least k points, each above the last, rising by at
-// least minGrowth in all.
+// risingSteadily reports whether y has at least k points, each above the last by at least a
+// quarter of minGrowth (so that noise that happens to rise a few times in a row does not count),
+// rising by at least minGrowth in all.
 func risingSteadily(y []float64, k int, minGrowth float64) bool {
 	if len(y) < k {
 		return false
 	}
 	for i := 1; i < len(y); i++ {
-		if y[i] <= y[i-1] {
+		if y[i]-y[i-1] < minGrowth/4 {
 			return false
 		}
 	}

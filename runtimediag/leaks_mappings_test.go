@@ -1,6 +1,7 @@
 package runtimediag
 
 import (
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -199,4 +200,36 @@ func findingByCode(r *Report, code string) *Finding {
 		}
 	}
 	return nil
+}
+
+// TestMappingSourceSteadyNoise: half an hour of readings every 5 s of a steady process whose
+// mappings jitter — resident bytes up and down by up to 3 MiB per category, a thread that comes
+// and goes, a malloc mmap made and freed — has no mapping suspect at any reading.
+func TestMappingSourceSteadyNoise(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	s := newMappingSource()
+	t0 := time.Unix(1700000000, 0).UTC()
+	for i := range 360 {
+		jitter := func(base uint64) uint64 { return base*dmib + uint64(rng.IntN(3*dmib)) }
+		ms := steadyTable()
+		ms[0].RssBytes = jitter(2)
+		ms[2].RssBytes = jitter(0)
+		ms = append(ms, threadAt(100, 1)...)
+		if rng.IntN(2) == 0 {
+			ms = append(ms, threadAt(109, 1)...)
+		}
+		if rng.IntN(3) == 0 {
+			ms = append(ms, cm(300, 332, ClassCHeap, "(malloc mmap)", 32))
+		}
+		ms = append(ms, cm(400, 400+64, ClassFileMapping, "/data.db", 0))
+		ms[len(ms)-1].RssBytes = jitter(30)
+		slices.SortFunc(ms, func(a, b ClassifiedMapping) int { return int(a.Start) - int(b.Start) })
+		r := rssOfMappings(ms)
+		s.sample(t0.Add(time.Duration(i)*5*time.Second), ms, &r)
+		l := &Leaks{}
+		s.fill(t0, l)
+		for _, sus := range l.Suspects {
+			t.Errorf("reading %d: %s %s", i, sus.Certainty, sus.Headline)
+		}
+	}
 }
