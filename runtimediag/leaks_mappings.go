@@ -322,6 +322,24 @@ func mappingGrowthPhrase(cat string, carriers []MappingChange, se *mappingSeries
 		return a.sizeDelta > b.sizeDelta
 	})
 	g := groups[order[0]]
+	what, desc = carrierPhrase(cat, g, se)
+	// What the other groups added, when it is more than noise.
+	var rest int64
+	for _, k := range order[1:] {
+		rest += max(groups[k].rssDelta, 0)
+	}
+	if cat != CategoryThreadStacks && rest >= mappingChangeMinBytes {
+		groupsWord := "groups"
+		if len(order) == 2 {
+			groupsWord = "group"
+		}
+		what += fmt.Sprintf(", and resident %s in %d other %s of mappings", signedBytes(float64(rest)), len(order)-1, groupsWord)
+	}
+	return what, desc
+}
+
+// carrierPhrase names the group of mappings that carries most of a category's growth.
+func carrierPhrase(cat string, g *carrierGroup, se *mappingSeries) (what, desc string) {
 	net := g.appeared - g.wentAway
 	each := uint64(0)
 	if g.appeared > 0 {
