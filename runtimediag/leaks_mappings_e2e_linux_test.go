@@ -212,8 +212,8 @@ func TestMappingLeakFileMapping(t *testing.T) {
 }
 
 // TestMappingLeakQuiet: a steady process — Go garbage made and collected, C memory malloc'd and
-// freed, threads that come and go — has no mapping suspect in any report over twenty full
-// readings.
+// freed, threads that come and go, warmed up — has no mapping suspect in any report over twenty
+// full readings.
 func TestMappingLeakQuiet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a Monitor for several seconds")
@@ -221,14 +221,30 @@ func TestMappingLeakQuiet(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's shadow memory grows with every new address the heap touches: real other_anonymous growth")
 	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	defer func() { close(done); wg.Wait() }()
+	// A step of steady work: C memory in and out, on whichever thread, and a thread that starts
+	// and ends.
+	step := func() {
+		if workload.Available {
+			if h, err := workload.Malloc(64, 32<<10); err == nil {
+				h.Free()
+			}
+		}
+		wg.Go(func() { runtime.LockOSThread() })
+	}
+	// Steady state, as a server reaches it: glibc makes an arena for each thread that first
+	// mallocs, up to 8 per core, and keeps it; warm up before the Monitor watches.
+	wg.Go(func() { churnSmallObjects(done) })
+	for range 64 {
+		step()
+		time.Sleep(time.Millisecond)
+	}
 	m := newTestMonitor(t, WithTickInterval(50*time.Millisecond), WithFullInterval(mappingE2EFullInterval), WithLogInterval(0))
 	if err := m.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	defer func() { close(done); wg.Wait() }()
-	wg.Go(func() { churnSmallObjects(done) })
 	var last *Report
 	readings := 0
 	for readings < 20 {
@@ -239,13 +255,7 @@ func TestMappingLeakQuiet(t *testing.T) {
 		}
 		last = rep
 		readings++
-		// A step of steady work per reading: C memory in and out, a thread that starts and ends.
-		if workload.Available {
-			if h, err := workload.Malloc(64, 32<<10); err == nil {
-				h.Free()
-			}
-		}
-		wg.Go(func() { runtime.LockOSThread() })
+		step()
 		if rep.Leaks == nil {
 			t.Fatal("a Monitor's report has no leaks section")
 		}
