@@ -150,6 +150,8 @@ func Write(w io.Writer, rep *runtimediag.Report, source string) error {
 		}
 	}
 
+	writeMappingChanges(w, rep.Leaks)
+
 	if sc := rep.MemdiagSelf; sc != nil {
 		fmt.Fprintf(w, "\nMEMDIAG ITSELF  CPU %s in the window (%s of the process's busy CPU), allocation %s/s (%s of sampled bytes), live heap %s (%s of resident)\n",
 			humanize.Duration(sc.CPUSeconds), humanize.Percent(sc.CPUShare), humanize.Bytes(uint64(sc.AllocBytesPerSecond)), humanize.Percent(sc.AllocShare),
