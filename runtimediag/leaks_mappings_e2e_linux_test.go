@@ -79,9 +79,7 @@ func watchMappingLeak(t *testing.T, category, culprit string, step func(i int)) 
 		for _, s := range last.Leaks.Suspects {
 			got = append(got, s.Certainty+" "+s.Headline+" ["+s.Culprit.Description+"]")
 		}
-		for _, c := range last.Leaks.MappingChanges {
-			got = append(got, fmt.Sprintf("change %s %s %q %d→%d rss %d→%d", c.Change, c.Class, c.Name, c.SizeBeforeBytes, c.SizeAfterBytes, c.RssBeforeBytes, c.RssAfterBytes))
-		}
+		got = append(got, formatChanges(last.Leaks.MappingChanges))
 	}
 	t.Fatalf("no significant %s suspect naming %q after %d full reports; last leaks:\n%s", category, culprit, res.readings, strings.Join(got, "\n"))
 	return res
@@ -261,8 +259,19 @@ func TestMappingLeakQuiet(t *testing.T) {
 		}
 		for _, s := range rep.Leaks.Suspects {
 			if s.Kind == LeakMappings {
-				t.Errorf("report %d: mapping suspect in a steady process: %s %s", readings, s.Certainty, s.Headline)
+				t.Errorf("report %d: mapping suspect in a steady process: %s %s; series %v; timeline:\n%s",
+					readings, s.Certainty, s.Headline, s.Series, formatChanges(rep.Leaks.MappingChanges))
 			}
 		}
 	}
+}
+
+// formatChanges is the timeline, one change a line, for a failure message.
+func formatChanges(cs []MappingChange) string {
+	var b strings.Builder
+	for _, c := range cs {
+		fmt.Fprintf(&b, "  %s %s %s %q size %d→%d rss %d→%d\n", c.Time.Format("15:04:05.000"), c.Change, c.Class, c.Name,
+			c.SizeBeforeBytes, c.SizeAfterBytes, c.RssBeforeBytes, c.RssAfterBytes)
+	}
+	return b.String()
 }
