@@ -38,6 +38,11 @@ const (
 	mappingMinPoints = 6
 	// mappingWeakPoints is the fewest readings a weak suspect needs: each one higher than the last.
 	mappingWeakPoints = 4
+	// mappingRecentPoints is the window of newest readings tested before the whole series.
+	mappingRecentPoints = 16
+	// mappingRecentAlpha is the significance level of the window's test (the whole series' is
+	// trend.DefaultConfig's 1%).
+	mappingRecentAlpha = 0.001
 )
 
 // mappingCategories are the categories of memory Go does not manage whose growth is tracked.
@@ -190,14 +195,39 @@ func (s *mappingSource) findSuspects(ms []ClassifiedMapping, dst []LeakSuspect) 
 				minGrowth = max(1, math.Ceil(mappingMinGrowthBytes/se.stackBytes))
 			}
 		}
-		res := s.tester.Test(s.x, se.y, cfg)
+		// The newest readings first: a leak that starts after hours of flat readings rises in
+		// them long before the whole series' median slope leaves zero. Then the whole series,
+		// for a slow leak no short window shows.
+		res := trend.Result{Verdict: trend.Flat}
+		if k := mappingRecentPoints; n > k {
+			// A stricter level for the window: it is a second test of the same readings.
+			wcfg := cfg
+			wcfg.Alpha = mappingRecentAlpha
+			res = s.tester.Test(s.x[n-k:], se.y[n-k:], wcfg)
+		}
+		if res.Verdict != trend.Growing || res.Growth < minGrowth {
+			res = s.tester.Test(s.x, se.y, cfg)
+		}
 		var certainty string
 		var p, slope float64
+		// Since is the last time the series was at its lowest, the reading its culprit's
+		// mappings were kept at.
 		since := se.baseTime
 		switch {
 		case res.Verdict == trend.Growing && res.Growth >= minGrowth:
-			certainty, p, slope = LeakSignificant, res.P, res.Slope
-			since = t0.Add(time.Duration(res.Since * float64(time.Second)))
+			certainty, p = LeakSignificant, res.P
+			// How fast it grows since it started: the slope from the series' last lowest on,
+			// not one diluted by the flat readings before.
+			lo := 0
+			for i := range se.y {
+				if se.y[i] <= se.y[lo] {
+					lo = i
+				}
+			}
+			var ok bool
+			if slope, _, ok = trend.TheilSen(s.x[lo:], se.y[lo:], nil); !ok {
+				slope = res.Slope
+			}
 		case res.Verdict == trend.TooFewPoints && risingSteadily(se.y, mappingWeakPoints, minGrowth):
 			// Too few readings for the test, but every one higher than the last: watch it.
 			_, _, p = trend.MannKendall(se.y)

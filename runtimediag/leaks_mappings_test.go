@@ -1,6 +1,7 @@
 package runtimediag
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -206,7 +207,14 @@ func findingByCode(r *Report, code string) *Finding {
 // mappings jitter — resident bytes up and down by up to 3 MiB per category, a thread that comes
 // and goes, a malloc mmap made and freed — has no mapping suspect at any reading.
 func TestMappingSourceSteadyNoise(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
+	// Seed 5 made a false suspect when the newest readings were tested at the 1% level.
+	for _, seed := range []uint64{1, 5} {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) { steadyNoise(t, seed) })
+	}
+}
+
+func steadyNoise(t *testing.T, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 2))
 	s := newMappingSource()
 	t0 := time.Unix(1700000000, 0).UTC()
 	for i := range 360 {
