@@ -150,8 +150,6 @@ func Write(w io.Writer, rep *runtimediag.Report, source string) error {
 		}
 	}
 
-	writeMappingChanges(w, rep.Leaks)
-
 	if sc := rep.MemdiagSelf; sc != nil {
 		fmt.Fprintf(w, "\nMEMDIAG ITSELF  CPU %s in the window (%s of the process's busy CPU), allocation %s/s (%s of sampled bytes), live heap %s (%s of resident)\n",
 			humanize.Duration(sc.CPUSeconds), humanize.Percent(sc.CPUShare), humanize.Bytes(uint64(sc.AllocBytesPerSecond)), humanize.Percent(sc.AllocShare),
@@ -160,6 +158,7 @@ func Write(w io.Writer, rep *runtimediag.Report, source string) error {
 
 	writeRoutes(w, rep.Routes)
 	writeLeaks(w, rep.Leaks)
+	writeMappingChanges(w, rep.Leaks)
 	writeSources(w, rep.Sources)
 	notes := append(append([]string(nil), r.Notes...), rep.Notes...)
 	if len(notes) > 0 {
