@@ -388,9 +388,13 @@ var rules = []rule{
 			return nil
 		}
 		span, rspan := last.Time.Sub(first.Time).Seconds(), last.Time.Sub(recent[0].Time).Seconds()
+		where := "memory is growing outside the Go heap"
+		if m := growingMappings(c.in.Leaks); m != "" {
+			where = "memory is growing outside the Go heap, in " + m
+		}
 		return &Finding{
-			Headline: fmt.Sprintf("resident memory grew %s in %s (%s in the last %s) while the live heap changed by %s: memory is growing outside the Go heap",
-				humanize.Bytes(uint64(grew)), humanize.Duration(span), humanize.Bytes(uint64(rgrew)), humanize.Duration(rspan), signedBytes(heapGrew)),
+			Headline: fmt.Sprintf("resident memory grew %s in %s (%s in the last %s) while the live heap changed by %s: %s",
+				humanize.Bytes(uint64(grew)), humanize.Duration(span), humanize.Bytes(uint64(rgrew)), humanize.Duration(rspan), signedBytes(heapGrew), where),
 			Evidence: []Evidence{ev("resident_first", res(first), "bytes"), ev("resident_last", res(last), "bytes"),
 				ev("heap_live_first", float64(first.HeapLiveBytes), "bytes"), ev("heap_live_last", float64(last.HeapLiveBytes), "bytes"),
 				ev("span", span, "seconds"), ev("recent_growth_bytes", rgrew, "bytes"), ev("recent_span", rspan, "seconds")},

@@ -16,6 +16,9 @@ type Leaks struct {
 	// GoroutineGroups are the largest groups of goroutines (same wait, blocking frame and entry
 	// function) with their counts over time; absent when the goroutine profile was not read.
 	GoroutineGroups []GoroutineGroup `json:"goroutine_groups,omitempty"`
+	// MappingChanges is the mapping timeline: the last changes of the classified mapping table
+	// between scheduled full readings (appeared, grew, shrank, went away), oldest first, bounded.
+	MappingChanges []MappingChange `json:"mapping_changes,omitempty"`
 }
 
 // Kinds of suspect (LeakSuspect.Kind).
@@ -94,6 +97,7 @@ const (
 func (m *Monitor) leakSources() []leakSource {
 	var s []leakSource
 	s = append(s, newGoroutineSource())
+	s = append(s, newMappingSource())
 	return s
 }
 

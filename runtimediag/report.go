@@ -411,7 +411,8 @@ type AnalyzeInput struct {
 	// for a one-off report: every rule whose condition holds is reported.
 	State *FindingState
 	// Leaks is the Monitor's leak suspects as of Cur (nil: leak tracking is off). Each kind of
-	// suspect raises its finding (leaks_findings.go), and the report's Leaks section is this.
+	// suspect raises its finding (leaks_findings.go), and the report's Leaks section is this;
+	// rss_growing_heap_flat names the mappings that grow from them.
 	Leaks *Leaks
 }
 

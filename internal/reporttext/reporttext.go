@@ -158,6 +158,7 @@ func Write(w io.Writer, rep *runtimediag.Report, source string) error {
 
 	writeRoutes(w, rep.Routes)
 	writeLeaks(w, rep.Leaks)
+	writeMappingChanges(w, rep.Leaks)
 	writeSources(w, rep.Sources)
 	notes := append(append([]string(nil), r.Notes...), rep.Notes...)
 	if len(notes) > 0 {
