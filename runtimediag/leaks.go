@@ -96,6 +96,10 @@ const (
 // leakSources are the sources a Monitor tracks: one per kind of growth, each in its own file.
 func (m *Monitor) leakSources() []leakSource {
 	var s []leakSource
+	if !m.mc.leakTracking {
+		return nil
+	}
+	s = append(s, newHeapSource(m.reader))
 	s = append(s, newGoroutineSource())
 	s = append(s, newMappingSource())
 	return s
@@ -187,4 +191,10 @@ func rankSuspects(s []LeakSuspect) {
 		}
 		return a.GrowthPerSecond > b.GrowthPerSecond
 	})
+}
+
+// Leaks is the Monitor's leak suspects as of now, from the readings its schedule took (asking
+// takes no reading); nil when leak tracking is off (WithLeakTracking).
+func (m *Monitor) Leaks() *Leaks {
+	return m.leaks.report(time.Now())
 }

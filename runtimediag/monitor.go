@@ -698,8 +698,9 @@ func (m *Monitor) takeReading() {
 	var r windowReading
 	d := measureCPU(func() {
 		r.snap = m.fullCol.Cheap()
-		r.prof = m.reader.read(false, true)
+		r.prof = m.reader.read(false, true, m.leaks != nil)
 		m.leaks.sampleWindow(&r)
+		r.prof.inuse = nil // read by the heap-by-site source; the window ring keeps the sums only
 	})
 	m.selfCPU.Add(int64(d))
 	r.selfCPU = m.selfCPUTotal()
@@ -827,7 +828,7 @@ func (m *Monitor) collectFull(ctx context.Context) (*fullReading, error) {
 	if ctx.Err() != nil {
 		return nil, ErrMonitorClosed
 	}
-	rd := &fullReading{snap: snap, prof: m.reader.read(true, false)}
+	rd := &fullReading{snap: snap, prof: m.reader.read(true, false, false)}
 	rss, err := m.attr.Full(snap)
 	if err != nil {
 		rss = m.attr.Estimate(snap)
