@@ -198,3 +198,16 @@ func rankSuspects(s []LeakSuspect) {
 func (m *Monitor) Leaks() *Leaks {
 	return m.leaks.report(time.Now())
 }
+
+// heapBase is the heap-by-site source's base heap profile, for a capture on a leak suspect.
+func (m *Monitor) heapBase() ([]byte, time.Time) {
+	if m.leaks == nil {
+		return nil, time.Time{}
+	}
+	for _, s := range m.leaks.sources {
+		if h, ok := s.(*heapSource); ok {
+			return h.baseProfile()
+		}
+	}
+	return nil, time.Time{}
+}

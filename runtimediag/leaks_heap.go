@@ -1,8 +1,10 @@
 package runtimediag
 
 import (
+	"bytes"
 	"fmt"
 	"math"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -82,6 +84,11 @@ type heapSource struct {
 	med        []float64
 	top, extra []int
 	note       string
+	// The base heap profile for captures (sampleFull): gzipped pprof, immutable once stored.
+	base           []byte
+	baseAt         time.Time
+	baseNote       string
+	fullsSinceBase int
 }
 
 func newHeapSource(r *allocReader) *heapSource {
@@ -243,7 +250,46 @@ func risingThroughout(y []float64) (lo int, ok bool) {
 	return lo, y[len(y)-1] > y[0]
 }
 
-func (h *heapSource) sampleFull(*fullReading) {}
+// heapBaseRefresh is how many scheduled full readings a base heap profile is kept before a newer
+// one replaces it, while no heap site is a suspect.
+const heapBaseRefresh = 6
+
+// sampleFull keeps the base heap profile a capture on a suspect compares with: taken at a
+// scheduled full reading while no heap site is a suspect, renewed every heapBaseRefresh of them,
+// and held still while there is a suspect, so that it predates the growth the suspect names.
+// Writing the heap profile reads runtime.MemProfile and does not stop the world.
+func (h *heapSource) sampleFull(rd *fullReading) {
+	h.mu.Lock()
+	h.fullsSinceBase++
+	take := h.base == nil || h.fullsSinceBase >= heapBaseRefresh
+	for _, s := range h.series {
+		take = take && s.certainty == ""
+	}
+	h.mu.Unlock()
+	if !take {
+		return
+	}
+	var buf bytes.Buffer
+	err := pprof.Lookup("heap").WriteTo(&buf, 0)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err != nil {
+		h.baseNote = "no base heap profile: " + err.Error()
+		return
+	}
+	h.base, h.baseNote, h.fullsSinceBase = buf.Bytes(), "", 0
+	h.baseAt = time.Now()
+	if rd != nil && rd.snap != nil {
+		h.baseAt = rd.snap.Time
+	}
+}
+
+// baseProfile is the base heap profile and when it was taken; nil before the first.
+func (h *heapSource) baseProfile() ([]byte, time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.base, h.baseAt
+}
 
 // fill adds the suspects, and what limits them, to l.
 func (h *heapSource) fill(now time.Time, l *Leaks) {
