@@ -251,8 +251,9 @@ func risingThroughout(y []float64) (lo int, ok bool) {
 }
 
 // heapBaseRefresh is how many scheduled full readings a base heap profile is kept before a newer
-// one replaces it, while no heap site is a suspect.
-const heapBaseRefresh = 6
+// one replaces it, while no heap site is a suspect: 2.5 hours at the default five-minute interval.
+// Writing one allocates about a megabyte (runtime/pprof's gzip compressor), so it is rare.
+const heapBaseRefresh = 30
 
 // sampleFull keeps the base heap profile a capture on a suspect compares with: taken at a
 // scheduled full reading while no heap site is a suspect, renewed every heapBaseRefresh of them,
