@@ -9,6 +9,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // The planted leaks and their quiet twins. Each allocating line carries a "planted:" comment
@@ -113,9 +117,9 @@ func runPlanted(work func(int), every time.Duration) (stop func()) {
 
 // heapLeakMonitor is a Monitor with short intervals whose window readings are a fifth of the full
 // interval apart, as at the defaults (a reading a minute, a full report every five).
-func heapLeakMonitor(t *testing.T) (*Monitor, *heapSource) {
+func heapLeakMonitor(t *testing.T, opts ...Option) (*Monitor, *heapSource) {
 	full := 500 * time.Millisecond
-	m := newTestMonitor(t, WithTickInterval(20*time.Millisecond), WithFullInterval(full), WithLogInterval(0))
+	m := newTestMonitor(t, append([]Option{WithTickInterval(20 * time.Millisecond), WithFullInterval(full), WithLogInterval(0)}, opts...)...)
 	m.windows.step = full / 5
 	if m.leaks == nil || len(m.leaks.sources) == 0 {
 		t.Fatal("leak tracking is off by default")
@@ -159,7 +163,8 @@ func TestHeapLeakPlanted(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			lines := plantedLines(t, c.name)
-			m, h := heapLeakMonitor(t)
+			core, logs := observer.New(zapcore.DebugLevel)
+			m, h := heapLeakMonitor(t, WithLogger(zap.New(core)))
 			if err := m.Start(t.Context()); err != nil {
 				t.Fatal(err)
 			}
@@ -190,6 +195,25 @@ func TestHeapLeakPlanted(t *testing.T) {
 				t.Errorf("incomplete suspect %+v", found)
 			}
 			t.Logf("named after %d readings: %s", h.readingsTaken()-start, found.Headline)
+
+			// The finding's Warn line, once: a few more reports must not repeat it.
+			appeared := func() (n int) {
+				for _, e := range linesWith(logs, LogMessageFinding) {
+					c := e.ContextMap()
+					if c[fieldFindingCode] == FindingHeapGrowingAtSite && c[fieldTransition] == TransitionAppeared {
+						if e.Level != zapcore.WarnLevel {
+							t.Errorf("appeared at %s, want warn", e.Level)
+						}
+						n++
+					}
+				}
+				return n
+			}
+			waitFor(t, 2*time.Minute, "the heap_growing_at_site Warn line", func() bool { return appeared() > 0 })
+			waitReadings(t, h, 10)
+			if n := appeared(); n != 1 {
+				t.Errorf("%d appeared lines for one suspect, want 1", n)
+			}
 		})
 	}
 }
