@@ -24,7 +24,6 @@ func TestLeakCaptureDiff(t *testing.T) {
 	full := 500 * time.Millisecond
 	m := newTestMonitor(t, WithTickInterval(20*time.Millisecond), WithFullInterval(full), WithLogInterval(0),
 		WithTriggers(OnLeakSuspect()), WithCaptureCooldown(0))
-	m.windows.step = full / 5
 	h := m.leaks.sources[0].(*heapSource)
 	if err := m.Start(t.Context()); err != nil {
 		t.Fatal(err)

@@ -24,7 +24,7 @@ var leakCache = map[int][]byte{}
 
 // leakMapCache puts an entry in a map-backed cache that never evicts.
 func leakMapCache(i int) {
-	v := make([]byte, 16<<10) // planted: map cache
+	v := make([]byte, 64<<10) // planted: map cache
 	plantedMu.Lock()
 	leakCache[i] = v // planted: map cache
 	plantedMu.Unlock()
@@ -34,7 +34,7 @@ var leakSlice [][]byte
 
 // leakAppendSlice appends to a slice that is never truncated.
 func leakAppendSlice(int) {
-	v := make([]byte, 16<<10) // planted: slice
+	v := make([]byte, 64<<10) // planted: slice
 	plantedMu.Lock()
 	leakSlice = append(leakSlice, v) // planted: slice
 	plantedMu.Unlock()
@@ -115,12 +115,13 @@ func runPlanted(work func(int), every time.Duration) (stop func()) {
 	return func() { close(done); wg.Wait(); releasePlanted(); runtime.GC() }
 }
 
-// heapLeakMonitor is a Monitor with short intervals whose window readings are a fifth of the full
-// interval apart, as at the defaults (a reading a minute, a full report every five).
+// heapLeakMonitor is a Monitor with short intervals: a full report every 500 ms, a window reading
+// every 100 ms (a fifth of it, as at the defaults).
 func heapLeakMonitor(t *testing.T, opts ...Option) (*Monitor, *heapSource) {
-	full := 500 * time.Millisecond
-	m := newTestMonitor(t, append([]Option{WithTickInterval(20 * time.Millisecond), WithFullInterval(full), WithLogInterval(0)}, opts...)...)
-	m.windows.step = full / 5
+	m := newTestMonitor(t, append([]Option{WithTickInterval(20 * time.Millisecond), WithFullInterval(500 * time.Millisecond), WithLogInterval(0)}, opts...)...)
+	if m.windows.step != 100*time.Millisecond {
+		t.Fatalf("window step %s, want a fifth of the full interval", m.windows.step)
+	}
 	if m.leaks == nil || len(m.leaks.sources) == 0 {
 		t.Fatal("leak tracking is off by default")
 	}
