@@ -96,3 +96,37 @@ func TestLeakFindingHysteresis(t *testing.T) {
 		}
 	}
 }
+
+// TestLeakSuspectLines: each suspect is logged when it appears and when it gets more certain, once,
+// a second suspect of the same kind too, and it clears after two reports without it.
+func TestLeakSuspectLines(t *testing.T) {
+	a := leakSuspectFor(LeakHeapSite, FindingHeapGrowingAtSite, LeakWeak, "a")
+	a.Culprit = LeakCulprit{Function: "main.a", File: "/a.go", Line: 1}
+	aSig := leakSuspectFor(LeakHeapSite, FindingHeapGrowingAtSite, LeakSignificant, "a")
+	aSig.Culprit = a.Culprit
+	b := leakSuspectFor(LeakHeapSite, FindingHeapGrowingAtSite, LeakSignificant, "b")
+	b.Culprit = LeakCulprit{Function: "main.b", File: "/b.go", Line: 2}
+	var tr leakLogTracker
+	steps := []struct {
+		l    *Leaks
+		want []string
+	}{
+		{&Leaks{Suspects: []LeakSuspect{a}}, []string{"appeared main.a"}},
+		{&Leaks{Suspects: []LeakSuspect{a}}, nil},
+		{&Leaks{Suspects: []LeakSuspect{aSig, b}}, []string{"worse main.a", "appeared main.b"}},
+		{&Leaks{Suspects: []LeakSuspect{b}}, nil},
+		{&Leaks{Suspects: []LeakSuspect{b}}, []string{"cleared main.a"}},
+		{nil, nil},
+		{&Leaks{}, nil},
+		{&Leaks{}, []string{"cleared main.b"}},
+	}
+	for i, st := range steps {
+		var got []string
+		for _, x := range tr.update(st.l) {
+			got = append(got, x.kind+" "+x.s.Culprit.Function)
+		}
+		if !slices.Equal(got, st.want) {
+			t.Errorf("step %d: %q, want %q", i, got, st.want)
+		}
+	}
+}

@@ -215,6 +215,17 @@ func TestHeapLeakPlanted(t *testing.T) {
 			if n := appeared(); n != 1 {
 				t.Errorf("%d appeared lines for one suspect, want 1", n)
 			}
+			// And the suspect's own line, naming the culprit, once.
+			named := 0
+			for _, e := range linesWith(logs, LogMessageLeakSuspect) {
+				f := e.ContextMap()
+				if culprit, _ := f[fieldLeakCulprit].(string); f[fieldTransition] == TransitionAppeared && strings.Contains(culprit, c.fn) && e.Level == zapcore.WarnLevel {
+					named++
+				}
+			}
+			if named != 1 {
+				t.Errorf("%d Warn lines name %s as an appeared suspect, want 1", named, c.fn)
+			}
 		})
 	}
 }

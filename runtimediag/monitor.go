@@ -96,6 +96,7 @@ type Monitor struct {
 	// Full-report state: Latest and the trigger check read it from other goroutines.
 	fullMu     sync.Mutex
 	tracker    findingTracker
+	leakLog    leakLogTracker // each leak suspect's transitions (leaks_log.go)
 	lastReport atomic.Pointer[Report]
 	// The findings' hysteresis, carried from one window to the next: findings is the state after
 	// the newest window evaluated (findingsEnd), findingsPrev the state before it, so that a
@@ -939,11 +940,12 @@ func (m *Monitor) afterFull(rep *Report) {
 	running := m.running()
 	m.fullMu.Lock()
 	trans := m.tracker.update(rep.Findings)
+	leakTrans := m.leakLog.update(rep.Leaks)
 	if running {
 		m.fireFindingTriggers(rep, trans)
 	}
 	m.fullMu.Unlock()
-	if len(trans) == 0 {
+	if len(trans) == 0 && len(leakTrans) == 0 {
 		return
 	}
 	// A finding holds over the report's window: every transition line says which.
@@ -953,6 +955,9 @@ func (m *Monitor) afterFull(rep *Report) {
 	}
 	for i := range trans {
 		trans[i].log(l)
+	}
+	for i := range leakTrans {
+		leakTrans[i].log(l)
 	}
 }
 
