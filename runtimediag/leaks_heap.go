@@ -210,7 +210,14 @@ func (h *heapSource) test() {
 			h.xs = append(h.xs, float64(pt.unixNano-h.origin.UnixNano())/1e9)
 			h.ys = append(h.ys, float64(pt.bytes))
 		}
-		res := h.tester.Test(h.xs, h.ys, h.cfg)
+		var res trend.Result
+		if len(h.ys) >= h.cfg.MinPoints && !risesMoreThanFalls(h.ys) {
+			// Mann–Kendall's S ≤ 0: p ≥ 0.5, flat whatever the rest says; the slopes (the
+			// test's cost) are not needed. Most series of a steady service end here.
+			res = trend.Result{Verdict: trend.Flat, N: len(h.ys), P: 1, PRecent: 1}
+		} else {
+			res = h.tester.Test(h.xs, h.ys, h.cfg)
+		}
 		// The sampling noise at the series' level: the rise, over the series and over its recent
 		// part, must stand out of it. The profile's estimates jump by whole samples, and a sample
 		// lives as long as its object: the noise is autocorrelated, which a rank test alone
@@ -234,6 +241,22 @@ func (h *heapSource) test() {
 			s.stack = h.reader.siteStack(s.index)
 		}
 	}
+}
+
+// risesMoreThanFalls reports whether more pairs of points rise than fall (Mann–Kendall's S > 0).
+func risesMoreThanFalls(y []float64) bool {
+	s := 0
+	for i := range y {
+		for j := i + 1; j < len(y); j++ {
+			switch {
+			case y[j] > y[i]:
+				s++
+			case y[j] < y[i]:
+				s--
+			}
+		}
+	}
+	return s > 0
 }
 
 // risingThroughout reports whether y never falls and ends above where it starts; lo is the last
