@@ -47,3 +47,37 @@ func BenchmarkScheduledReportLeaks(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkWindowReading is one window reading as the worker takes it — the cheap snapshot, the
+// allocation profile read (with tracking, the in-use sum too) and the leak sources' step — after a
+// GC outside the timer, so that the heap-by-site source takes every reading.
+func BenchmarkWindowReading(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("leaks=%v", on), func(b *testing.B) {
+			m, err := NewMonitor(WithTickInterval(time.Hour), WithLeakTracking(on))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			step := func() {
+				var r windowReading
+				r.snap = m.fullCol.Cheap()
+				r.prof = m.reader.read(false, true, m.leaks != nil)
+				m.leaks.sampleWindow(&r)
+				r.prof.inuse = nil
+				m.windows.push(r)
+			}
+			for range 70 {
+				runtime.GC()
+				step()
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				runtime.GC()
+				b.StartTimer()
+				step()
+			}
+		})
+	}
+}
