@@ -35,6 +35,14 @@ func leaksServer(t *testing.T) *httptest.Server {
 		}
 		mux.Handle(prefix, h)
 	}
+	mux.HandleFunc("GET /named/leaks.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"suspects":[{"kind":"heap_site","certainty":"significant","p_value":0.0004,"unit":"bytes",
+			"growth_per_second":17476,"current":50331648,"since":"2026-12-05T06:31:02Z",
+			"culprit":{"function":"main.remember","file":"/src/main.go","line":18,"stack":["main.remember /src/main.go:18","main.main /src/main.go:32"]},
+			"series":[{"time":"2026-12-05T06:31:02Z","value":1048576}],"headline":"heap retained at main.remember grows",
+			"advice":"evict","finding":"heap_growing_at_site"}]}`))
+	})
 	mux.HandleFunc("GET /other/leaks.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"rss":{}}`))
@@ -56,6 +64,8 @@ func TestLeaksCommand(t *testing.T) {
 		{"text", []string{"leaks", srv.URL}, 0, []string{"WHAT GROWS ("}, ""},
 		{"tree url", []string{"leaks", srv.URL + "/debug/memdiag/"}, 0, []string{"WHAT GROWS ("}, ""},
 		{"json", []string{"leaks", "--json", srv.URL}, 0, []string{`"suspects": [`}, ""},
+		{"named", []string{"leaks", srv.URL + "/named/leaks.json"}, 0, []string{"WHAT GROWS (1 suspect;", "[significant p=0.0004] heap_site  +1024 KiB/min  now 48.0 MiB",
+			"culprit main.remember /src/main.go:18", "main.main /src/main.go:32", "evict"}, ""},
 		{"tracking off", []string{"leaks", srv.URL + "/off/debug/memdiag/"}, 1, nil, "leak tracking off"},
 		{"not memdiag", []string{"leaks", srv.URL + "/other/leaks.json"}, 1, nil, `no "suspects" array`},
 		{"no tree", []string{"leaks", srv.URL + "/nothing/"}, 1, nil, "not found"},

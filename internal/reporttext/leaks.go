@@ -30,7 +30,11 @@ func writeLeaks(w io.Writer, l *runtimediag.Leaks) {
 	if l == nil {
 		return
 	}
-	fmt.Fprintf(w, "WHAT GROWS (%d suspects; see docs/leaks.md)\n", len(l.Suspects))
+	noun := "suspects"
+	if len(l.Suspects) == 1 {
+		noun = "suspect"
+	}
+	fmt.Fprintf(w, "WHAT GROWS (%d %s; see docs/leaks.md)\n", len(l.Suspects), noun)
 	if len(l.Suspects) == 0 {
 		fmt.Fprintln(w, "  none")
 	}
