@@ -165,8 +165,8 @@ type CaptureInfo struct {
 
 // CapturePart is one file of a capture.
 type CapturePart struct {
-	Name     string `json:"name"`      // heap, goroutine or trace
-	FileName string `json:"file_name"` // a name to save it under: heap.pb.gz, goroutine.pb.gz, trace.out
+	Name     string `json:"name"`      // heap, goroutine, trace, or heap_base (a capture on a leak suspect)
+	FileName string `json:"file_name"` // a name to save it under: heap.pb.gz, goroutine.pb.gz, trace.out, heap_base.pb.gz
 	Bytes    int    `json:"bytes"`
 }
 
