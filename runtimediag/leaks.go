@@ -96,9 +96,6 @@ const (
 // leakSources are the sources a Monitor tracks: one per kind of growth, each in its own file.
 func (m *Monitor) leakSources() []leakSource {
 	var s []leakSource
-	if !m.mc.leakTracking {
-		return nil
-	}
 	s = append(s, newHeapSource(m.reader))
 	s = append(s, newGoroutineSource())
 	s = append(s, newMappingSource())

@@ -225,7 +225,9 @@ func NewMonitor(opts ...Option) (*Monitor, error) {
 		aboveResident: make([]bool, len(mc.triggers)),
 		memLimit:      newAdaptiveLimit(mc.memLimit, async),
 	}
-	m.leaks = newLeakTracker(m.leakSources()...)
+	if mc.leakTracking {
+		m.leaks = newLeakTracker(m.leakSources()...)
+	}
 	return m, nil
 }
 
