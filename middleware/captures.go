@@ -57,7 +57,7 @@ func (t *tree) serveCaptureList(w http.ResponseWriter, r *http.Request) error {
 	return writeBody(w, contentTypeText, buf.Bytes())
 }
 
-var captureParts = []string{runtimediag.CapturePartHeap, runtimediag.CapturePartGoroutine, runtimediag.CapturePartTrace}
+var captureParts = []string{runtimediag.CapturePartHeap, runtimediag.CapturePartGoroutine, runtimediag.CapturePartTrace, runtimediag.CapturePartHeapBase}
 
 // serveCapturePart downloads one part of a capture: a pprof profile or a trace, bounded in size by
 // the Monitor's capture storage.

@@ -34,6 +34,7 @@ import (
 //	/allocs         top allocation sites over a fresh window: ?seconds=N&format=text|json&top=K
 //	/fgprof         a wall-clock profile (felixge/fgprof): ?seconds=N&format=pprof|folded — stops the world ~99 times a second
 //	/cpu            a CPU profile (runtime/pprof): ?seconds=N; with Instrument's WithPprofLabels it also fills the report's per-route CPU
+//	/leaks          the leak suspects, what grows and who grows it: ?format=json|text; /leaks.json, /leaks.txt
 //	/captures       what the Monitor's triggers kept; /captures/{id}/{part} downloads one part;
 //	                POST with Content-Type application/json ({"reason":"…"}) takes a capture now
 //	/pprof/         the runtime's profiles, bounded: heap (?gc=1), allocs, goroutine (?debug=0|1|2),
@@ -155,6 +156,9 @@ func newTree(mon *runtimediag.Monitor, cfg config) *tree {
 	t.handle("allocs", t.serveAllocs)
 	t.handle("fgprof", t.serveFgprof)
 	t.handle("cpu", t.serveCPU)
+	t.handle("leaks", t.serveLeaks(""))
+	t.handle("leaks.json", t.serveLeaks("json"))
+	t.handle("leaks.txt", t.serveLeaks("text"))
 	t.handle("captures", t.serveCaptureList)
 	t.handle("captures/{id}/{part}", t.serveCapturePart)
 	t.handleMethod("POST", "captures", t.servePostCapture)

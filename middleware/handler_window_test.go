@@ -17,9 +17,10 @@ func TestReportWindowParam(t *testing.T) {
 	mon := newTestMonitor(t, runtimediag.WithTickInterval(10*time.Millisecond), runtimediag.WithFullInterval(100*time.Millisecond))
 	h := newTestTree(t, mon)
 	deadline := time.Now().Add(20 * time.Second)
-	for mon.Stats().WindowReadings < 4 {
+	// A reading every 20 ms (a fifth of the full interval): twelve reach back past 200 ms.
+	for mon.Stats().WindowReadings < 12 {
 		if time.Now().After(deadline) {
-			t.Fatal("no four window readings in 20 s")
+			t.Fatal("no twelve window readings in 20 s")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -215,6 +215,7 @@ type pageView struct {
 	NoSites   string
 
 	WhatIf *whatIfView // page_whatif.go; nil when the report has no window
+	Leaks  *leaksView  // page_leaks.go; nil when leak tracking is off
 
 	Routes   []routeView
 	NoRoutes string
@@ -392,6 +393,7 @@ func buildPageView(in *pageInput) *pageView {
 	}
 
 	v.WhatIf = whatIfTable(rep.WhatIf)
+	v.Leaks = leaksSection(rep.Leaks)
 	v.Routes = routeRows(rep.Routes)
 
 	for _, s := range rep.Sources {

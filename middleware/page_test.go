@@ -84,6 +84,11 @@ func TestPageGolden(t *testing.T) {
 
 	withRoutes := recordedWithRoutes(rec)
 
+	withRoutes.Leaks = pageLeaks()
+	quiet := noSmaps
+	quiet.Leaks = &runtimediag.Leaks{Suspects: []runtimediag.LeakSuspect{}, Notes: []string{"heap by site: 3 of the 8 readings (each after a GC cycle) a trend needs"}}
+	noSmaps = quiet
+
 	for _, tc := range []struct {
 		name string
 		in   pageInput
@@ -300,4 +305,24 @@ func TestDownsampleKeepsNewest(t *testing.T) {
 	if len(got) != 600 || got[0].Goroutines != 0 || got[599].Goroutines != 999 {
 		t.Errorf("downsample: %d points, first %d, last %d; want 600, 0, 999", len(got), got[0].Goroutines, got[len(got)-1].Goroutines)
 	}
+}
+
+// pageLeaks is a leaks section with a suspect of two kinds, for the page's golden.
+func pageLeaks() *runtimediag.Leaks {
+	p := 0.00042
+	t0 := time.Date(2026, 12, 5, 6, 30, 0, 0, time.UTC)
+	var series []runtimediag.LeakPoint
+	for i := range 10 {
+		series = append(series, runtimediag.LeakPoint{Time: t0.Add(time.Duration(i) * time.Minute), Value: float64(i*i) * 1e6})
+	}
+	return &runtimediag.Leaks{Suspects: []runtimediag.LeakSuspect{
+		{Kind: runtimediag.LeakHeapSite, Certainty: runtimediag.LeakSignificant, PValue: &p, Unit: "bytes", GrowthPerSecond: 30000, Current: 81e6,
+			Since: t0, Series: series, Finding: runtimediag.FindingHeapGrowingAtSite,
+			Culprit:  runtimediag.LeakCulprit{Function: "main.(*cache).put", File: "/src/app/cache.go", Line: 42, Stack: []string{"main.(*cache).put /src/app/cache.go:42", "main.handle /src/app/main.go:17"}},
+			Headline: "heap retained at main.(*cache).put (app/cache.go:42) grows 1.7 MiB/min to 77.2 MiB <since 06:30:00>", Advice: "evict & bound the cache"},
+		{Kind: runtimediag.LeakGoroutineGroup, Certainty: runtimediag.LeakWeak, Unit: "goroutines", GrowthPerSecond: 0.5, Current: 130, Since: t0,
+			Series: series[:2], Finding: runtimediag.FindingGoroutineGroupGrowing,
+			Culprit:  runtimediag.LeakCulprit{Function: "main.worker", File: "/src/app/w.go", Line: 9, CreatedBy: "main.serve"},
+			Headline: "goroutines blocked in main.worker grow", Advice: "close the channel"},
+	}}
 }

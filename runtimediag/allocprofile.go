@@ -4,6 +4,8 @@ import (
 	"iter"
 	"math"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -36,6 +38,10 @@ type AllocProfile struct {
 	selfInuseBytes int64
 	// stacks are the reading's records, kept only for route attribution ([AllocProfile.Stacks]).
 	stacks []profileStack
+	// inuse is the heap in use (allocated less freed, as of the last GC) by site index, scaled,
+	// without memdiag's own sites: the heap-by-site leak source's reading (leaks_heap.go). nil
+	// unless the reading was asked for it; the Monitor drops it once the source has read it.
+	inuse []siteCount
 }
 
 type siteKey struct {
@@ -127,8 +133,9 @@ func newAllocReader() *allocReader {
 }
 
 // read takes one reading. keepStacks keeps the per-stack records for [AllocProfile.Stacks];
-// sumLines sums them by line, for [AllocSitesDelta] (a reading without them has no sites).
-func (r *allocReader) read(keepStacks, sumLines bool) *AllocProfile {
+// sumLines sums them by line, for [AllocSitesDelta] (a reading without them has no sites);
+// sumInuse sums the heap in use by line, for the heap-by-site leak source, from the same records.
+func (r *allocReader) read(keepStacks, sumLines, sumInuse bool) *AllocProfile {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rate := int64(runtime.MemProfileRate)
@@ -147,6 +154,9 @@ func (r *allocReader) read(keepStacks, sumLines bool) *AllocProfile {
 	if sumLines {
 		// Room for the lines new stacks add, so that counts is allocated once.
 		p.counts = make([]siteCount, len(r.tab.keys), len(r.tab.keys)+len(r.recs)/8+8)
+	}
+	if sumInuse {
+		p.inuse = make([]siteCount, len(r.tab.keys), len(r.tab.keys)+len(r.recs)/8+8)
 	}
 	if keepStacks {
 		// The reader's own buffer: a reading's stacks are good until the reader's next reading
@@ -171,6 +181,14 @@ func (r *allocReader) read(keepStacks, sumLines bool) *AllocProfile {
 		if info.site.self {
 			_, inuse := scaleHeapSample(rec.InUseObjects(), rec.InUseBytes(), rate)
 			p.selfInuseBytes += inuse
+		} else if sumInuse && rec.InUseObjects() > 0 {
+			if info.index >= len(p.inuse) {
+				p.inuse = append(p.inuse, make([]siteCount, len(r.tab.keys)-len(p.inuse))...)
+			}
+			objects, bytes := scaleHeapSample(rec.InUseObjects(), rec.InUseBytes(), rate)
+			c := &p.inuse[info.index]
+			c.bytes += bytes
+			c.objects += objects
 		}
 		if keepStacks {
 			p.stacks = append(p.stacks, profileStack{info: info, bytes: bytes, objects: objects})
@@ -187,7 +205,51 @@ func (r *allocReader) read(keepStacks, sumLines bool) *AllocProfile {
 		}
 		p.keys = r.tab.keys
 	}
+	if sumInuse {
+		if n := len(r.tab.keys); len(p.inuse) < n {
+			p.inuse = append(p.inuse, make([]siteCount, n-len(p.inuse))...)
+		}
+		p.keys = r.tab.keys
+	}
 	return p
+}
+
+// siteStack is one stack that allocates at the site of the given table index, innermost first,
+// one "function file:line" per frame (inlined frames included); nil when the reader has none.
+// It walks the reader's stacks: for the few sites a report names, not for every reading.
+func (r *allocReader) siteStack(index int) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var best *[32]uintptr
+	for k, info := range r.stacks {
+		if info.index != index {
+			continue
+		}
+		// The same stack whichever map order: the smallest key.
+		if best == nil || slices.Compare(k[:], best[:]) < 0 {
+			k := k
+			best = &k
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	stk := best[:]
+	if i := slices.Index(stk, 0); i >= 0 {
+		stk = stk[:i]
+	}
+	var out []string
+	frames := runtime.CallersFrames(hideRuntime(stk))
+	for {
+		f, more := frames.Next()
+		if f.Function != "" || f.File != "" {
+			out = append(out, f.Function+" "+f.File+":"+strconv.Itoa(f.Line))
+		}
+		if !more {
+			break
+		}
+	}
+	return out
 }
 
 // stack resolves a record's stack, once per distinct stack. r.mu is held.

@@ -18,7 +18,7 @@ import (
 // names once per call here; a Monitor keeps one reader and resolves each stack once for its life.
 // The reading keeps its stacks ([AllocProfile.Stacks]).
 func ReadAllocProfile() (*AllocProfile, error) {
-	return newAllocReader().read(true, true), nil
+	return newAllocReader().read(true, true, false), nil
 }
 
 // gcCyclesNow is the runtime's count of completed GC cycles.

@@ -133,7 +133,17 @@ const (
 	CapturePartHeap      = "heap"      // pprof heap profile (gzipped protobuf), go tool pprof reads it
 	CapturePartGoroutine = "goroutine" // pprof goroutine profile (gzipped protobuf)
 	CapturePartTrace     = "trace"     // runtime/trace flight recorder window, go tool trace reads it
+	// CapturePartHeapBase is a heap profile from before a leak suspect appeared, in a capture a
+	// leak finding fired: go tool pprof -diff_base heap_base.pb.gz heap.pb.gz shows the growth.
+	CapturePartHeapBase = "heap_base"
 )
+
+// OnLeakSuspect fires when a leak suspect of any kind appears or gets more certain: OnFinding
+// with every leak finding code. A capture it fires holds, besides the heap profile, the base heap
+// profile from before the suspect appeared (CapturePartHeapBase).
+func OnLeakSuspect() Trigger {
+	return OnFinding(leakFindingCodes...)
+}
 
 // CaptureInfo describes one capture: when, why, what it holds and the report that explains it.
 type CaptureInfo struct {
@@ -155,8 +165,8 @@ type CaptureInfo struct {
 
 // CapturePart is one file of a capture.
 type CapturePart struct {
-	Name     string `json:"name"`      // heap, goroutine or trace
-	FileName string `json:"file_name"` // a name to save it under: heap.pb.gz, goroutine.pb.gz, trace.out
+	Name     string `json:"name"`      // heap, goroutine, trace, or heap_base (a capture on a leak suspect)
+	FileName string `json:"file_name"` // a name to save it under: heap.pb.gz, goroutine.pb.gz, trace.out, heap_base.pb.gz
 	Bytes    int    `json:"bytes"`
 }
 
@@ -298,6 +308,14 @@ func (s *captureStore) take(ctx context.Context, m *Monitor, req *captureRequest
 		keep(CapturePartTrace, "trace.out", func(w io.Writer) error { _, err := s.fr.WriteTo(w); return err })
 	}
 	keep(CapturePartHeap, "heap.pb.gz", func(w io.Writer) error { return pprof.Lookup("heap").WriteTo(w, 0) })
+	if req.finding != nil && slices.Contains(leakFindingCodes, req.finding.Code) {
+		if base, at := m.heapBase(); base != nil {
+			keep(CapturePartHeapBase, "heap_base.pb.gz", func(w io.Writer) error { _, err := w.Write(base); return err })
+			c.info.Notes = append(c.info.Notes, fmt.Sprintf("heap_base is the heap profile of %s, before the suspect: go tool pprof -diff_base heap_base.pb.gz heap.pb.gz shows what grew since", at.UTC().Format(time.RFC3339)))
+		} else {
+			c.info.Notes = append(c.info.Notes, "heap_base not taken: no base heap profile yet (leak tracking off, or no scheduled full report before the suspect)")
+		}
+	}
 	keep(CapturePartGoroutine, "goroutine.pb.gz", func(w io.Writer) error {
 		s.mu.Lock()
 		s.stwCounts++

@@ -30,6 +30,12 @@
 //		logger.Info("memory", zap.Object("memdiag", &snap))
 //	}
 //
+// A [Monitor] also tracks what keeps growing ([WithLeakTracking], on by default): at each of its
+// window readings it takes the heap in use by allocation site from the allocation profile it reads
+// anyway, keeps a bounded series for the sites that matter, and a trend test (Theil–Sen slope,
+// Mann–Kendall significance) names the ones that keep growing, by their first application frame
+// ([Monitor.Leaks], [Report.Leaks], docs/leaks.md). Each suspect raises a finding and a log line.
+//
 // # Overhead
 //
 // Nothing in this package calls runtime.ReadMemStats, which stops the world on every call; a test

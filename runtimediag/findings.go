@@ -173,8 +173,8 @@ func (c *ruleContext) busy() bool {
 
 // FindingCodes lists every code the rules can produce, in table order.
 func FindingCodes() []string {
-	out := make([]string, len(rules))
-	for i, r := range rules {
+	out := make([]string, len(allRules))
+	for i, r := range allRules {
 		out[i] = r.code
 	}
 	return out

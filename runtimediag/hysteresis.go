@@ -73,6 +73,12 @@ var policies = map[string]rulePolicy{
 	"stw_stopping_long":          {raiseAfter: 2, clearAfter: 3},
 	"goroutines_growing":         {needs: needTrendSpan, raiseAfter: 1, clearAfter: 2},
 	"rss_growing_heap_flat":      {needs: needTrendSpan, raiseAfter: 1, clearAfter: 2},
+	// A suspect is already the verdict of a trend test over many readings: reported at once,
+	// cleared once it has been gone from two reports in a row.
+	FindingHeapGrowingAtSite:     {raiseAfter: 1, clearAfter: 2},
+	FindingGoroutineGroupGrowing: {raiseAfter: 1, clearAfter: 2},
+	FindingGoroutinesLeaked:      {raiseAfter: 1, clearAfter: 2},
+	FindingMappingsGrowing:       {raiseAfter: 1, clearAfter: 2},
 }
 
 func policyOf(code string) rulePolicy {
@@ -159,8 +165,8 @@ func evaluateRules(ctx *ruleContext, prev *FindingState, now time.Time) ([]Findi
 		}
 	}
 	var out []Finding
-	for i := range rules {
-		r := &rules[i]
+	for i := range allRules {
+		r := &allRules[i]
 		p := policyOf(r.code)
 		st := next.Rules[r.code]
 		if why := ctx.notEvaluated(p); why != "" {

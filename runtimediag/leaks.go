@@ -96,6 +96,7 @@ const (
 // leakSources are the sources a Monitor tracks: one per kind of growth, each in its own file.
 func (m *Monitor) leakSources() []leakSource {
 	var s []leakSource
+	s = append(s, newHeapSource(m.reader))
 	s = append(s, newGoroutineSource())
 	s = append(s, newMappingSource())
 	return s
@@ -187,4 +188,23 @@ func rankSuspects(s []LeakSuspect) {
 		}
 		return a.GrowthPerSecond > b.GrowthPerSecond
 	})
+}
+
+// Leaks is the Monitor's leak suspects as of now, from the readings its schedule took (asking
+// takes no reading); nil when leak tracking is off (WithLeakTracking).
+func (m *Monitor) Leaks() *Leaks {
+	return m.leaks.report(time.Now())
+}
+
+// heapBase is the heap-by-site source's base heap profile, for a capture on a leak suspect.
+func (m *Monitor) heapBase() ([]byte, time.Time) {
+	if m.leaks == nil {
+		return nil, time.Time{}
+	}
+	for _, s := range m.leaks.sources {
+		if h, ok := s.(*heapSource); ok {
+			return h.baseProfile()
+		}
+	}
+	return nil, time.Time{}
 }

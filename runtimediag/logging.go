@@ -80,6 +80,7 @@ var logFields = map[string][]string{
 		fieldFindingHeadline, fieldFindingAdvice, fieldFindingDoc, fieldWindowStart, fieldWindowEnd, fieldWindowSource},
 	LogMessageCapture:      {fieldCaptureID, fieldCaptureTrigger, fieldCaptureReason, fieldCaptureBytes, fieldCaptureParts, fieldCaptureSeconds},
 	LogMessageReportFailed: {fieldReportFailureErr},
+	LogMessageLeakSuspect:  leakLogFields, // leaks_log.go
 	LogMessageMemoryLimit:  memLimitLogFields,
 	// sourcelog.go
 	LogMessageSourceFailed:    {fieldSource, fieldSourceReason, fieldSourceError},

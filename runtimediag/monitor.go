@@ -96,6 +96,7 @@ type Monitor struct {
 	// Full-report state: Latest and the trigger check read it from other goroutines.
 	fullMu     sync.Mutex
 	tracker    findingTracker
+	leakLog    leakLogTracker // each leak suspect's transitions (leaks_log.go)
 	lastReport atomic.Pointer[Report]
 	// The findings' hysteresis, carried from one window to the next: findings is the state after
 	// the newest window evaluated (findingsEnd), findingsPrev the state before it, so that a
@@ -224,7 +225,9 @@ func NewMonitor(opts ...Option) (*Monitor, error) {
 		aboveResident: make([]bool, len(mc.triggers)),
 		memLimit:      newAdaptiveLimit(mc.memLimit, async),
 	}
-	m.leaks = newLeakTracker(m.leakSources()...)
+	if mc.leakTracking {
+		m.leaks = newLeakTracker(m.leakSources()...)
+	}
 	return m, nil
 }
 
@@ -698,8 +701,9 @@ func (m *Monitor) takeReading() {
 	var r windowReading
 	d := measureCPU(func() {
 		r.snap = m.fullCol.Cheap()
-		r.prof = m.reader.read(false, true)
+		r.prof = m.reader.read(false, true, m.leaks != nil)
 		m.leaks.sampleWindow(&r)
+		r.prof.inuse = nil // read by the heap-by-site source; the window ring keeps the sums only
 	})
 	m.selfCPU.Add(int64(d))
 	r.selfCPU = m.selfCPUTotal()
@@ -827,7 +831,7 @@ func (m *Monitor) collectFull(ctx context.Context) (*fullReading, error) {
 	if ctx.Err() != nil {
 		return nil, ErrMonitorClosed
 	}
-	rd := &fullReading{snap: snap, prof: m.reader.read(true, false)}
+	rd := &fullReading{snap: snap, prof: m.reader.read(true, false, false)}
 	rss, err := m.attr.Full(snap)
 	if err != nil {
 		rss = m.attr.Estimate(snap)
@@ -938,11 +942,12 @@ func (m *Monitor) afterFull(rep *Report) {
 	running := m.running()
 	m.fullMu.Lock()
 	trans := m.tracker.update(rep.Findings)
+	leakTrans := m.leakLog.update(rep.Leaks)
 	if running {
 		m.fireFindingTriggers(rep, trans)
 	}
 	m.fullMu.Unlock()
-	if len(trans) == 0 {
+	if len(trans) == 0 && len(leakTrans) == 0 {
 		return
 	}
 	// A finding holds over the report's window: every transition line says which.
@@ -952,6 +957,9 @@ func (m *Monitor) afterFull(rep *Report) {
 	}
 	for i := range trans {
 		trans[i].log(l)
+	}
+	for i := range leakTrans {
+		leakTrans[i].log(l)
 	}
 }
 

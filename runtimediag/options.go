@@ -191,6 +191,7 @@ type monitorConfig struct {
 	frWindow     time.Duration // 0: no flight recorder
 	frMaxBytes   uint64
 	memLimit     *MemoryLimit // WithMemoryLimit; nil: the Monitor never sets the memory limit
+	leakTracking bool         // WithLeakTracking
 }
 
 func defaultMonitorConfig() monitorConfig {
@@ -203,6 +204,7 @@ func defaultMonitorConfig() monitorConfig {
 		captureCount: 8,
 		captureBytes: 64 << 20,
 		cooldown:     10 * time.Minute,
+		leakTracking: true,
 	}
 }
 
@@ -341,6 +343,18 @@ func WithFlightRecorder(window time.Duration, maxBytes uint64) Option {
 			return fmt.Errorf("runtimediag: WithFlightRecorder: %d bytes is not between 1 MiB and 1 GiB", maxBytes)
 		}
 		c.monitor.frWindow, c.monitor.frMaxBytes = window, maxBytes
+		return nil
+	}}
+}
+
+// WithLeakTracking turns the Monitor's leak suspects on or off (default on): at every window
+// reading the heap in use by allocation site is taken from the allocation profile the reading
+// reads anyway, a bounded series is kept for the sites that matter, and a trend test names the
+// ones that keep growing (Monitor.Leaks, Report.Leaks, docs/leaks.md; the cost is in
+// docs/performance.md). Off, reports have no leaks section and no leak findings.
+func WithLeakTracking(on bool) Option {
+	return monitorOption{"WithLeakTracking", func(c *config) error {
+		c.monitor.leakTracking = on
 		return nil
 	}}
 }

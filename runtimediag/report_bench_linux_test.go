@@ -140,7 +140,7 @@ func steadyState(m *Monitor) {
 	for i := 10; i >= 1; i-- {
 		snap := m.fullCol.Cheap()
 		snap.Time = now.Add(-time.Duration(i) * time.Minute)
-		prof := m.reader.read(false, true)
+		prof := m.reader.read(false, true, false)
 		prof.Time = snap.Time
 		m.windows.push(windowReading{snap: snap, prof: prof})
 	}

@@ -47,12 +47,18 @@ type windowRing struct {
 	taken uint64
 }
 
-// windowStep is the step between readings for a Monitor with these intervals: the full interval
-// when it is at most a minute, else a minute, never shorter than a tick.
+// readingsPerFull is how many window readings a full interval holds when the step allows: five,
+// as at the defaults (a reading a minute, a full report every five). The leak sources sample at
+// window readings, and their trend test needs eight points: at five a full interval a leak is
+// named within two full intervals, whatever the intervals.
+const readingsPerFull = 5
+
+// windowStep is the step between readings for a Monitor with these intervals: a fifth of the
+// full interval when that is at most a minute, else a minute, never shorter than a tick.
 func windowStep(tick, full time.Duration) time.Duration {
 	step := maxWindowStep
-	if full > 0 && full < step {
-		step = full
+	if full > 0 && full/readingsPerFull < step {
+		step = full / readingsPerFull
 	}
 	return max(step, tick)
 }

@@ -16,10 +16,11 @@ func TestWindowStep(t *testing.T) {
 		tick, full, want time.Duration
 	}{
 		{time.Second, 5 * time.Minute, time.Minute}, // the default
-		{time.Second, 30 * time.Second, 30 * time.Second},
+		{time.Second, 30 * time.Second, 6 * time.Second},
 		{50 * time.Millisecond, 0, time.Minute}, // no full reports
 		{2 * time.Minute, 5 * time.Minute, 2 * time.Minute},
-		{10 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond},
+		{10 * time.Millisecond, 100 * time.Millisecond, 20 * time.Millisecond},
+		{50 * time.Millisecond, 100 * time.Millisecond, 50 * time.Millisecond}, // never below a tick
 	} {
 		if got := windowStep(tc.tick, tc.full); got != tc.want {
 			t.Errorf("windowStep(%s, %s) = %s, want %s", tc.tick, tc.full, got, tc.want)
@@ -313,7 +314,8 @@ func TestReportWindow(t *testing.T) {
 	if err := m.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "five window readings", func() bool { return m.Stats().WindowReadings >= 5 })
+	// Readings every 10 ms (a fifth of the full interval): sixteen reach back 150 ms.
+	waitFor(t, 20*time.Second, "sixteen window readings", func() bool { return m.Stats().WindowReadings >= 16 })
 	rep, err := m.ReportWindow(t.Context(), 100*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)

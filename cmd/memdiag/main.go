@@ -8,6 +8,7 @@
 //
 //	report  fetch a running service's memdiag report and print it
 //	watch   show a running service's report, refreshed every few seconds
+//	leaks   print a running service's leak suspects: what keeps growing and the code that grows it
 //	whatif  predict GC cost and peak memory under other GOGC and GOMEMLIMIT settings
 //	diff    compare two saved reports
 //	maps    classify every memory mapping of a local process, memdiag in it or not
@@ -41,6 +42,7 @@ func commands() []command {
 	return []command{
 		{name: "report", summary: "fetch a running service's memdiag report and print it", run: runReport, usage: reportUsage},
 		{name: "watch", summary: "show a running service's report, refreshed every few seconds", run: runWatch, usage: watchUsage},
+		{name: "leaks", summary: "print a running service's leak suspects: what keeps growing and the code that grows it", run: runLeaks, usage: leaksUsage},
 		{name: "whatif", summary: "predict GC cost and peak memory of a running service under other GOGC and GOMEMLIMIT settings", run: runWhatif, usage: whatifUsage},
 		{name: "diff", summary: "compare two saved reports", run: runDiff, usage: diffUsage},
 		{name: "maps", summary: "classify every memory mapping of a local process, memdiag in it or not", run: runMaps, usage: mapsUsage},

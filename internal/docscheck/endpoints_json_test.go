@@ -35,6 +35,7 @@ var endpointSchemas = []struct{ path, def string }{
 	{"allocs?seconds=1&format=json&top=5", "Allocs"},
 	{"pprof/?format=json", "PprofIndex"},
 	{"POST captures", "CaptureInfo"},
+	{"leaks", "Leaks"},
 	{"events", "Point"}, // each server-sent event's data
 }
 

@@ -127,6 +127,11 @@ func Write(w io.Writer, rep *runtimediag.Report, source string) error {
 		}
 	}
 
+	if rep.Leaks != nil {
+		fmt.Fprintln(w)
+		writeLeaks(w, rep.Leaks)
+	}
+
 	writeWhatIf(w, rep.WhatIf)
 
 	if s := rep.TopAllocationSites; s != nil {
@@ -157,7 +162,6 @@ func Write(w io.Writer, rep *runtimediag.Report, source string) error {
 	}
 
 	writeRoutes(w, rep.Routes)
-	writeLeaks(w, rep.Leaks)
 	writeMappingChanges(w, rep.Leaks)
 	writeSources(w, rep.Sources)
 	notes := append(append([]string(nil), r.Notes...), rep.Notes...)

@@ -55,30 +55,6 @@ func writeRoutes(w io.Writer, routes []runtimediag.RouteStats) {
 	tw.Flush()
 }
 
-// writeLeaks writes what keeps growing and who grows it.
-func writeLeaks(w io.Writer, l *runtimediag.Leaks) {
-	if l == nil {
-		return
-	}
-	fmt.Fprintf(w, "\nLEAKS (%d suspects)\n", len(l.Suspects))
-	if len(l.Suspects) == 0 {
-		fmt.Fprintln(w, "  nothing grows")
-	}
-	for _, s := range l.Suspects {
-		p := ""
-		if s.PValue != nil {
-			p = fmt.Sprintf(", p=%.3g", *s.PValue)
-		}
-		fmt.Fprintf(w, "  [%s%s] %s: %s\n", s.Certainty, p, s.Kind, oneLine(s.Headline))
-		if s.Advice != "" {
-			fmt.Fprintf(w, "      %s\n", oneLine(s.Advice))
-		}
-	}
-	for _, n := range l.Notes {
-		fmt.Fprintf(w, "  (%s)\n", oneLine(n))
-	}
-}
-
 // writeSources says how many sources were read and what each unread one lacked.
 func writeSources(w io.Writer, sources []runtimediag.SourceHealth) {
 	var missing []string

@@ -23,7 +23,7 @@ var textHeading = map[string]string{
 	"top_allocation_sites": "TOP ALLOCATION SITES",
 	"routes":               "ROUTES (",
 	"what_if":              "WHAT IF",
-	"leaks":                "LEAKS (",
+	"leaks":                "WHAT GROWS (",
 	"sources":              "SOURCES  ",
 	"notes":                "NOTES",
 }
