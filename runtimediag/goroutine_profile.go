@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -254,4 +255,100 @@ func waitReasonOf(fn string) string {
 		return "syscall"
 	}
 	return ""
+}
+
+// stackGrouper groups the process's goroutines straight from runtime.GoroutineProfile: the same
+// records, and the same stop-the-world, as the pprof goroutine profile, without encoding,
+// compressing and parsing a profile at every reading (at 1k goroutines that was most of a
+// reading's cost). Each distinct stack is symbolized and classified once and remembered.
+type stackGrouper struct {
+	recs  []runtime.StackRecord
+	known map[[32]uintptr]*stackClass
+	idx   map[string]int // reused: group key → index in the reading's groups
+}
+
+// stackClass is what one distinct stack stands for.
+type stackClass struct {
+	g   goroutineGroup // count unset
+	key string
+	own bool // memdiag's own goroutine
+}
+
+const (
+	stackGrouperKeepRecords = 4096 // records kept between readings; more are dropped after a reading
+	stackGrouperKnownMax    = 8192 // distinct stacks remembered; the memory is forgotten beyond it
+)
+
+// read groups the goroutines running now, largest group first.
+func (sg *stackGrouper) read() ([]goroutineGroup, error) {
+	n, ok := runtime.GoroutineProfile(sg.recs)
+	for try := 0; !ok && try < 4; try++ {
+		sg.recs = make([]runtime.StackRecord, n+n/8+16)
+		n, ok = runtime.GoroutineProfile(sg.recs)
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: goroutines kept outgrowing the record buffer (%d)", errGoroutineProfile, n)
+	}
+	recs := sg.recs[:n]
+	if cap(sg.recs) > stackGrouperKeepRecords {
+		defer func() { sg.recs = nil }()
+	}
+	if sg.known == nil || len(sg.known) > stackGrouperKnownMax {
+		sg.known = make(map[[32]uintptr]*stackClass)
+	}
+	if sg.idx == nil {
+		sg.idx = make(map[string]int)
+	}
+	clear(sg.idx)
+	var groups []goroutineGroup
+	for i := range recs {
+		c := sg.known[recs[i].Stack0]
+		if c == nil {
+			c = classifyStack(recs[i].Stack())
+			sg.known[recs[i].Stack0] = c
+		}
+		if c.own {
+			continue
+		}
+		if j, ok := sg.idx[c.key]; ok {
+			groups[j].count++
+			continue
+		}
+		g := c.g
+		g.count = 1
+		sg.idx[c.key] = len(groups)
+		groups = append(groups, g)
+	}
+	slices.SortStableFunc(groups, func(a, b goroutineGroup) int {
+		if c := cmp.Compare(b.count, a.count); c != 0 {
+			return c
+		}
+		return strings.Compare(a.key(), b.key())
+	})
+	return groups, nil
+}
+
+// classifyStack symbolizes one stack of return addresses, innermost first, and classifies it as
+// the profile path does.
+func classifyStack(pcs []uintptr) *stackClass {
+	var frames []goroutineFrame
+	it := runtime.CallersFrames(pcs)
+	for {
+		f, more := it.Next()
+		if f.Function != "" || f.PC != 0 {
+			fn := f.Function
+			if fn == "" {
+				fn = "0x" + strconv.FormatUint(uint64(f.PC), 16)
+			}
+			frames = append(frames, goroutineFrame{fn, f.File, f.Line})
+		}
+		if !more {
+			break
+		}
+	}
+	if memdiagOwn(frames) {
+		return &stackClass{own: true}
+	}
+	g := classifyGoroutine(frames)
+	return &stackClass{g: g, key: g.key()}
 }

@@ -45,8 +45,10 @@ const (
 // reports, and every goroutine it lists is a proven leak.
 type goroutineSource struct {
 	mu sync.Mutex
-	// read writes the goroutine profile (pprof format); readLeaks the goroutineleak profile, nil
-	// when the runtime has none. Tests inject both.
+	// stacks groups the live goroutines at each window reading. read, when set (tests), writes a
+	// goroutine profile in pprof format that is parsed instead; readLeaks writes the goroutineleak
+	// profile, nil when the runtime has none.
+	stacks          stackGrouper
 	read, readLeaks func(io.Writer) error
 	probe           pauseProbe
 	cfg             trend.Config
@@ -100,8 +102,7 @@ func (s *goroutineSeries) push(p LeakPoint) {
 // used when the runtime has it (Go 1.26 built with GOEXPERIMENT=goroutineleakprofile, Go 1.27).
 func newGoroutineSource() *goroutineSource {
 	s := &goroutineSource{
-		read: func(w io.Writer) error { return pprof.Lookup("goroutine").WriteTo(w, 0) },
-		cfg:  trend.DefaultConfig(),
+		cfg: trend.DefaultConfig(),
 	}
 	if p := pprof.Lookup("goroutineleak"); p != nil {
 		s.readLeaks = func(w io.Writer) error { return p.WriteTo(w, 0) }
@@ -126,14 +127,19 @@ func (s *goroutineSource) sampleWindow(r *windowReading) {
 		return
 	}
 	s.probe.start()
-	s.buf.Reset()
-	err := s.read(&s.buf)
+	var groups []goroutineGroup
+	var err error
+	if s.read == nil {
+		groups, err = s.stacks.read()
+	} else {
+		s.buf.Reset()
+		err = s.read(&s.buf)
+	}
 	s.lastPause, s.pauseOK = s.probe.longest()
 	if s.pauseOK {
 		s.next = now.Add(time.Duration(float64(s.lastPause) / goroutinePauseBudget))
 	}
-	var groups []goroutineGroup
-	if err == nil {
+	if err == nil && s.read != nil {
 		groups, err = parseGoroutineProfile(&s.buf)
 	}
 	s.lastErr = err
