@@ -94,3 +94,18 @@ func readSmallFile(path string, buf []byte) ([]byte, error) {
 func (fs FS) CgroupMemoryAt(loc CgroupLocation) (CgroupMemory, error) {
 	return fs.readCgroupMemory(loc)
 }
+
+// OpenCgroupMemory is [FS.OpenCgroupMemory] through the locator: the reader's Refresh takes the
+// kept location when the process has not changed cgroup, so a tick's reader and a full read
+// resolve the cgroup once between them. A reader whose files fail should be refreshed after
+// Forget, in case the cgroup went away without the process moving.
+func (l *CgroupLocator) OpenCgroupMemory() (*CgroupMemoryReader, error) {
+	if !supported {
+		return nil, fmt.Errorf("%s: %w", l.fs.ProcPath("cgroup"), ErrUnsupported)
+	}
+	r := &CgroupMemoryReader{fs: l.fs, statBuf: make([]byte, cgroupReadBufBytes), locator: l}
+	if err := r.Refresh(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}

@@ -97,3 +97,31 @@ func TestCgroupLocatorIsCheap(t *testing.T) {
 		t.Errorf("a kept location costs %.0f allocations, resolving %.0f: want ≤ 8 and under a fifth", kept, resolve)
 	}
 }
+
+// TestCgroupLocatorSharedWithReader: a reader opened through the locator takes its location, so
+// the tick's reader and a full read resolve the cgroup once between them.
+func TestCgroupLocatorSharedWithReader(t *testing.T) {
+	needProc(t)
+	root := copyCgroupFixture(t, "testdata/cgroup-v2-nested")
+	l := New(root).NewCgroupLocator()
+	want, err := l.Locate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(root, "proc/4242/mountinfo")) // a resolution would fail now
+	r, err := l.OpenCgroupMemory()
+	if err != nil {
+		t.Fatalf("OpenCgroupMemory through a locator that holds the location: %v", err)
+	}
+	defer r.Close()
+	if r.Location() != want {
+		t.Errorf("reader location %+v, want %+v", r.Location(), want)
+	}
+	var m CgroupMemory
+	if err := r.Read(&m); err != nil && !IsPartial(err) {
+		t.Errorf("Read: %v", err)
+	}
+	if _, err := New(root).OpenCgroupMemory(); err == nil {
+		t.Error("a reader without the locator resolved without mountinfo")
+	}
+}

@@ -181,7 +181,9 @@ func (c *Collector) readSource(dst *Snapshot, src Source, set SourceSet) error {
 			return err
 		}
 		if c.cgroup == nil {
-			if c.cgroup, err = c.fs.OpenCgroupMemory(); err != nil {
+			// Through the locator the full reads use: the tick's reader and a full read resolve
+			// the cgroup once between them.
+			if c.cgroup, err = c.cgroupLocator().OpenCgroupMemory(); err != nil {
 				c.cgroup = nil
 				return err
 			}
@@ -195,9 +197,11 @@ func (c *Collector) readSource(dst *Snapshot, src Source, set SourceSet) error {
 			err = c.cgroup.ReadSlowEvery(&dst.CgroupMemory, cgroupStatEveryTicks, cgroupStatMaxAge)
 		}
 		if err != nil && !procself.IsPartial(err) {
-			// The process may have moved to another cgroup: resolve it again on the next tick.
+			// The process may have moved to another cgroup, or the cgroup gone: resolve it again
+			// on the next tick.
 			c.cgroup.Close()
 			c.cgroup = nil
+			c.cgLoc.Forget()
 		}
 	case SourceStatus:
 		dst.Status, err = c.fs.Status()
