@@ -56,6 +56,9 @@ type kpi struct {
 	name string
 	get  func(*runtimediag.Efficiency) float64
 	form func(float64) string
+	// text, when set, is how a side is printed: a pause quantile is a histogram bucket, printed
+	// as its range; the change is that of the upper bounds (get).
+	text func(*runtimediag.Efficiency) string
 }
 
 func bytesForm(v float64) string     { return humanize.SignedBytes(int64(v)) }
@@ -73,29 +76,31 @@ func ifNil(isNil bool, v func() float64) float64 {
 // diffKPIs are the efficiency figures a change in code or configuration moves; rates are only
 // meaningful when both reports had a window.
 var diffKPIs = []kpi{
-	{"alloc_bytes_per_second", func(e *runtimediag.Efficiency) float64 { return e.AllocBytesPerSecond }, bytesRateForm},
-	{"alloc_objects_per_second", func(e *runtimediag.Efficiency) float64 { return e.AllocObjectsPerSecond }, plainForm},
-	{"mean_object_bytes", func(e *runtimediag.Efficiency) float64 { return e.MeanObjectBytes }, plainForm},
-	{"gc_cycles_per_second", func(e *runtimediag.Efficiency) float64 { return e.GCCyclesPerSecond }, plainForm},
-	{"gc_busy_cpu_share", func(e *runtimediag.Efficiency) float64 { return e.GCBusyCPUShare }, humanize.Percent},
-	{"gc_assist_busy_cpu_share", func(e *runtimediag.Efficiency) float64 { return e.GCAssistBusyCPUShare }, humanize.Percent},
-	{"gc_cpu_fraction", func(e *runtimediag.Efficiency) float64 { return e.GCCPUFraction }, humanize.Percent},
-	{"busy_cores", func(e *runtimediag.Efficiency) float64 { return e.BusyCores }, plainForm},
-	{"pause_gc.p99_seconds", func(e *runtimediag.Efficiency) float64 { return e.PauseGC.P99 }, humanize.Duration},
-	{"pause_gc.max_seconds", func(e *runtimediag.Efficiency) float64 { return e.PauseGC.Max }, humanize.Duration},
-	{"heap_live_bytes", func(e *runtimediag.Efficiency) float64 { return float64(e.HeapLiveBytes) }, bytesForm},
-	{"heap_goal_bytes", func(e *runtimediag.Efficiency) float64 { return float64(e.HeapGoalBytes) }, bytesForm},
-	{"churn", func(e *runtimediag.Efficiency) float64 { return e.Churn }, plainForm},
-	{"heap_unused_ratio", func(e *runtimediag.Efficiency) float64 { return e.HeapUnusedRatio }, plainForm},
-	{"heap_free_ratio", func(e *runtimediag.Efficiency) float64 { return e.HeapFreeRatio }, plainForm},
-	{"gomemlimit_headroom_bytes", func(e *runtimediag.Efficiency) float64 { return optionalInt(e.GOMEMLIMITHeadroomBytes) }, bytesForm},
-	{"cgroup_working_set_bytes", func(e *runtimediag.Efficiency) float64 { return optionalUint(e.CgroupWorkingSetBytes) }, bytesForm},
-	{"goroutines", func(e *runtimediag.Efficiency) float64 { return float64(e.Goroutines) }, plainForm},
-	{"threads", func(e *runtimediag.Efficiency) float64 { return float64(e.Threads) }, plainForm},
-	{"stack_bytes", func(e *runtimediag.Efficiency) float64 { return float64(e.StackBytes) }, bytesForm},
-	{"open_fds", func(e *runtimediag.Efficiency) float64 { return optionalZero(e.OpenFDs) }, plainForm},
-	{"resident_bytes", func(e *runtimediag.Efficiency) float64 { return optionalZero(e.ResidentBytes) }, bytesForm},
-	{"cgroup_usage_bytes", func(e *runtimediag.Efficiency) float64 { return optionalZero(e.CgroupUsageBytes) }, bytesForm},
+	{"alloc_bytes_per_second", func(e *runtimediag.Efficiency) float64 { return e.AllocBytesPerSecond }, bytesRateForm, nil},
+	{"alloc_objects_per_second", func(e *runtimediag.Efficiency) float64 { return e.AllocObjectsPerSecond }, plainForm, nil},
+	{"mean_object_bytes", func(e *runtimediag.Efficiency) float64 { return e.MeanObjectBytes }, plainForm, nil},
+	{"gc_cycles_per_second", func(e *runtimediag.Efficiency) float64 { return e.GCCyclesPerSecond }, plainForm, nil},
+	{"gc_busy_cpu_share", func(e *runtimediag.Efficiency) float64 { return e.GCBusyCPUShare }, humanize.Percent, nil},
+	{"gc_assist_busy_cpu_share", func(e *runtimediag.Efficiency) float64 { return e.GCAssistBusyCPUShare }, humanize.Percent, nil},
+	{"gc_cpu_fraction", func(e *runtimediag.Efficiency) float64 { return e.GCCPUFraction }, humanize.Percent, nil},
+	{"busy_cores", func(e *runtimediag.Efficiency) float64 { return e.BusyCores }, plainForm, nil},
+	{"pause_gc.p99", func(e *runtimediag.Efficiency) float64 { return e.PauseGC.P99 }, humanize.Duration,
+		func(e *runtimediag.Efficiency) string { return e.PauseGC.P99Range() }},
+	{"pause_gc.max", func(e *runtimediag.Efficiency) float64 { return e.PauseGC.Max }, humanize.Duration,
+		func(e *runtimediag.Efficiency) string { return e.PauseGC.MaxRange() }},
+	{"heap_live_bytes", func(e *runtimediag.Efficiency) float64 { return float64(e.HeapLiveBytes) }, bytesForm, nil},
+	{"heap_goal_bytes", func(e *runtimediag.Efficiency) float64 { return float64(e.HeapGoalBytes) }, bytesForm, nil},
+	{"churn", func(e *runtimediag.Efficiency) float64 { return e.Churn }, plainForm, nil},
+	{"heap_unused_ratio", func(e *runtimediag.Efficiency) float64 { return e.HeapUnusedRatio }, plainForm, nil},
+	{"heap_free_ratio", func(e *runtimediag.Efficiency) float64 { return e.HeapFreeRatio }, plainForm, nil},
+	{"gomemlimit_headroom_bytes", func(e *runtimediag.Efficiency) float64 { return optionalInt(e.GOMEMLIMITHeadroomBytes) }, bytesForm, nil},
+	{"cgroup_working_set_bytes", func(e *runtimediag.Efficiency) float64 { return optionalUint(e.CgroupWorkingSetBytes) }, bytesForm, nil},
+	{"goroutines", func(e *runtimediag.Efficiency) float64 { return float64(e.Goroutines) }, plainForm, nil},
+	{"threads", func(e *runtimediag.Efficiency) float64 { return float64(e.Threads) }, plainForm, nil},
+	{"stack_bytes", func(e *runtimediag.Efficiency) float64 { return float64(e.StackBytes) }, bytesForm, nil},
+	{"open_fds", func(e *runtimediag.Efficiency) float64 { return optionalZero(e.OpenFDs) }, plainForm, nil},
+	{"resident_bytes", func(e *runtimediag.Efficiency) float64 { return optionalZero(e.ResidentBytes) }, bytesForm, nil},
+	{"cgroup_usage_bytes", func(e *runtimediag.Efficiency) float64 { return optionalZero(e.CgroupUsageBytes) }, bytesForm, nil},
 }
 
 func writeDiff(w io.Writer, nameA, nameB string, a, b *runtimediag.Report) {
@@ -131,7 +136,11 @@ func writeDiff(w io.Writer, nameA, nameB string, a, b *runtimediag.Report) {
 		if x == y || math.IsNaN(x) && math.IsNaN(y) {
 			continue
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", k.name, optional(x, k.form), optional(y, k.form), change(x, y, k.form))
+		sa, sb := optional(x, k.form), optional(y, k.form)
+		if k.text != nil {
+			sa, sb = k.text(&a.Efficiency), k.text(&b.Efficiency)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", k.name, sa, sb, change(x, y, k.form))
 	}
 	tw.Flush()
 

@@ -205,7 +205,7 @@ func TestDiff(t *testing.T) {
 		stdout []string
 		stderr string
 	}{
-		{"recorded", []string{"diff", a, b}, 0, []string{"RSS", "go_heap_objects", "EFFICIENCY", "alloc_bytes_per_second", "FINDINGS", "TOP ALLOCATION SITES", "record_test.go", "still     [info] large_allocations_dominate"}, ""},
+		{"recorded", []string{"diff", a, b}, 0, []string{"RSS", "go_heap_objects", "EFFICIENCY", "alloc_bytes_per_second", "FINDINGS", "TOP ALLOCATION SITES", "record_test.go", "still     [info] large_allocations_dominate", "pause_gc.p99  between 4.19 and 5.24 ms"}, ""},
 		{"findings-appear", []string{"diff", b, limiter}, 0, []string{"appeared  [critical] gc_cpu_limiter_engaged", "cleared   [info] large_allocations_dominate"}, ""},
 		{"findings-clear", []string{"diff", limiter, b}, 0, []string{"cleared   [critical] gc_cpu_limiter_engaged"}, ""},
 		{"missing-file", []string{"diff", a, "nope.json"}, 2, nil, "nope.json"},
