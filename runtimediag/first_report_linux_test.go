@@ -19,7 +19,8 @@ const firstReportBudgetBytes = 512 << 10
 
 // TestFirstReportInProcess measures the first and second Monitor.Report of a fresh process (this
 // test binary run again, with nothing else run before), unstarted and after a first tick:
-// allocated bytes, and process CPU and wall time for the record (logged, never asserted). The first may allocate more, within firstReportBudgetBytes.
+// allocated bytes (process-wide: with the Monitor started, its own background work is counted
+// too), and process CPU and wall time for the record (logged, never asserted). The first may allocate more, within firstReportBudgetBytes.
 func TestFirstReportInProcess(t *testing.T) {
 	if os.Getenv("MEMDIAG_FIRST_REPORT_CHILD") == "1" {
 		firstReportChild()
@@ -45,7 +46,9 @@ func TestFirstReportInProcess(t *testing.T) {
 		}
 		t.Logf("started %s: first report: %d B allocated, %v process CPU, %v wall; second: %d B, %v CPU, %v wall",
 			started, first, cpu1, wall1, second, cpu2, wall2)
-		if first > firstReportBudgetBytes {
+		// A started Monitor's ticks, window readings and leak sources run beside its first report
+		// and allocate in the same process: only the unstarted first report is bounded.
+		if started == "0" && first > firstReportBudgetBytes {
 			t.Errorf("the first report in a process allocates %d bytes, budget %d", first, firstReportBudgetBytes)
 		}
 	}
