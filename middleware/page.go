@@ -358,9 +358,9 @@ func buildPageView(in *pageInput) *pageView {
 	v.Pauses = pauseHistogram(e.LastPauses, e.PauseGC)
 	v.PauseCount = len(e.LastPauses)
 	v.PauseWindowN = e.PauseGC.Count
-	v.PauseP50 = durationFigure(e.PauseGC.P50)
-	v.PauseP99 = durationFigure(e.PauseGC.P99)
-	v.PauseMax = durationFigure(e.PauseGC.Max)
+	v.PauseP50 = rangeFigure(e.PauseGC.P50Range(), e.PauseGC.P50Lower, e.PauseGC.P50)
+	v.PauseP99 = rangeFigure(e.PauseGC.P99Range(), e.PauseGC.P99Lower, e.PauseGC.P99)
+	v.PauseMax = rangeFigure(e.PauseGC.MaxRange(), e.PauseGC.MaxLower, e.PauseGC.Max)
 	v.Efficiency = efficiencyRows(e)
 
 	if s := rep.TopAllocationSites; s != nil {
@@ -474,6 +474,13 @@ func evidenceFigure(e runtimediag.Evidence) figure {
 	default:
 		return floatFigure(fmtCount(e.Value)+" "+e.Unit, e.Value, e.Unit)
 	}
+}
+
+// rangeFigure is a figure known only to lie in a histogram bucket [lo, hi] seconds: the text is
+// the range, the exact value both bounds.
+func rangeFigure(text string, lo, hi float64) figure {
+	l, h := strconv.FormatFloat(lo, 'g', -1, 64), strconv.FormatFloat(hi, 'g', -1, 64)
+	return figure{Text: text, Exact: "between " + l + " and " + h + " s (a histogram bucket)", Raw: l + "-" + h}
 }
 
 func durationFigure(sec float64) figure { return floatFigure(humanize.Duration(sec), sec, "s") }

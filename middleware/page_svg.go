@@ -341,16 +341,17 @@ func pauseHistogram(pauses []runtimediag.GCPause, sum runtimediag.PauseSummary) 
 		s.elem("text", "no GC pause recorded yet", "x", "500", "y", "90", "text-anchor", "middle", "class", "empty")
 	}
 	marks := []struct {
-		name string
-		v    float64
-	}{{"p50", sum.P50}, {"p99", sum.P99}, {"max", sum.Max}}
+		name, rng string
+		v         float64
+	}{{"p50", sum.P50Range(), sum.P50}, {"p99", sum.P99Range(), sum.P99}, {"max", sum.MaxRange(), sum.Max}}
 	for k, m := range marks {
 		if sum.Count == 0 || m.v <= 0 {
 			continue
 		}
 		x := pauseX(m.v, left, bw)
 		s.open("g", "class", "mark", "data-mark", m.name)
-		s.elem("title", fmt.Sprintf("%s over the window: %s (%s s, a histogram bucket's upper bound)", m.name, humanize.Duration(m.v), strconv.FormatFloat(m.v, 'g', -1, 64)))
+		// Marked at the bucket's upper bound; the title gives the whole bucket.
+		s.elem("title", fmt.Sprintf("%s over the window: %s (a histogram bucket; marked at its upper bound, %s s)", m.name, m.rng, strconv.FormatFloat(m.v, 'g', -1, 64)))
 		s.void("line", "x1", num(x), "x2", num(x), "y1", num(top-6), "y2", num(bottom), "stroke-dasharray", "4 3")
 		s.elem("text", m.name, "x", num(x+3), "y", num(top+float64(k)*12), "class", "marklab")
 		s.close("g")

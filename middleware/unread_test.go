@@ -115,4 +115,31 @@ func TestMapsFallbackIsNotZeroMappings(t *testing.T) {
 	if strings.Contains(got, "0 mappings") || !strings.Contains(got, "maps was, but it has no per-mapping sizes") {
 		t.Errorf("/maps with only maps read:\n%s", got)
 	}
+	// The mappings maps holds are listed, counted as unsized, never with a resident 0.
+	for _, want := range []string{"2 unsized mappings from maps", "unsized: 2 mappings", "/usr/bin/app", "[stack]"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("/maps lacks %q:\n%s", want, got)
+		}
+	}
+	for _, l := range strings.Split(got, "\n") {
+		if strings.Contains(l, "/usr/bin/app") && (strings.Contains(l, " 0 B") || !strings.Contains(l, "unsized")) {
+			t.Errorf("an unsized mapping shows a resident size: %q", l)
+		}
+	}
+	var mv struct {
+		Mappings        json.RawMessage              `json:"mappings"`
+		Unsized         int                          `json:"unsized_count"`
+		UnsizedMappings []map[string]json.RawMessage `json:"unsized_mappings"`
+	}
+	if err := json.Unmarshal(serve(h, "GET", testPrefix+"maps?format=json", "").Body.Bytes(), &mv); err != nil {
+		t.Fatal(err)
+	}
+	if string(mv.Mappings) != "null" || mv.Unsized != 2 || len(mv.UnsizedMappings) != 2 {
+		t.Fatalf("/maps?format=json: mappings %s, unsized %d, %d unsized rows; want null, 2, 2", mv.Mappings, mv.Unsized, len(mv.UnsizedMappings))
+	}
+	for _, m := range mv.UnsizedMappings {
+		if _, ok := m["rss_bytes"]; ok || string(m["size_bytes"]) == "0" {
+			t.Errorf("unsized row %v: has rss_bytes, or no size", m)
+		}
+	}
 }

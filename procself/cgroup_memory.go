@@ -501,11 +501,14 @@ func parentCgroupPath(p string) string {
 // Read: call [CgroupMemoryReader.Refresh] on a slow interval if the process may be moved. Read
 // refreshes by itself, once, when a file has gone (the cgroup was removed).
 type CgroupMemoryReader struct {
-	fs    FS
-	loc   CgroupLocation
-	usage preadFile
-	limit preadFile
-	stat  preadFile
+	fs  FS
+	loc CgroupLocation
+	// locator, when set, resolves the cgroup for Refresh (CgroupLocator.OpenCgroupMemory): a
+	// location another reader resolved is not resolved again.
+	locator *CgroupLocator
+	usage   preadFile
+	limit   preadFile
+	stat    preadFile
 
 	// Single-value files hold at most 20 digits and a newline (or "max\n"); memory.stat is read
 	// into statBuf, which grows if a kernel prints more than it holds.
@@ -564,7 +567,13 @@ func (r *CgroupMemoryReader) Refresh() error {
 	if r.closed {
 		return fmt.Errorf("cgroup memory reader: %w", os.ErrClosed)
 	}
-	loc, err := r.fs.MemoryCgroup()
+	var loc CgroupLocation
+	var err error
+	if r.locator != nil {
+		loc, err = r.locator.Locate()
+	} else {
+		loc, err = r.fs.MemoryCgroup()
+	}
 	if err != nil {
 		return err
 	}

@@ -81,6 +81,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- counter(c.d.ticks, float64(st.Ticks))
 	ch <- counter(c.d.tickSeconds, st.TickTime.Seconds())
 	ch <- counter(c.d.fullReports, float64(st.FullReports))
+	ch <- counter(c.d.selfCPU, st.SelfCPU.Seconds())
 }
 
 func (c *Collector) collectPoint(ch chan<- prometheus.Metric, p *runtimediag.Point, now time.Time) {
@@ -185,13 +186,25 @@ func (c *Collector) buildReport(rep *runtimediag.Report, out []prometheus.Metric
 			if s.p.Count == 0 {
 				continue
 			}
-			out = append(out, gauge(d.stwP50, s.p.P50, s.kind), gauge(d.stwP99, s.p.P99, s.kind), gauge(d.stwMax, s.p.Max, s.kind))
+			out = append(out, gauge(d.stwP50, s.p.P50, s.kind), gauge(d.stwP99, s.p.P99, s.kind), gauge(d.stwMax, s.p.Max, s.kind),
+				gauge(d.stwP50Lower, s.p.P50Lower, s.kind), gauge(d.stwP99Lower, s.p.P99Lower, s.kind), gauge(d.stwMaxLower, s.p.MaxLower, s.kind))
 		}
 	}
 	out = append(out,
 		gauge(d.heapUnusedRatio, e.HeapUnusedRatio),
 		gauge(d.heapFreeRatio, e.HeapFreeRatio),
 	)
+
+	if sc := rep.MemdiagSelf; sc != nil {
+		// The allocation rate exists only where the window's profile did (a GC cycle ended in it);
+		// the live heap only where the profile was read: never a 0 that looks measured.
+		if s := rep.TopAllocationSites; s != nil && s.MemdiagItself != nil && s.GCCycles > 0 {
+			out = append(out, gauge(d.selfAllocRate, sc.AllocBytesPerSecond))
+		}
+		if sc.HeapInuseBytes > 0 {
+			out = append(out, gauge(d.selfHeapInuse, float64(sc.HeapInuseBytes)))
+		}
+	}
 
 	type key struct{ code, sev string }
 	fired := make(map[key]bool, len(rep.Findings))

@@ -58,10 +58,15 @@ func fixtureReport() *runtimediag.Report {
 			GCBusyCPUShare:      0.08,
 			HeapUnusedRatio:     0.12,
 			HeapFreeRatio:       0.25,
-			PauseGC:             runtimediag.PauseSummary{Count: 40, P50: 0.0001, P99: 0.0008, Max: 0.0012},
-			StoppingGC:          runtimediag.PauseSummary{Count: 40, P50: 0.00001, P99: 0.00005, Max: 0.0001},
+			PauseGC: runtimediag.PauseSummary{Count: 40, P50: 0.0001, P99: 0.0008, Max: 0.0012,
+				P50Lower: 0.00009, P99Lower: 0.0007, MaxLower: 0.001},
+			StoppingGC: runtimediag.PauseSummary{Count: 40, P50: 0.00001, P99: 0.00005, Max: 0.0001,
+				P99Lower: 0.00004, MaxLower: 0.00009}, // the median in the lowest bucket: lower bound 0
 			// No non-GC pause in the window: the kind must be absent, not zero.
 		},
+		MemdiagSelf: &runtimediag.SelfCost{CPUSeconds: 0.3, AllocBytesPerSecond: 200 << 10, HeapInuseBytes: 800 << 10},
+		TopAllocationSites: &runtimediag.AllocationSites{GCCycles: 3, TotalBytesPerSecond: 1 << 20,
+			MemdiagItself: &runtimediag.MemdiagSites{BytesPerSecond: 200 << 10}},
 		Findings: []runtimediag.Finding{
 			{Code: "gc_cpu_high", Severity: runtimediag.SeverityCritical},
 			{Code: "heap_free_not_returned", Severity: runtimediag.SeverityInfo},
@@ -185,7 +190,7 @@ func TestCollectBeforeAnything(t *testing.T) {
 			names = append(names, l[:strings.IndexAny(l, "{ ")])
 		}
 	}
-	want := []string{"memdiag_info", "memdiag_monitor_full_reports_total", "memdiag_monitor_tick_seconds_total", "memdiag_monitor_ticks_total"}
+	want := []string{"memdiag_info", "memdiag_monitor_full_reports_total", "memdiag_monitor_tick_seconds_total", "memdiag_monitor_ticks_total", "memdiag_self_cpu_seconds_total"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("series before the first tick (-want +got):\n%s", diff)
 	}
@@ -369,5 +374,59 @@ func metricValue(t testing.TB, m prometheus.Metric) float64 {
 		return pb.Counter.GetValue()
 	}
 	t.Fatalf("metric %s is neither a gauge nor a counter", m.Desc())
+	return 0
+}
+
+// TestSelfCost: memdiag's own CPU is a counter from the Monitor's stats on every scrape; its
+// allocation rate and live heap follow the report, and are absent (never 0) when the report could
+// not measure them.
+func TestSelfCost(t *testing.T) {
+	src := &fixedSource{p: fixturePoint(), rep: fixtureReport(), st: runtimediag.MonitorStats{SelfCPU: 1500 * time.Millisecond}}
+	c := newFixtureCollector(t, src)
+	for name, v := range map[string]float64{
+		"memdiag_self_cpu_seconds_total":      1.5,
+		"memdiag_self_alloc_bytes_per_second": 200 << 10,
+		"memdiag_self_heap_inuse_bytes":       800 << 10,
+	} {
+		if n := testutil.CollectAndCount(c, name); n != 1 {
+			t.Errorf("%s: %d series, want 1", name, n)
+			continue
+		}
+		if got := gatheredValue(t, c, name); got != v {
+			t.Errorf("%s = %v, want %v", name, got, v)
+		}
+	}
+	// A report without a GC cycle in its window, and one whose profile was not read.
+	rep := fixtureReport()
+	rep.TopAllocationSites = &runtimediag.AllocationSites{}
+	rep.MemdiagSelf = &runtimediag.SelfCost{CPUSeconds: 0.3}
+	src.rep = rep
+	for _, name := range []string{"memdiag_self_alloc_bytes_per_second", "memdiag_self_heap_inuse_bytes"} {
+		if n := testutil.CollectAndCount(c, name); n != 0 {
+			t.Errorf("%s: %d series for a report that did not measure it, want none", name, n)
+		}
+	}
+}
+
+// gatheredValue is the value of the one series of family name that c exports.
+func gatheredValue(t *testing.T, c prometheus.Collector, name string) float64 {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		m := mf.GetMetric()[0]
+		if g := m.GetGauge(); g != nil {
+			return g.GetValue()
+		}
+		return m.GetCounter().GetValue()
+	}
+	t.Fatalf("%s not gathered", name)
 	return 0
 }

@@ -14,13 +14,15 @@ type descs struct {
 	// The last full report.
 	reportAge, reportWindow, category, unexplained, goManaged, nonGo, lazyFree, arenaOK,
 	gcCPURatio, gcAssistRatio, gcBusyRatio, stwP50, stwP99, stwMax, heapUnusedRatio, heapFreeRatio, finding *prometheus.Desc
+	stwP50Lower, stwP99Lower, stwMaxLower                       *prometheus.Desc
+	selfAllocRate, selfHeapInuse                                *prometheus.Desc
 	routeRequests, routeSTW, routeDelayed, routeAllocPerRequest *prometheus.Desc
 
 	// The Monitor's own work.
-	ticks, tickSeconds, fullReports *prometheus.Desc
+	ticks, tickSeconds, fullReports, selfCPU *prometheus.Desc
 }
 
-const stwHelp = "A histogram bucket's upper bound, so never understated; kind gc is the whole GC pause, gc_stopping the time to stop the world for it, other the non-GC pauses; absent for a kind without a pause in the window."
+const stwHelp = "A histogram bucket's upper bound, so never understated; the pause lies between the _lower_seconds series of the same name and this one; kind gc is the whole GC pause, gc_stopping the time to stop the world for it, other the non-GC pauses; absent for a kind without a pause in the window."
 
 func newDescs() descs {
 	n := func(name, help string, labels ...string) *prometheus.Desc {
@@ -63,6 +65,9 @@ func newDescs() descs {
 		stwP50:          n("stw_pause_p50_seconds", "Median stop-the-world pause over the report's window, report. "+stwHelp, "kind"),
 		stwP99:          n("stw_pause_p99_seconds", "99th percentile stop-the-world pause over the report's window, report. "+stwHelp, "kind"),
 		stwMax:          n("stw_pause_max_seconds", "Longest stop-the-world pause over the report's window, report. "+stwHelp, "kind"),
+		stwP50Lower:     n("stw_pause_p50_lower_seconds", "Lower bound of the histogram bucket that holds the median stop-the-world pause (0 for the lowest bucket), report; the median lies between this and memdiag_stw_pause_p50_seconds.", "kind"),
+		stwP99Lower:     n("stw_pause_p99_lower_seconds", "Lower bound of the histogram bucket that holds the 99th percentile stop-the-world pause, report; it lies between this and memdiag_stw_pause_p99_seconds.", "kind"),
+		stwMaxLower:     n("stw_pause_max_lower_seconds", "Lower bound of the histogram bucket that holds the longest stop-the-world pause, report; it lies between this and memdiag_stw_pause_max_seconds.", "kind"),
 		heapUnusedRatio: n("heap_unused_ratio", "Go heap unused bytes in in-use spans ÷ heap object bytes (fragmentation), report."),
 		heapFreeRatio:   n("heap_free_ratio", "Go heap free spans not returned to the OS ÷ mapped heap, report."),
 		finding:         n("finding", "1 for each finding active in the last report (docs/findings.md#<code>), report; absent when it is not.", "code", "severity"),
@@ -75,6 +80,10 @@ func newDescs() descs {
 		ticks:       n("monitor_ticks_total", "Ticks the Monitor has run."),
 		tickSeconds: n("monitor_tick_seconds_total", "Wall time the Monitor's ticks took, summed: memdiag's own periodic cost."),
 		fullReports: n("monitor_full_reports_total", "Full reports the Monitor has taken."),
+		selfCPU:     n("self_cpu_seconds_total", "memdiag's own CPU seconds: ticks (their wall time), window readings and full collections (their thread's CPU clock on Linux); rendering HTTP answers is not counted."),
+
+		selfAllocRate: n("self_alloc_bytes_per_second", "memdiag's own Go heap allocation rate over the report's window, from the sampled allocation profile (its sites, kept out of the application's), report; absent when no GC cycle ended in the window."),
+		selfHeapInuse: n("self_heap_inuse_bytes", "Live Go heap memdiag's own allocations held at the last GC before the report, estimated from the sampled allocation profile, report; absent when the profile was not read."),
 	}
 }
 
@@ -85,7 +94,8 @@ func (d *descs) all() []*prometheus.Desc {
 		d.allocBytes, d.gcCycles, d.gcCPU, d.cpuAvailable, d.goroutines, d.threads,
 		d.reportAge, d.reportWindow, d.category, d.unexplained, d.goManaged, d.nonGo, d.lazyFree, d.arenaOK,
 		d.gcCPURatio, d.gcAssistRatio, d.gcBusyRatio, d.stwP50, d.stwP99, d.stwMax, d.heapUnusedRatio, d.heapFreeRatio, d.finding,
+		d.stwP50Lower, d.stwP99Lower, d.stwMaxLower, d.selfAllocRate, d.selfHeapInuse,
 		d.routeRequests, d.routeSTW, d.routeDelayed, d.routeAllocPerRequest,
-		d.ticks, d.tickSeconds, d.fullReports,
+		d.ticks, d.tickSeconds, d.fullReports, d.selfCPU,
 	}
 }

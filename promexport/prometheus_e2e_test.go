@@ -103,6 +103,13 @@ func TestPrometheusEndToEnd(t *testing.T) {
 	if gc := api(`go_goroutines{job="memdiag"}`); len(gc) != 1 {
 		t.Errorf("go_goroutines beside memdiag's families: %d series, want 1", len(gc))
 	}
+	// memdiag's own cost, as Prometheus stored it: a report has run, so its CPU is not 0.
+	if s := api(`memdiag_self_cpu_seconds_total{job="memdiag"}`); len(s) != 1 || s[0].Value <= 0 {
+		t.Errorf("memdiag_self_cpu_seconds_total = %+v, want one series above 0", s)
+	}
+	if s := api(`memdiag_self_heap_inuse_bytes{job="memdiag"}`); len(s) > 1 || len(s) == 1 && s[0].Value <= 0 {
+		t.Errorf("memdiag_self_heap_inuse_bytes = %+v, want at most one series, above 0", s)
+	}
 
 	// Compare with the report Prometheus scraped: the Monitor publishes a new one every 5 s, so
 	// wait (a second at a time) until one report spans the newest scrape, read after the report was.

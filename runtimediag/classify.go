@@ -171,7 +171,7 @@ func (c *classifier) classifyOne(ms []procself.Mapping, i int, exe string, label
 		return mappingLabel{class: ClassCHeap, name: "(glibc arena)"}
 	}
 	if i > 0 && labels[i-1].name == "(glibc arena)" && ms[i-1].End == m.Start && isAnonPrivate(m) &&
-		m.End <= ms[i-1].Start&^(glibcHeapMaxBytes-1)+glibcHeapMaxBytes {
+		m.End <= heapBoundAbove(ms[i-1].End) {
 		// The rest of a glibc heap: its PROT_NONE tail, or a part that shrink_heap remapped and
 		// grow_heap made writable again, which the kernel keeps as a VMA of its own because its
 		// flags differ.
@@ -234,19 +234,43 @@ func isGuard(m *procself.Mapping) bool {
 // HEAP_MAX_SIZE aligned to itself with MAP_NORESERVE and PROT_NONE, and mprotects the part in use
 // read-write from the start. The Go heap arenas are also 64 MiB-aligned, so they are excluded
 // before this rule runs.
+//
+// Heaps are often adjacent (an arena's next heap is mapped right below or above its last), and
+// the kernel merges the read-write part of a heap into a whole, full heap next to it: same flags,
+// contiguous. The mapping is then a run of heaps — 64 MiB-aligned at its start, longer than
+// HEAP_MAX_SIZE, ending on a boundary (every heap full) or at the used part of the last one,
+// whose PROT_NONE tail follows up to the next boundary. This rule once took only mappings of at
+// most 64 MiB, so such a run was unexplained anonymous memory: 64 of 128 MiB of an arena's C
+// heap went to other_anonymous.
 func isGlibcHeap(ms []procself.Mapping, i int) bool {
 	m := &ms[i]
-	if !isAnonPrivate(m) || m.Start%glibcHeapMaxBytes != 0 || !m.Perms.Writable() || m.End-m.Start > glibcHeapMaxBytes {
+	if !isAnonPrivate(m) || m.Start%glibcHeapMaxBytes != 0 || !m.Perms.Writable() {
 		return false
 	}
-	if m.VmFlags&procself.VmNoReserve != 0 || m.End-m.Start == glibcHeapMaxBytes {
+	// smaps shows MAP_NORESERVE (nr), which a Go arena, a malloc'd chunk and most other anonymous
+	// memory lack; maps does not, and then the shape has to do. A run longer than one heap is
+	// only taken on its shape when the flags are unknown: with them, it needs nr.
+	if m.VmFlags&procself.VmNoReserve != 0 {
+		return true
+	}
+	if size := m.End - m.Start; size > glibcHeapMaxBytes && m.VmFlags != 0 {
+		return false
+	}
+	if m.End%glibcHeapMaxBytes == 0 {
 		return true
 	}
 	if i+1 < len(ms) {
 		t := &ms[i+1]
-		return t.Start == m.End && isAnonPrivate(t) && t.Perms&^procself.PermShared == 0 && t.End == m.Start+glibcHeapMaxBytes
+		return t.Start == m.End && isAnonPrivate(t) && t.Perms&^procself.PermShared == 0 && t.End == heapBoundAbove(m.End)
 	}
 	return false
+}
+
+// heapBoundAbove is the first glibc heap boundary (a multiple of HEAP_MAX_SIZE) at or above end:
+// where the heap whose used part ends at end itself ends. A heap ending exactly on a boundary has
+// no tail.
+func heapBoundAbove(end uintptr) uintptr {
+	return (end + glibcHeapMaxBytes - 1) &^ (glibcHeapMaxBytes - 1)
 }
 
 // mallocMmapBytes reads the headers glibc writes at the start of a chunk it mmaps for one large

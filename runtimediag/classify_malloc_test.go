@@ -136,3 +136,63 @@ func TestMallocSearchOnlyWhenUnexplained(t *testing.T) {
 		t.Errorf("read %d bytes of a mapping the Go runtime accounts for: want one header", mem.read)
 	}
 }
+
+// TestGlibcHeapRun: the heaps of a glibc arena lie next to each other, and the kernel merges the
+// read-write part of one with a whole heap beside it into a single mapping longer than
+// HEAP_MAX_SIZE. Every byte of such a run is C heap, and so is the PROT_NONE tail of its last,
+// partly used heap; a Go-arena-shaped mapping without MAP_NORESERVE (smaps flags known) is not.
+func TestGlibcHeapRun(t *testing.T) {
+	const heap = glibcHeapMaxBytes
+	base := uintptr(0x7f0000000000) // 64 MiB-aligned
+	rw := procself.PermRead | procself.PermWrite
+	nr := procself.VmNoReserve | procself.VmRead | procself.VmWrite
+	tests := []struct {
+		name string
+		ms   []procself.Mapping
+		want []MappingClass
+	}{{
+		name: "full heap merged with the used part of the next (smaps)",
+		ms: []procself.Mapping{
+			{Start: base, End: base + heap + 24<<20, Perms: rw, VmFlags: nr, RssBytes: heap + 24<<20},
+			{Start: base + heap + 24<<20, End: base + 2*heap, VmFlags: procself.VmNoReserve},
+		},
+		want: []MappingClass{ClassCHeap, ClassCHeap},
+	}, {
+		name: "the same from maps (no flags): the shape, with its PROT_NONE tail",
+		ms: []procself.Mapping{
+			{Start: base, End: base + heap + 24<<20, Perms: rw},
+			{Start: base + heap + 24<<20, End: base + 2*heap},
+		},
+		want: []MappingClass{ClassCHeap, ClassCHeap},
+	}, {
+		name: "two full heaps, one mapping",
+		ms:   []procself.Mapping{{Start: base, End: base + 2*heap, Perms: rw, VmFlags: nr, RssBytes: 2 * heap}},
+		want: []MappingClass{ClassCHeap},
+	}, {
+		name: "three heaps, the last partly resident and partly used",
+		ms: []procself.Mapping{
+			{Start: base, End: base + 2*heap + 1<<20, Perms: rw, VmFlags: nr, RssBytes: heap + 3<<20},
+			{Start: base + 2*heap + 1<<20, End: base + 3*heap, VmFlags: procself.VmNoReserve},
+		},
+		want: []MappingClass{ClassCHeap, ClassCHeap},
+	}, {
+		name: "aligned run without MAP_NORESERVE, flags known: not a glibc heap",
+		ms:   []procself.Mapping{{Start: base, End: base + 2*heap, Perms: rw, VmFlags: procself.VmRead | procself.VmWrite, RssBytes: 1 << 20}},
+		want: []MappingClass{ClassAnonymous},
+	}, {
+		name: "unaligned start: not a heap",
+		ms:   []procself.Mapping{{Start: base + 4096, End: base + 4096 + 2*heap, Perms: rw, VmFlags: nr, RssBytes: 1 << 20}},
+		want: []MappingClass{ClassAnonymous},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := classifier{}
+			labels := c.classify(tt.ms)
+			for i, l := range labels {
+				if l.class != tt.want[i] {
+					t.Errorf("mapping %d [%#x, %#x): class %s, want %s", i, tt.ms[i].Start, tt.ms[i].End, l.class, tt.want[i])
+				}
+			}
+		})
+	}
+}

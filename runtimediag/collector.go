@@ -28,7 +28,10 @@ type Collector struct {
 	statm  *procself.StatmReader
 	cgroup *procself.CgroupMemoryReader
 	smaps  *procself.MappingsReader // keeps smaps' read buffer (megabytes) from one full read to the next
-	srcLog *sourceLog               // shared by a Monitor's collectors
+	// cgLoc keeps the memory cgroup's location between full reads: resolving it parses mountinfo
+	// (tens of kilobytes allocated), and it only changes when the process changes cgroup.
+	cgLoc  *procself.CgroupLocator
+	srcLog *sourceLog // shared by a Monitor's collectors
 	// recheck reads the heap's free and released bytes again after smaps (HeapAfterMappings).
 	recheck []metrics.Sample
 }
@@ -165,12 +168,22 @@ func (c *Collector) readSource(dst *Snapshot, src Source, set SourceSet) error {
 		}
 	case SourceCgroupMemory:
 		if set.Has(SourceSmaps) || set.Has(SourceStatus) {
-			// A full read walks the hierarchy for the effective limit and keeps the whole stat file.
-			dst.CgroupMemory, err = c.fs.CgroupMemory()
+			// A full read walks the hierarchy for the effective limit and keeps the whole stat file,
+			// at the location kept since the last full read when the process did not move.
+			loc, err := c.cgroupLocator().Locate()
+			if err != nil {
+				return err
+			}
+			dst.CgroupMemory, err = c.fs.CgroupMemoryAt(loc)
+			if err != nil && !procself.IsPartial(err) {
+				c.cgLoc.Forget() // the cgroup may have gone: resolve it again next time
+			}
 			return err
 		}
 		if c.cgroup == nil {
-			if c.cgroup, err = c.fs.OpenCgroupMemory(); err != nil {
+			// Through the locator the full reads use: the tick's reader and a full read resolve
+			// the cgroup once between them.
+			if c.cgroup, err = c.cgroupLocator().OpenCgroupMemory(); err != nil {
 				c.cgroup = nil
 				return err
 			}
@@ -184,9 +197,11 @@ func (c *Collector) readSource(dst *Snapshot, src Source, set SourceSet) error {
 			err = c.cgroup.ReadSlowEvery(&dst.CgroupMemory, cgroupStatEveryTicks, cgroupStatMaxAge)
 		}
 		if err != nil && !procself.IsPartial(err) {
-			// The process may have moved to another cgroup: resolve it again on the next tick.
+			// The process may have moved to another cgroup, or the cgroup gone: resolve it again
+			// on the next tick.
 			c.cgroup.Close()
 			c.cgroup = nil
+			c.cgLoc.Forget()
 		}
 	case SourceStatus:
 		dst.Status, err = c.fs.Status()
@@ -219,7 +234,7 @@ func (c *Collector) readSource(dst *Snapshot, src Source, set SourceSet) error {
 	case SourceAuxv:
 		dst.Auxv, err = c.fs.Auxv()
 	case SourceCgroups:
-		dst.Cgroups, err = c.fs.MemoryCgroup()
+		dst.Cgroups, err = c.cgroupLocator().Locate()
 	case SourceIdentity:
 		dst.Identity, err = c.fs.Identity()
 	case SourceEnviron:
@@ -233,6 +248,14 @@ func (c *Collector) readSource(dst *Snapshot, src Source, set SourceSet) error {
 }
 
 func (c *Collector) logger() *zap.Logger { return c.cfg.logger }
+
+// cgroupLocator is the Collector's kept cgroup location, made on first use (reads are serialised).
+func (c *Collector) cgroupLocator() *procself.CgroupLocator {
+	if c.cgLoc == nil {
+		c.cgLoc = c.fs.NewCgroupLocator()
+	}
+	return c.cgLoc
+}
 
 // clear zeroes the fields of src in dst, keeping slice capacity for reuse.
 func (c *Collector) clear(dst *Snapshot, src Source) {

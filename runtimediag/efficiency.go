@@ -163,7 +163,17 @@ func summarize(h Histogram) PauseSummary {
 	if n == 0 {
 		return PauseSummary{}
 	}
-	return PauseSummary{Count: n, P50: finite(h.Quantile(0.5)), P99: finite(h.Quantile(0.99)), Max: finite(h.Max())}
+	s := PauseSummary{Count: n}
+	s.P50Lower, s.P50 = pauseBounds(h.QuantileRange(0.5))
+	s.P99Lower, s.P99 = pauseBounds(h.QuantileRange(0.99))
+	s.MaxLower, s.Max = pauseBounds(h.MaxRange())
+	return s
+}
+
+// pauseBounds are a bucket [lo, hi)'s bounds as PauseSummary keeps them: finite, the lower at
+// least 0, the upper the lower when the bucket has none.
+func pauseBounds(lo, hi float64) (lower, upper float64) {
+	return max(finite(lo), 0), finite(bucketValue(lo, hi))
 }
 
 // lastPauses lists the exact pauses that ended inside the window, newest first.

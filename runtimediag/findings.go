@@ -2,9 +2,7 @@ package runtimediag
 
 import (
 	"fmt"
-	"math"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/memdiag/memdiag/internal/humanize"
@@ -667,23 +665,8 @@ func recentPoints(pts []Point) []Point {
 	return pts[i:]
 }
 
-// between writes a histogram bucket [lo, hi) of seconds as the range it is, "between 16.8 and
-// 33.6 ms": a bucket bound is not a measurement.
-func between(lo, hi float64) string {
-	switch {
-	case math.IsNaN(lo) || math.IsNaN(hi):
-		return "–"
-	case math.IsInf(hi, 1):
-		return "over " + humanize.Duration(lo)
-	case lo <= 0:
-		return "under " + humanize.Duration(hi)
-	}
-	a, b := humanize.Duration(lo), humanize.Duration(hi)
-	if i, j := strings.LastIndexByte(a, ' '), strings.LastIndexByte(b, ' '); i > 0 && j > 0 && a[i:] == b[j:] {
-		a = a[:i]
-	}
-	return "between " + a + " and " + b
-}
+// between writes a histogram bucket [lo, hi) of seconds as the range it is (humanize.DurationRange).
+func between(lo, hi float64) string { return humanize.DurationRange(lo, hi) }
 
 // longestCyclePause is the longest exact per-cycle pause total (ReadGCStats) among the window's
 // pauses, in seconds; 0 when none is listed.

@@ -354,3 +354,32 @@ func TestClearRatioOutOfRange(t *testing.T) {
 		}
 	}
 }
+
+// TestPauseSummaryRanges: a pause summary carries both bounds of each figure's histogram bucket,
+// and prints the range, never the upper bound alone as if it were measured.
+func TestPauseSummaryRanges(t *testing.T) {
+	h := Histogram{
+		Buckets: []float64{math.Inf(-1), 0.000001, 0.016777216, 0.029360128, 0.033554432, math.Inf(1)},
+		Counts:  []uint64{0, 60, 39, 1, 0},
+	}
+	s := summarize(h)
+	want := PauseSummary{Count: 100, P50: 0.016777216, P50Lower: 0.000001, P99: 0.029360128, P99Lower: 0.016777216,
+		Max: 0.033554432, MaxLower: 0.029360128}
+	if s != want {
+		t.Errorf("summarize = %+v, want %+v", s, want)
+	}
+	if got := s.MaxRange(); got != "between 29.4 and 33.6 ms" {
+		t.Errorf("MaxRange = %q", got)
+	}
+	if got := s.P50Range(); got != "between 1 µs and 16.8 ms" {
+		t.Errorf("P50Range = %q", got)
+	}
+	if got := (PauseSummary{}).P99Range(); got != "–" {
+		t.Errorf("empty P99Range = %q", got)
+	}
+	// The lowest bucket starts at -Inf: its lower bound is 0, and the range "under" its upper one.
+	low := summarize(Histogram{Buckets: []float64{math.Inf(-1), 0.000001, 1}, Counts: []uint64{5, 0}})
+	if low.P50Lower != 0 || low.P50 != 0.000001 || low.P50Range() != "under 1 µs" {
+		t.Errorf("lowest bucket: %+v, %q", low, low.P50Range())
+	}
+}

@@ -3,6 +3,8 @@ package runtimediag
 import (
 	"math"
 	"time"
+
+	"github.com/memdiag/memdiag/internal/humanize"
 )
 
 // Report is memdiag's answer for a window between two snapshots: where resident memory is (RSS),
@@ -186,12 +188,32 @@ type SizeBucket struct {
 	Share          float64  `json:"share"` // of all bytes allocated in the window
 }
 
-// PauseSummary is a pause distribution over the window, in seconds.
+// PauseSummary is a pause distribution over the window, in seconds, from the runtime's pause
+// histogram: each figure is only known to lie in a bucket, so each comes as the bucket's bounds.
+// P50, P99 and Max are the upper bounds (never understated; the lower bound when the bucket has
+// no upper one), P50Lower, P99Lower and MaxLower the lower bounds (0 for the lowest bucket).
+// PauseSummary.Range formats one as "between 29.4 and 33.6 ms".
 type PauseSummary struct {
-	Count uint64  `json:"count"`
-	P50   float64 `json:"p50_seconds"`
-	P99   float64 `json:"p99_seconds"`
-	Max   float64 `json:"max_seconds"`
+	Count    uint64  `json:"count"`
+	P50      float64 `json:"p50_seconds"`
+	P99      float64 `json:"p99_seconds"`
+	Max      float64 `json:"max_seconds"`
+	P50Lower float64 `json:"p50_lower_seconds"`
+	P99Lower float64 `json:"p99_lower_seconds"`
+	MaxLower float64 `json:"max_lower_seconds"`
+}
+
+// P50Range, P99Range and MaxRange format a figure as the range its bucket gives,
+// "between 29.4 and 33.6 ms"; "–" without pauses.
+func (p PauseSummary) P50Range() string { return p.rangeOf(p.P50Lower, p.P50) }
+func (p PauseSummary) P99Range() string { return p.rangeOf(p.P99Lower, p.P99) }
+func (p PauseSummary) MaxRange() string { return p.rangeOf(p.MaxLower, p.Max) }
+
+func (p PauseSummary) rangeOf(lo, hi float64) string {
+	if p.Count == 0 {
+		return humanize.DurationRange(math.NaN(), math.NaN())
+	}
+	return humanize.DurationRange(lo, hi)
 }
 
 // AllocationSites are the code locations that allocated most over a window, from the delta of the

@@ -56,6 +56,9 @@ type kpi struct {
 	name string
 	get  func(*runtimediag.Efficiency) float64
 	form func(float64) string
+	// text, when set, is how a side is printed: a pause quantile is a histogram bucket, printed
+	// as its range; the change is that of the upper bounds (get).
+	text func(*runtimediag.Efficiency) string
 }
 
 func bytesForm(v float64) string     { return humanize.SignedBytes(int64(v)) }
@@ -73,27 +76,31 @@ func ifNil(isNil bool, v func() float64) float64 {
 // diffKPIs are the efficiency figures a change in code or configuration moves; rates are only
 // meaningful when both reports had a window.
 var diffKPIs = []kpi{
-	{"alloc_bytes_per_second", func(e *runtimediag.Efficiency) float64 { return e.AllocBytesPerSecond }, bytesRateForm},
-	{"alloc_objects_per_second", func(e *runtimediag.Efficiency) float64 { return e.AllocObjectsPerSecond }, plainForm},
-	{"mean_object_bytes", func(e *runtimediag.Efficiency) float64 { return e.MeanObjectBytes }, plainForm},
-	{"gc_cycles_per_second", func(e *runtimediag.Efficiency) float64 { return e.GCCyclesPerSecond }, plainForm},
-	{"gc_busy_cpu_share", func(e *runtimediag.Efficiency) float64 { return e.GCBusyCPUShare }, humanize.Percent},
-	{"gc_assist_busy_cpu_share", func(e *runtimediag.Efficiency) float64 { return e.GCAssistBusyCPUShare }, humanize.Percent},
-	{"gc_cpu_fraction", func(e *runtimediag.Efficiency) float64 { return e.GCCPUFraction }, humanize.Percent},
-	{"busy_cores", func(e *runtimediag.Efficiency) float64 { return e.BusyCores }, plainForm},
-	{"pause_gc.p99_seconds", func(e *runtimediag.Efficiency) float64 { return e.PauseGC.P99 }, humanize.Duration},
-	{"pause_gc.max_seconds", func(e *runtimediag.Efficiency) float64 { return e.PauseGC.Max }, humanize.Duration},
-	{"heap_live_bytes", func(e *runtimediag.Efficiency) float64 { return float64(e.HeapLiveBytes) }, bytesForm},
-	{"heap_goal_bytes", func(e *runtimediag.Efficiency) float64 { return float64(e.HeapGoalBytes) }, bytesForm},
-	{"churn", func(e *runtimediag.Efficiency) float64 { return e.Churn }, plainForm},
-	{"heap_unused_ratio", func(e *runtimediag.Efficiency) float64 { return e.HeapUnusedRatio }, plainForm},
-	{"heap_free_ratio", func(e *runtimediag.Efficiency) float64 { return e.HeapFreeRatio }, plainForm},
-	{"gomemlimit_headroom_bytes", func(e *runtimediag.Efficiency) float64 { return optionalInt(e.GOMEMLIMITHeadroomBytes) }, bytesForm},
-	{"cgroup_working_set_bytes", func(e *runtimediag.Efficiency) float64 { return optionalUint(e.CgroupWorkingSetBytes) }, bytesForm},
-	{"goroutines", func(e *runtimediag.Efficiency) float64 { return float64(e.Goroutines) }, plainForm},
-	{"threads", func(e *runtimediag.Efficiency) float64 { return float64(e.Threads) }, plainForm},
-	{"stack_bytes", func(e *runtimediag.Efficiency) float64 { return float64(e.StackBytes) }, bytesForm},
-	{"open_fds", func(e *runtimediag.Efficiency) float64 { return float64(e.OpenFDs) }, plainForm},
+	{"alloc_bytes_per_second", func(e *runtimediag.Efficiency) float64 { return e.AllocBytesPerSecond }, bytesRateForm, nil},
+	{"alloc_objects_per_second", func(e *runtimediag.Efficiency) float64 { return e.AllocObjectsPerSecond }, plainForm, nil},
+	{"mean_object_bytes", func(e *runtimediag.Efficiency) float64 { return e.MeanObjectBytes }, plainForm, nil},
+	{"gc_cycles_per_second", func(e *runtimediag.Efficiency) float64 { return e.GCCyclesPerSecond }, plainForm, nil},
+	{"gc_busy_cpu_share", func(e *runtimediag.Efficiency) float64 { return e.GCBusyCPUShare }, humanize.Percent, nil},
+	{"gc_assist_busy_cpu_share", func(e *runtimediag.Efficiency) float64 { return e.GCAssistBusyCPUShare }, humanize.Percent, nil},
+	{"gc_cpu_fraction", func(e *runtimediag.Efficiency) float64 { return e.GCCPUFraction }, humanize.Percent, nil},
+	{"busy_cores", func(e *runtimediag.Efficiency) float64 { return e.BusyCores }, plainForm, nil},
+	{"pause_gc.p99", func(e *runtimediag.Efficiency) float64 { return e.PauseGC.P99 }, humanize.Duration,
+		func(e *runtimediag.Efficiency) string { return e.PauseGC.P99Range() }},
+	{"pause_gc.max", func(e *runtimediag.Efficiency) float64 { return e.PauseGC.Max }, humanize.Duration,
+		func(e *runtimediag.Efficiency) string { return e.PauseGC.MaxRange() }},
+	{"heap_live_bytes", func(e *runtimediag.Efficiency) float64 { return float64(e.HeapLiveBytes) }, bytesForm, nil},
+	{"heap_goal_bytes", func(e *runtimediag.Efficiency) float64 { return float64(e.HeapGoalBytes) }, bytesForm, nil},
+	{"churn", func(e *runtimediag.Efficiency) float64 { return e.Churn }, plainForm, nil},
+	{"heap_unused_ratio", func(e *runtimediag.Efficiency) float64 { return e.HeapUnusedRatio }, plainForm, nil},
+	{"heap_free_ratio", func(e *runtimediag.Efficiency) float64 { return e.HeapFreeRatio }, plainForm, nil},
+	{"gomemlimit_headroom_bytes", func(e *runtimediag.Efficiency) float64 { return optionalInt(e.GOMEMLIMITHeadroomBytes) }, bytesForm, nil},
+	{"cgroup_working_set_bytes", func(e *runtimediag.Efficiency) float64 { return optionalUint(e.CgroupWorkingSetBytes) }, bytesForm, nil},
+	{"goroutines", func(e *runtimediag.Efficiency) float64 { return float64(e.Goroutines) }, plainForm, nil},
+	{"threads", func(e *runtimediag.Efficiency) float64 { return float64(e.Threads) }, plainForm, nil},
+	{"stack_bytes", func(e *runtimediag.Efficiency) float64 { return float64(e.StackBytes) }, bytesForm, nil},
+	{"open_fds", func(e *runtimediag.Efficiency) float64 { return optionalZero(e.OpenFDs) }, plainForm, nil},
+	{"resident_bytes", func(e *runtimediag.Efficiency) float64 { return optionalZero(e.ResidentBytes) }, bytesForm, nil},
+	{"cgroup_usage_bytes", func(e *runtimediag.Efficiency) float64 { return optionalZero(e.CgroupUsageBytes) }, bytesForm, nil},
 }
 
 func writeDiff(w io.Writer, nameA, nameB string, a, b *runtimediag.Report) {
@@ -105,17 +112,17 @@ func writeDiff(w io.Writer, nameA, nameB string, a, b *runtimediag.Report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "  \tA\tB\tchange\t\n")
 	row := func(name string, x, y float64) {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", name, bytesForm(x), bytesForm(y), change(x, y, bytesForm))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", name, optional(x, bytesForm), optional(y, bytesForm), change(x, y, bytesForm))
 	}
-	row("resident_bytes", float64(a.RSS.ResidentBytes), float64(b.RSS.ResidentBytes))
+	row("resident_bytes", residentOf(&a.RSS), residentOf(&b.RSS))
 	for _, name := range runtimediag.RSSCategoryNames() {
-		x, y := a.RSS.Category(name), b.RSS.Category(name)
-		if x == 0 && y == 0 {
+		x, y := categoryOf(&a.RSS, name), categoryOf(&b.RSS, name)
+		if x == 0 && y == 0 || math.IsNaN(x) && math.IsNaN(y) {
 			continue
 		}
-		row(name, float64(x), float64(y))
+		row(name, x, y)
 	}
-	row("unexplained_bytes", float64(a.RSS.UnexplainedBytes), float64(b.RSS.UnexplainedBytes))
+	row("unexplained_bytes", unexplainedOf(&a.RSS), unexplainedOf(&b.RSS))
 	tw.Flush()
 
 	fmt.Fprintln(w, "\nEFFICIENCY")
@@ -129,7 +136,11 @@ func writeDiff(w io.Writer, nameA, nameB string, a, b *runtimediag.Report) {
 		if x == y || math.IsNaN(x) && math.IsNaN(y) {
 			continue
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", k.name, optional(x, k.form), optional(y, k.form), change(x, y, k.form))
+		sa, sb := optional(x, k.form), optional(y, k.form)
+		if k.text != nil {
+			sa, sb = k.text(&a.Efficiency), k.text(&b.Efficiency)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", k.name, sa, sb, change(x, y, k.form))
 	}
 	tw.Flush()
 
@@ -168,7 +179,7 @@ func writeDiff(w io.Writer, nameA, nameB string, a, b *runtimediag.Report) {
 
 // writeSitesDiff lists the allocation sites of either report by the size of their rate change.
 // Sites are matched by function, file and line; a site only in one report's top list had an
-// unknown (smaller) rate in the other, shown as 0.
+// unknown (smaller) rate in the other, shown as "not listed" with no change.
 func writeSitesDiff(w io.Writer, a, b *runtimediag.AllocationSites) {
 	fmt.Fprintln(w, "\nTOP ALLOCATION SITES (sampled estimates, bytes/s)")
 	if a == nil || b == nil {
@@ -192,7 +203,7 @@ func writeSitesDiff(w io.Writer, a, b *runtimediag.AllocationSites) {
 			if !ok {
 				j = len(ps)
 				idx[k] = j
-				ps = append(ps, pair{k: k})
+				ps = append(ps, pair{k: k, x: math.NaN(), y: math.NaN()})
 			}
 			if i == 0 {
 				ps[j].x = site.BytesPerSecond
@@ -202,8 +213,10 @@ func writeSitesDiff(w io.Writer, a, b *runtimediag.AllocationSites) {
 		}
 	}
 	// Largest absolute change first; a stable insertion sort keeps equal changes in report order.
+	// A site listed on one side only sorts by its listed rate.
+	size := func(p pair) float64 { return math.Abs(zeroIfNaN(p.y) - zeroIfNaN(p.x)) }
 	for i := 1; i < len(ps); i++ {
-		for j := i; j > 0 && math.Abs(ps[j].y-ps[j].x) > math.Abs(ps[j-1].y-ps[j-1].x); j-- {
+		for j := i; j > 0 && size(ps[j]) > size(ps[j-1]); j-- {
 			ps[j], ps[j-1] = ps[j-1], ps[j]
 		}
 	}
@@ -215,14 +228,52 @@ func writeSitesDiff(w io.Writer, a, b *runtimediag.AllocationSites) {
 			fmt.Fprintf(tw, "  … %d more\n", len(ps)-i)
 			break
 		}
-		fmt.Fprintf(tw, "  %s:%d %s\t%s\t%s\t%s\t\n", p.k.file, p.k.line, p.k.fn, bytesRateForm(p.x), bytesRateForm(p.y), change(p.x, p.y, bytesRateForm))
+		fmt.Fprintf(tw, "  %s:%d %s\t%s\t%s\t%s\t\n", p.k.file, p.k.line, p.k.fn, listed(p.x), listed(p.y), change(p.x, p.y, bytesRateForm))
 	}
 	tw.Flush()
 }
 
+// residentOf, unexplainedOf and categoryOf are the RSS figures as diff compares them: NaN where
+// the report did not read the figure (JSON null), which prints as "unread" and has no change.
+func residentOf(r *runtimediag.RSS) float64 {
+	return ifNil(!r.ResidentKnown(), func() float64 { return float64(r.ResidentBytes) })
+}
+
+func unexplainedOf(r *runtimediag.RSS) float64 {
+	return ifNil(!r.ResidentKnown(), func() float64 { return float64(r.UnexplainedBytes) })
+}
+
+func categoryOf(r *runtimediag.RSS, name string) float64 {
+	for _, c := range r.Categories {
+		if c.Name == name {
+			return ifNil(c.Method == runtimediag.MethodNotMeasured, func() float64 { return float64(c.Bytes) })
+		}
+	}
+	return math.NaN() // absent from this report
+}
+
+func zeroIfNaN(v float64) float64 {
+	if math.IsNaN(v) {
+		return 0
+	}
+	return v
+}
+
+// listed is a site's rate, or "not listed" when the site was not in that report's top list.
+func listed(v float64) string {
+	if math.IsNaN(v) {
+		return "not listed"
+	}
+	return bytesRateForm(v)
+}
+
+// optionalZero is v, or NaN for a figure whose 0 means "not read" (JSON null).
+func optionalZero(v uint64) float64 { return ifNil(v == 0, func() float64 { return float64(v) }) }
+
+// optional is v in its form, or "unread" for a figure the report did not read (NaN).
 func optional(v float64, form func(float64) string) string {
 	if math.IsNaN(v) {
-		return "–"
+		return "unread"
 	}
 	return form(v)
 }

@@ -205,7 +205,7 @@ func TestDiff(t *testing.T) {
 		stdout []string
 		stderr string
 	}{
-		{"recorded", []string{"diff", a, b}, 0, []string{"RSS", "go_heap_objects", "EFFICIENCY", "alloc_bytes_per_second", "FINDINGS", "TOP ALLOCATION SITES", "record_test.go", "still     [info] large_allocations_dominate"}, ""},
+		{"recorded", []string{"diff", a, b}, 0, []string{"RSS", "go_heap_objects", "EFFICIENCY", "alloc_bytes_per_second", "FINDINGS", "TOP ALLOCATION SITES", "record_test.go", "still     [info] large_allocations_dominate", "pause_gc.p99  between 4.19 and 5.24 ms"}, ""},
 		{"findings-appear", []string{"diff", b, limiter}, 0, []string{"appeared  [critical] gc_cpu_limiter_engaged", "cleared   [info] large_allocations_dominate"}, ""},
 		{"findings-clear", []string{"diff", limiter, b}, 0, []string{"cleared   [critical] gc_cpu_limiter_engaged"}, ""},
 		{"missing-file", []string{"diff", a, "nope.json"}, 2, nil, "nope.json"},
@@ -325,5 +325,60 @@ func TestInstalled(t *testing.T) {
 	err = exec.CommandContext(ctx, bin, "report", srv.URL+"/html/").Run()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Errorf("memdiag report on an HTML page: %v, want exit status 1", err)
+	}
+}
+
+// TestDiffUnread: a figure that one report did not read (JSON null) prints as "unread" on that
+// side and has no change; it is never read as a 0 with a delta of the whole other figure.
+func TestDiffUnread(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "report-b.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top map[string]any
+	if err := json.Unmarshal(raw, &top); err != nil {
+		t.Fatal(err)
+	}
+	rss := top["rss"].(map[string]any)
+	rss["resident_bytes"], rss["unexplained_bytes"] = nil, nil
+	var nulled string
+	for _, c := range rss["categories"].([]any) {
+		c := c.(map[string]any)
+		if n, _ := c["bytes"].(float64); n > 0 && nulled == "" {
+			nulled = c["name"].(string)
+			c["bytes"], c["method"] = nil, "not measured"
+		}
+	}
+	eff := top["efficiency"].(map[string]any)
+	eff["open_fds"], eff["cgroup_usage_bytes"] = nil, nil
+	unread, _ := json.Marshal(top)
+	p := filepath.Join(t.TempDir(), "unread.json")
+	if err := os.WriteFile(p, unread, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := filepath.Join("testdata", "report-b.json")
+	for _, order := range [][2]string{{b, p}, {p, b}} {
+		var stdout, stderr bytes.Buffer
+		if got := run([]string{"diff", order[0], order[1]}, &stdout, &stderr); got != 0 {
+			t.Fatalf("exit %d: %s", got, stderr.String())
+		}
+		lines := map[string]string{}
+		for _, l := range strings.Split(stdout.String(), "\n") {
+			if f := strings.Fields(l); len(f) > 0 {
+				if _, seen := lines[f[0]]; !seen {
+					lines[f[0]] = l
+				}
+			}
+		}
+		for _, name := range []string{"resident_bytes", "unexplained_bytes", nulled, "open_fds", "cgroup_usage_bytes"} {
+			l, ok := lines[name]
+			if !ok {
+				t.Errorf("%v: no %s line:\n%s", order, name, stdout.String())
+				continue
+			}
+			if !strings.Contains(l, "unread") || strings.Contains(l, "%") || strings.Contains(l, "+") {
+				t.Errorf("%v: %s line shows a change or no \"unread\": %q", order, name, l)
+			}
+		}
 	}
 }

@@ -6,6 +6,7 @@ package humanize
 import (
 	"math"
 	"strconv"
+	"strings"
 )
 
 // Bytes formats b in binary units, as the runtime and the kernel count memory: whole bytes
@@ -55,6 +56,28 @@ func Duration(sec float64) string {
 	default:
 		return Float(sec) + " s"
 	}
+}
+
+// DurationRange formats a histogram bucket [lo, hi) of seconds as the range it is, "between 16.8
+// and 33.6 ms": a bucket bound is not a measurement, and a quantile read from a histogram is only
+// known to lie in its bucket. An unbounded bucket is "over lo", one starting at or below 0 "under
+// hi", equal bounds the one value; NaN is "–".
+func DurationRange(lo, hi float64) string {
+	switch {
+	case math.IsNaN(lo) || math.IsNaN(hi):
+		return "–"
+	case math.IsInf(hi, 1):
+		return "over " + Duration(lo)
+	case lo <= 0:
+		return "under " + Duration(hi)
+	case lo == hi:
+		return Duration(lo)
+	}
+	a, b := Duration(lo), Duration(hi)
+	if i, j := strings.LastIndexByte(a, ' '), strings.LastIndexByte(b, ' '); i > 0 && j > 0 && a[i:] == b[j:] {
+		a = a[:i]
+	}
+	return "between " + a + " and " + b
 }
 
 // digits3 keeps three significant digits at most, without trailing zeros.

@@ -222,7 +222,8 @@ func pauses(p runtimediag.PauseSummary) string {
 	if p.Count == 0 {
 		return "none"
 	}
-	return fmt.Sprintf("%d, p50 ≤ %s, p99 ≤ %s, max ≤ %s", p.Count, humanize.Duration(p.P50), humanize.Duration(p.P99), humanize.Duration(p.Max))
+	// Bucket bounds, not measurements: each figure is the range its histogram bucket gives.
+	return fmt.Sprintf("%d, p50 %s, p99 %s, max %s", p.Count, p.P50Range(), p.P99Range(), p.MaxRange())
 }
 
 func count(v float64) string {
