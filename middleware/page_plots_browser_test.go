@@ -36,7 +36,7 @@ func gcWhile(ctx context.Context) {
 // plotIDs are the plots the page must draw, from the same list the server renders.
 func plotIDs() []string {
 	var ids []string
-	for _, c := range chartSpecs(false) {
+	for _, c := range chartSpecs(false, nil) {
 		ids = append(ids, c.ID)
 	}
 	return ids

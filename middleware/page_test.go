@@ -98,7 +98,8 @@ func TestPageGolden(t *testing.T) {
 		{"collecting", pageInput{Point: last, History: rec.History, Nonce: testNonce}},
 		{"no_tick", pageInput{Nonce: testNonce, ReportErr: "runtimediag: monitor closed"}},
 		{"missing_sources", pageInput{Point: last, Report: &noSmaps, History: rec.History[:1], Nonce: testNonce}},
-		{"plots", pageInput{Point: plotHistory[len(plotHistory)-1], History: plotHistory, Nonce: testNonce}},
+		{"plots", pageInput{Point: plotHistory[len(plotHistory)-1], History: plotHistory, Nonce: testNonce,
+			Custom: []runtimediag.CustomSeries{{Name: "queue depth", Unit: runtimediag.UnitCount}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkGolden(t, tc.name, renderString(t, &tc.in))
@@ -126,6 +127,14 @@ var plotHistory = func() []runtimediag.Point {
 		}
 		for b := range p.LiveObjectsBySize {
 			p.LiveObjectsBySize[b] = uint64((b + 1) * (100 + i))
+		}
+		// Mutex wait and cgo calls as counters; the scan figures unread at one tick; the
+		// application's series with a gap.
+		p.MutexWaitSecondsTotal, p.MutexWaitRead = 0.003*f*f, true
+		p.CgoCallsTotal, p.CgoCallsRead = uint64(i*i*5), true
+		p.GCScanHeapBytes, p.GCScanStackBytes, p.GCScanGlobalsBytes, p.GCScanRead = uint64(8+i%5)<<20, uint64(256+i)<<10, 96<<10, i != 25
+		if i != 30 {
+			p.Custom[0], p.CustomRead = float64(100+(i%7)*10), 1
 		}
 		if i%3 == 0 {
 			p = withPause(p, p.Time.Add(-300*time.Millisecond), time.Duration(50+i*10)*time.Microsecond)
