@@ -91,6 +91,7 @@ func pointColumns(custom int) []pointColumn {
 		{"gc_scan_heap_bytes", func(p *runtimediag.Point) float64 { return readOr(p.GCScanRead, float64(p.GCScanHeapBytes)) }},
 		{"gc_scan_stack_bytes", func(p *runtimediag.Point) float64 { return readOr(p.GCScanRead, float64(p.GCScanStackBytes)) }},
 		{"gc_scan_globals_bytes", func(p *runtimediag.Point) float64 { return readOr(p.GCScanRead, float64(p.GCScanGlobalsBytes)) }},
+		{"stack_starting_size_bytes", func(p *runtimediag.Point) float64 { return readOr(p.StackStartingRead, float64(p.StackStartingBytes)) }},
 	}
 	for i := range min(custom, runtimediag.MaxCustomSeries) {
 		cols = append(cols, pointColumn{"custom_series_values." + strconv.Itoa(i), func(p *runtimediag.Point) float64 {
@@ -269,6 +270,9 @@ func chartSpecs(haveLimit bool, custom []runtimediag.CustomSeries) []chartSpec {
 				{Key: "gc_scan_globals_bytes", Label: "globals", Colour: c[runtimediag.CategoryBinary]},
 			},
 			Note: "The mark phase's work grows with these bytes, not with the heap's size: pointer-free memory is never scanned."},
+		{ID: "chart-stackstart", Title: "Goroutine stack starting size (/gc/stack/starting-size)", Kind: "line", Unit: bytesUnit,
+			Series: []seriesDef{{Key: "stack_starting_size_bytes", Label: "a new goroutine's stack", Colour: c[runtimediag.CategoryGoStacks]}},
+			Note:   "At each GC the runtime sizes new goroutines' stacks from the average stack it scanned; GODEBUG=adaptivestackstart=0 keeps them at the minimum."},
 		{ID: "chart-mutex", Title: "Mutex wait (time goroutines spent blocked on sync.Mutex and RWMutex, per second; /sync/mutex/wait/total)", Kind: "line", Unit: secondsRate,
 			Series: []seriesDef{{Key: "rate:mutex_wait_seconds_total", Label: "wait per second", Colour: "#d43f3a"}},
 			Note:   "The runtime's approximate total over all goroutines: 1 s/s means one goroutine blocked all the time, on average. pprof/mutex says where, once mutex profiling is on."},

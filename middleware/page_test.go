@@ -132,6 +132,7 @@ var plotHistory = func() []runtimediag.Point {
 		// application's series with a gap.
 		p.MutexWaitSecondsTotal, p.MutexWaitRead = 0.003*f*f, true
 		p.CgoCallsTotal, p.CgoCallsRead = uint64(i*i*5), true
+		p.StackStartingBytes, p.StackStartingRead = uint64(8192+(i/20)*8192), true
 		p.GCScanHeapBytes, p.GCScanStackBytes, p.GCScanGlobalsBytes, p.GCScanRead = uint64(8+i%5)<<20, uint64(256+i)<<10, 96<<10, i != 25
 		if i != 30 {
 			p.Custom[0], p.CustomRead = float64(100+(i%7)*10), 1

@@ -170,6 +170,9 @@ func pointFrom(p *Point, prev, cur *Snapshot) {
 	if p.CgoCallsRead = rt.metricRead(mCgoCalls); p.CgoCallsRead {
 		p.CgoCallsTotal = rt.CgoCalls
 	}
+	if p.StackStartingRead = rt.metricRead(mStackStart); p.StackStartingRead {
+		p.StackStartingBytes = rt.StackStartingSize
+	}
 	if p.GCScanRead = rt.metricRead(mScanHeap) && rt.metricRead(mScanStack) && rt.metricRead(mScanGlobals); p.GCScanRead {
 		p.GCScanHeapBytes, p.GCScanStackBytes, p.GCScanGlobalsBytes = rt.ScanHeapBytes, rt.ScanStackBytes, rt.ScanGlobalsBytes
 	}

@@ -94,7 +94,7 @@ func TestPointJSONNulls(t *testing.T) {
 	s := string(b)
 	for _, want := range []string{`"sched_latency_p99_seconds":null`, `"live_objects_by_size_count":null`, `"gc_pauses":[]`,
 		`"mutex_wait_seconds_total":null`, `"cgo_calls_total":null`, `"gc_scan_heap_bytes":null`, `"gc_scan_globals_bytes":null`,
-		`"custom_series_values":[]`,
+		`"custom_series_values":[]`, `"stack_starting_size_bytes":null`,
 		`"rss_go_heap_objects_bytes":1`, `"rss_go_runtime_bytes":5`, `"rss_c_heap_bytes":null`, `"rss_thread_stacks_bytes":null`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("missing %s in %s", want, s)
@@ -124,6 +124,7 @@ func TestPointJSONRoundTrip(t *testing.T) {
 	full.LiveObjectsBySize[3] = 11
 	full.MutexWaitSecondsTotal, full.MutexWaitRead = 0.25, true
 	full.CgoCallsTotal, full.CgoCallsRead = 12, true
+	full.StackStartingBytes, full.StackStartingRead = 8192, true
 	full.GCScanHeapBytes, full.GCScanStackBytes, full.GCScanGlobalsBytes, full.GCScanRead = 1<<20, 8192, 4096, true
 	full.Custom[0], full.Custom[2], full.CustomRead = 1.5, -3, 0b101
 	full.addPause(GCPause{End: time.Unix(4, 5).UTC(), Duration: 300 * time.Microsecond})
@@ -148,17 +149,19 @@ func TestPointFromRuntimeFigures(t *testing.T) {
 	cur := &Snapshot{Time: time.Unix(10, 0)}
 	rt := &cur.Runtime
 	rt.MutexWaitSeconds, rt.CgoCalls, rt.ScanHeapBytes, rt.ScanStackBytes, rt.ScanGlobalsBytes = 1.5, 7, 100, 20, 3
+	rt.StackStartingSize = 4096
 	var p Point
 	pointFrom(&p, nil, cur)
 	if !p.MutexWaitRead || p.MutexWaitSecondsTotal != 1.5 || !p.CgoCallsRead || p.CgoCallsTotal != 7 ||
-		!p.GCScanRead || p.GCScanHeapBytes != 100 || p.GCScanStackBytes != 20 || p.GCScanGlobalsBytes != 3 {
+		!p.GCScanRead || p.GCScanHeapBytes != 100 || p.GCScanStackBytes != 20 || p.GCScanGlobalsBytes != 3 ||
+		!p.StackStartingRead || p.StackStartingBytes != 4096 {
 		t.Errorf("read figures: %+v", p)
 	}
-	for _, m := range []int{mMutexWait, mCgoCalls, mScanStack} {
+	for _, m := range []int{mMutexWait, mCgoCalls, mScanStack, mStackStart} {
 		rt.unread = [len(rt.unread)]uint64{}
 		rt.unread[m/64] |= 1 << (m % 64)
 		pointFrom(&p, nil, cur)
-		got := map[int]bool{mMutexWait: p.MutexWaitRead, mCgoCalls: p.CgoCallsRead, mScanStack: p.GCScanRead}
+		got := map[int]bool{mMutexWait: p.MutexWaitRead, mCgoCalls: p.CgoCallsRead, mScanStack: p.GCScanRead, mStackStart: p.StackStartingRead}
 		for k, read := range got {
 			if read == (k == m) {
 				t.Errorf("metric %s unread: %s read is %v", runtimeMetricNames[m], runtimeMetricNames[k], read)

@@ -335,6 +335,10 @@ type Point struct {
 	GCScanHeapBytes    uint64 `json:"-"`
 	GCScanStackBytes   uint64 `json:"-"`
 	GCScanGlobalsBytes uint64 `json:"-"`
+	// StackStartingBytes is the stack a new goroutine starts with (/gc/stack/starting-size),
+	// which the runtime adapts to the stacks it scanned; JSON null when unread
+	// (StackStartingRead).
+	StackStartingBytes uint64 `json:"-"`
 	// Custom holds the values of the application's own series (WithCustomSeries), in the order
 	// of Monitor.CustomSeries; bit i of CustomRead says Custom[i] holds a value. A series whose
 	// function panicked or returned NaN or ±Inf at this tick is unread: JSON null.
@@ -361,15 +365,16 @@ type Point struct {
 	GCPauses     [maxPointPauses]PointPause `json:"-"`
 	GCPauseCount uint32                     `json:"gc_pauses_since_previous_count"`
 
-	RSSEstimated     bool  `json:"-"` // RSSCategoryBytes holds the tick's estimate of the Go categories
-	RSSClassified    bool  `json:"-"` // and of the non-Go ones too (after a full classification)
-	SchedLatencyRead bool  `json:"-"` // SchedLatency holds a measurement
-	LiveObjectsRead  bool  `json:"-"` // LiveObjectsBySize holds a measurement
-	MutexWaitRead    bool  `json:"-"` // MutexWaitSecondsTotal holds a measurement
-	CgoCallsRead     bool  `json:"-"` // CgoCallsTotal holds a measurement
-	GCScanRead       bool  `json:"-"` // the GCScan*Bytes hold a measurement
-	CustomRead       uint8 `json:"-"` // bit i: Custom[i] holds a value
-	pausesKept       uint8 // how many of GCPauses hold a pause
+	RSSEstimated      bool  `json:"-"` // RSSCategoryBytes holds the tick's estimate of the Go categories
+	RSSClassified     bool  `json:"-"` // and of the non-Go ones too (after a full classification)
+	SchedLatencyRead  bool  `json:"-"` // SchedLatency holds a measurement
+	LiveObjectsRead   bool  `json:"-"` // LiveObjectsBySize holds a measurement
+	MutexWaitRead     bool  `json:"-"` // MutexWaitSecondsTotal holds a measurement
+	CgoCallsRead      bool  `json:"-"` // CgoCallsTotal holds a measurement
+	GCScanRead        bool  `json:"-"` // the GCScan*Bytes hold a measurement
+	StackStartingRead bool  `json:"-"` // StackStartingBytes holds a measurement
+	CustomRead        uint8 `json:"-"` // bit i: Custom[i] holds a value
+	pausesKept        uint8 // how many of GCPauses hold a pause
 }
 
 // PointCPU is a point's cumulative CPU seconds by class (/cpu/classes/*). User is the time the

@@ -265,6 +265,7 @@ type pointRuntimeJSON struct {
 	ScanHeap     *uint64    `json:"gc_scan_heap_bytes"`
 	ScanStack    *uint64    `json:"gc_scan_stack_bytes"`
 	ScanGlobals  *uint64    `json:"gc_scan_globals_bytes"`
+	StackStart   *uint64    `json:"stack_starting_size_bytes"`
 	CustomValues []*float64 `json:"custom_series_values"` // up to the last series read; null for one unread
 }
 
@@ -278,6 +279,9 @@ func (p *Point) runtimeJSON() pointRuntimeJSON {
 	}
 	if p.GCScanRead {
 		r.ScanHeap, r.ScanStack, r.ScanGlobals = &p.GCScanHeapBytes, &p.GCScanStackBytes, &p.GCScanGlobalsBytes
+	}
+	if p.StackStartingRead {
+		r.StackStart = &p.StackStartingBytes
 	}
 	n := 0
 	for i := range MaxCustomSeries {
@@ -303,6 +307,9 @@ func (p *Point) setRuntimeJSON(r *pointRuntimeJSON) {
 	}
 	if r.ScanHeap != nil && r.ScanStack != nil && r.ScanGlobals != nil {
 		p.GCScanHeapBytes, p.GCScanStackBytes, p.GCScanGlobalsBytes, p.GCScanRead = *r.ScanHeap, *r.ScanStack, *r.ScanGlobals, true
+	}
+	if r.StackStart != nil {
+		p.StackStartingBytes, p.StackStartingRead = *r.StackStart, true
 	}
 	for i, v := range r.CustomValues[:min(len(r.CustomValues), MaxCustomSeries)] {
 		if v != nil {
