@@ -336,3 +336,35 @@ func pageLeaks() *runtimediag.Leaks {
 			Headline: "goroutines blocked in main.worker grow", Advice: "close the channel"},
 	}}
 }
+
+// TestPageCustomSeriesNameEscaped: a custom series' name is the application's text, shown in a
+// caption and carried in the page's JSON; markup in it stays text in both.
+func TestPageCustomSeriesNameEscaped(t *testing.T) {
+	const name = `</script><img src=x onerror=alert(1)>"&`
+	got := renderString(t, &pageInput{Point: plotHistory[len(plotHistory)-1], History: plotHistory, Nonce: testNonce,
+		Custom: []runtimediag.CustomSeries{{Name: name, Unit: runtimediag.UnitCount}}})
+	if strings.Contains(got, "<img") || strings.Count(got, "</script>") != strings.Count(renderString(t, &pageInput{Nonce: testNonce}), "</script>") {
+		t.Error("a custom series' name reached the page as markup")
+	}
+	if !strings.Contains(got, `id="chart-custom-0"`) || !strings.Contains(got, "&lt;img src=x onerror=alert(1)&gt;") {
+		t.Error("the custom plot or its escaped caption is missing")
+	}
+}
+
+// TestPointJSONCustomBounded: a history point read back from JSON keeps at most
+// MaxCustomSeries values, whatever the JSON holds.
+func TestPointJSONCustomBounded(t *testing.T) {
+	var p runtimediag.Point
+	if err := json.Unmarshal([]byte(`{"time":"2026-12-05T06:00:00Z","custom_series_values":[1,null,3,4,5,6,7,8,9,10]}`), &p); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := p.CustomValue(7); !ok || v != 8 {
+		t.Errorf("value 8 is %v, %v", v, ok)
+	}
+	if _, ok := p.CustomValue(1); ok {
+		t.Error("a null value was read")
+	}
+	if _, ok := p.CustomValue(8); ok {
+		t.Error("a ninth value was kept")
+	}
+}
