@@ -83,7 +83,7 @@ func (t *tree) servePage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var buf bytes.Buffer
-	in := pageInput{Point: p, Report: rep, History: t.mon.History(), Nonce: nonce}
+	in := pageInput{Point: p, Report: rep, History: t.mon.History(), Custom: t.mon.CustomSeries(), Nonce: nonce}
 	if repErr != nil {
 		in.ReportErr = repErr.Error()
 	}
@@ -118,6 +118,7 @@ type pageInput struct {
 	Report    *runtimediag.Report // the full report; nil while the first one is being taken
 	ReportErr string              // why taking a fresh report failed; Report is then an older one or nil
 	History   []runtimediag.Point
+	Custom    []runtimediag.CustomSeries // the application's own series, in the order of Point.Custom
 	Nonce     string
 }
 
@@ -282,7 +283,7 @@ func buildPageView(in *pageInput) *pageView {
 			HeapLive: bytesFigure(p.HeapLiveBytes), HeapGoal: bytesFigure(p.HeapGoalBytes),
 			Goroutines: strconv.FormatUint(uint64(p.Goroutines), 10), Threads: strconv.FormatUint(uint64(p.Threads), 10)}
 	}
-	v.Charts, v.HistoryData = buildCharts(downsample(in.History, maxChartPoints), in.History)
+	v.Charts, v.HistoryData = buildCharts(downsample(in.History, maxChartPoints), in.History, in.Custom)
 	v.NoRoutes = "no per-route statistics: wrap the service's handler with middleware.Instrument"
 	rep := in.Report
 	if rep == nil {

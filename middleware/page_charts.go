@@ -31,6 +31,8 @@ const (
 	percentUnit = "percent"
 	countUnit   = "count"
 	secondsUnit = "seconds"
+	countRate   = "count/s"   // events per second
+	secondsRate = "seconds/s" // time spent per second of wall time
 )
 
 // Chart geometry, in the viewBox's units; page.js uses the same numbers.
@@ -60,8 +62,9 @@ func unreadIfZero(v uint64) float64 {
 	return float64(v)
 }
 
-// pointColumns lists every column, in the order of the page's rows.
-func pointColumns() []pointColumn {
+// pointColumns lists every column, in the order of the page's rows; custom is how many series
+// of the application's own (runtimediag.WithCustomSeries) the Monitor has.
+func pointColumns(custom int) []pointColumn {
 	cols := []pointColumn{
 		{"resident_bytes", func(p *runtimediag.Point) float64 { return unreadIfZero(p.ResidentBytes) }},
 		{"go_total_bytes", func(p *runtimediag.Point) float64 { return float64(p.GoTotalBytes) }},
@@ -82,6 +85,19 @@ func pointColumns() []pointColumn {
 		{"sched_latency_p50_seconds", func(p *runtimediag.Point) float64 { return sched(p, p.SchedLatency.P50) }},
 		{"sched_latency_p99_seconds", func(p *runtimediag.Point) float64 { return sched(p, p.SchedLatency.P99) }},
 		{"sched_latency_max_seconds", func(p *runtimediag.Point) float64 { return sched(p, p.SchedLatency.Max) }},
+		{"gc_cycles_total", func(p *runtimediag.Point) float64 { return float64(p.GCCyclesTotal) }},
+		{"mutex_wait_seconds_total", func(p *runtimediag.Point) float64 { return readOr(p.MutexWaitRead, p.MutexWaitSecondsTotal) }},
+		{"cgo_calls_total", func(p *runtimediag.Point) float64 { return readOr(p.CgoCallsRead, float64(p.CgoCallsTotal)) }},
+		{"gc_scan_heap_bytes", func(p *runtimediag.Point) float64 { return readOr(p.GCScanRead, float64(p.GCScanHeapBytes)) }},
+		{"gc_scan_stack_bytes", func(p *runtimediag.Point) float64 { return readOr(p.GCScanRead, float64(p.GCScanStackBytes)) }},
+		{"gc_scan_globals_bytes", func(p *runtimediag.Point) float64 { return readOr(p.GCScanRead, float64(p.GCScanGlobalsBytes)) }},
+		{"stack_starting_size_bytes", func(p *runtimediag.Point) float64 { return readOr(p.StackStartingRead, float64(p.StackStartingBytes)) }},
+	}
+	for i := range min(custom, runtimediag.MaxCustomSeries) {
+		cols = append(cols, pointColumn{"custom_series_values." + strconv.Itoa(i), func(p *runtimediag.Point) float64 {
+			v, ok := p.CustomValue(i)
+			return readOr(ok, v)
+		}})
 	}
 	for i, name := range runtimediag.RSSCategoryNames() {
 		cols = append(cols, pointColumn{"rss_" + name + "_bytes", func(p *runtimediag.Point) float64 {
@@ -107,6 +123,14 @@ func pointColumns() []pointColumn {
 func cpuClass(p *runtimediag.Point, v float64) float64 {
 	c := p.CPU
 	if c.User == 0 && c.Idle == 0 && c.GCPause == 0 && c.GCMarkAssist == 0 && c.GCMarkBackground == 0 && c.Scavenge == 0 {
+		return math.NaN()
+	}
+	return v
+}
+
+// readOr is v when it was read, NaN when not.
+func readOr(read bool, v float64) float64 {
+	if !read {
 		return math.NaN()
 	}
 	return v
@@ -172,13 +196,17 @@ var cpuClassColours = []string{"#1f5fa8", "#d43f3a", "#f08c2e", "#7b5cc4", "#3a9
 
 var sizeBandLabels = []string{"≤ 16 B", "≤ 64 B", "≤ 256 B", "≤ 1 KiB", "≤ 4 KiB", "≤ 32 KiB", "> 32 KiB"}
 
+// customColours are the colours of the application's own series, one per plot.
+var customColours = [runtimediag.MaxCustomSeries]string{"#1f5fa8", "#d43f3a", "#3a9a3a", "#7b5cc4", "#f08c2e", "#17a2b8", "#8c564b", "#e377c2"}
+
 var sizeBandColours = []string{"#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c", "#08306b"}
 
-// chartSpecs are the page's plots; the limit line only when some point had a limit.
-func chartSpecs(haveLimit bool) []chartSpec {
+// chartSpecs are the page's plots; the limit line only when some point had a limit; a plot for
+// each series of the application's own (custom) last.
+func chartSpecs(haveLimit bool, custom []runtimediag.CustomSeries) []chartSpec {
 	c := categoryColours
 	mem := []seriesDef{
-		{Key: "resident_bytes", Label: "resident (statm)", Colour: "#222222"},
+		{Key: "resident_bytes", Label: "resident (statm)", Colour: "currentColor"},
 		{Key: "go_total_bytes", Label: "Go total (runtime/metrics, mapped)", Colour: c[runtimediag.CategoryGoRuntime]},
 		{Key: "heap_live_bytes", Label: "live heap (last GC)", Colour: c[runtimediag.CategoryGoHeapObjects]},
 		{Key: "heap_goal_bytes", Label: "heap goal", Colour: c[runtimediag.CategoryGoHeapUnused], Dash: true},
@@ -190,7 +218,7 @@ func chartSpecs(haveLimit bool) []chartSpec {
 	for _, name := range runtimediag.RSSCategoryNames() {
 		rss = append(rss, seriesDef{Key: "rss_" + name + "_bytes", Label: name, Colour: categoryColour(name)})
 	}
-	rss = append(rss, seriesDef{Key: "resident_bytes", Label: "resident (statm)", Colour: "#222222", Line: true})
+	rss = append(rss, seriesDef{Key: "resident_bytes", Label: "resident (statm)", Colour: "currentColor", Line: true})
 	var sizes []seriesDef
 	for i := range runtimediag.SizeBandBounds() {
 		sizes = append(sizes, seriesDef{Key: "live_objects_by_size_count." + strconv.Itoa(i), Label: sizeBandLabels[i], Colour: sizeBandColours[i]})
@@ -206,7 +234,7 @@ func chartSpecs(haveLimit bool) []chartSpec {
 	for i := range cpu {
 		cpu[i].Colour = cpuClassColours[i]
 	}
-	return []chartSpec{
+	specs := []chartSpec{
 		{ID: "chart-memory", Title: "Memory: resident, Go total, live heap vs goal vs limit", Kind: "line", Unit: bytesUnit, Series: mem},
 		{ID: "chart-rss", Title: "Resident by category (each tick's cheap estimate, stacked)", Kind: "stack", Unit: bytesUnit, Series: rss,
 			Note: "The Go categories come from runtime/metrics at every tick; the others scale the last full classification and are gaps before the first one."},
@@ -232,13 +260,36 @@ func chartSpecs(haveLimit bool) []chartSpec {
 			Note: "Between consecutive ticks; each figure is its histogram bucket's upper bound."},
 		{ID: "chart-sizes", Title: "Live heap objects by size (stacked; /gc/heap/allocs-by-size less frees-by-size)", Kind: "stack", Unit: countUnit, Series: sizes,
 			Note: "Objects, not bytes; tiny allocations (under 16 B, pointer-free) count as the 16 B blocks that hold them."},
+		{ID: "chart-gccycles", Title: "GC cycles per second (/gc/cycles/total)", Kind: "line", Unit: countRate,
+			Series: []seriesDef{{Key: "rate:gc_cycles_total", Label: "GC cycles/s", Colour: c[runtimediag.CategoryGoRuntime]}},
+			Note:   "Completed cycles between consecutive points, per second: a rate rather than a count per tick, so that it reads the same at any tick and zoom."},
+		{ID: "chart-gcscan", Title: "GC scan work: what the last cycle had to scan (stacked; /gc/scan)", Kind: "stack", Unit: bytesUnit,
+			Series: []seriesDef{
+				{Key: "gc_scan_heap_bytes", Label: "heap (pointer-bearing)", Colour: c[runtimediag.CategoryGoHeapObjects]},
+				{Key: "gc_scan_stack_bytes", Label: "goroutine stacks", Colour: c[runtimediag.CategoryGoStacks]},
+				{Key: "gc_scan_globals_bytes", Label: "globals", Colour: c[runtimediag.CategoryBinary]},
+			},
+			Note: "The mark phase's work grows with these bytes, not with the heap's size: pointer-free memory is never scanned."},
+		{ID: "chart-stackstart", Title: "Goroutine stack starting size (/gc/stack/starting-size)", Kind: "line", Unit: bytesUnit,
+			Series: []seriesDef{{Key: "stack_starting_size_bytes", Label: "a new goroutine's stack", Colour: c[runtimediag.CategoryGoStacks]}},
+			Note:   "At each GC the runtime sizes new goroutines' stacks from the average stack it scanned; GODEBUG=adaptivestackstart=0 keeps them at the minimum."},
+		{ID: "chart-mutex", Title: "Mutex wait (time goroutines spent blocked on sync.Mutex and RWMutex, per second; /sync/mutex/wait/total)", Kind: "line", Unit: secondsRate,
+			Series: []seriesDef{{Key: "rate:mutex_wait_seconds_total", Label: "wait per second", Colour: "#d43f3a"}},
+			Note:   "The runtime's approximate total over all goroutines: 1 s/s means one goroutine blocked all the time, on average. pprof/mutex says where, once mutex profiling is on."},
+		{ID: "chart-cgo", Title: "cgo calls per second (/cgo/go-to-c-calls)", Kind: "line", Unit: countRate,
+			Series: []seriesDef{{Key: "rate:cgo_calls_total", Label: "Go→C calls/s", Colour: c[runtimediag.CategoryCHeap]}}},
 	}
+	for i, cs := range custom[:min(len(custom), runtimediag.MaxCustomSeries)] {
+		specs = append(specs, chartSpec{ID: "chart-custom-" + strconv.Itoa(i), Title: cs.Name + " (the application's own series)", Kind: "line", Unit: cs.Unit,
+			Series: []seriesDef{{Key: "custom_series_values." + strconv.Itoa(i), Label: cs.Name, Colour: customColours[i]}}})
+	}
+	return specs
 }
 
 // buildCharts computes every plot over hist (thinned from all) and the script's starting data;
 // the GC pauses come from every point of all.
-func buildCharts(hist, all []runtimediag.Point) ([]chartView, historyData) {
-	cols := pointColumns()
+func buildCharts(hist, all []runtimediag.Point, custom []runtimediag.CustomSeries) ([]chartView, historyData) {
+	cols := pointColumns(len(custom))
 	colIdx := make(map[string]int, len(cols))
 	hd := historyData{Columns: make([]string, len(cols)), Rows: make([][]jsonNum, 0, len(hist)), Pauses: [][2]jsonNum{},
 		Max: maxLiveRows, Bands: sizeBandLabels}
@@ -276,7 +327,7 @@ func buildCharts(hist, all []runtimediag.Point) ([]chartView, historyData) {
 		pauses = pauses[len(pauses)-maxPagePauses:]
 	}
 	hd.Pauses = toJSONPauses(pauses)
-	hd.Charts = chartSpecs(haveLimit)
+	hd.Charts = chartSpecs(haveLimit, custom)
 	value := func(key string, i int) float64 {
 		kind, col, ok := strings.Cut(key, ":")
 		if !ok {
@@ -571,7 +622,7 @@ func niceCeil(v float64, unit string) float64 {
 		switch unit {
 		case bytesUnit, rate:
 			return 1 << 20
-		case secondsUnit:
+		case secondsUnit, secondsRate:
 			return 1e-3
 		}
 		return 1
@@ -608,6 +659,10 @@ func fmtUnit(v float64, unit string) string {
 		return humanize.Duration(v)
 	case countUnit:
 		return fmtCount(v)
+	case countRate:
+		return fmtCount(v) + "/s"
+	case secondsRate:
+		return humanize.Duration(v) + "/s"
 	}
 	return strconv.FormatFloat(v, 'g', 4, 64)
 }

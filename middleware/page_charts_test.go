@@ -43,7 +43,7 @@ func TestUnreadIsAGap(t *testing.T) {
 		t.Errorf("area %q, want %q", got, want)
 	}
 	// A point without the non-Go categories has them as NaN columns, and null in the page's rows.
-	cols := pointColumns()
+	cols := pointColumns(0)
 	p := runtimediag.Point{RSSEstimated: true}
 	for _, c := range cols {
 		v := c.get(&p)

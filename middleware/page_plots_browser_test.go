@@ -9,9 +9,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/memdiag/memdiag/runtimediag"
@@ -33,10 +37,25 @@ func gcWhile(ctx context.Context) {
 	}
 }
 
+// contendWhile makes goroutines wait on one mutex until ctx ends, so that the mutex-wait plot
+// has wait to show: each holds it a millisecond while another waits.
+func contendWhile(ctx context.Context) {
+	var mu sync.Mutex
+	for range 3 {
+		go func() {
+			for ctx.Err() == nil {
+				mu.Lock()
+				time.Sleep(time.Millisecond)
+				mu.Unlock()
+			}
+		}()
+	}
+}
+
 // plotIDs are the plots the page must draw, from the same list the server renders.
-func plotIDs() []string {
+func plotIDs(custom []runtimediag.CustomSeries) []string {
 	var ids []string
-	for _, c := range chartSpecs(false) {
+	for _, c := range chartSpecs(false, custom) {
 		ids = append(ids, c.ID)
 	}
 	return ids
@@ -59,7 +78,11 @@ func TestPagePlotsInBrowser(t *testing.T) {
 	gcCtx, stopGC := context.WithCancel(context.Background())
 	defer stopGC()
 	go gcWhile(gcCtx)
-	mon := newTestMonitor(t, runtimediag.WithTickInterval(200*time.Millisecond))
+	contendWhile(gcCtx)
+	// An application series of its own, which changes at every sample.
+	var sampled atomic.Int64
+	mon := newTestMonitor(t, runtimediag.WithTickInterval(200*time.Millisecond),
+		runtimediag.WithCustomSeries("test queue depth", runtimediag.UnitCount, func() float64 { return float64(sampled.Add(1) % 7) }))
 	srv := httptest.NewServer(newTestTree(t, mon))
 	t.Cleanup(srv.Close)
 	// Points with pauses, scheduling and two ticks for rates before the page loads.
@@ -87,7 +110,7 @@ func TestPagePlotsInBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		empty := 0
-		for _, id := range plotIDs() {
+		for _, id := range plotIDs(mon.CustomSeries()) {
 			if fill[id] == 0 {
 				empty++
 			}
@@ -109,7 +132,10 @@ func TestPagePlotsInBrowser(t *testing.T) {
 	before := snapshot()
 	time.Sleep(1200 * time.Millisecond)
 	after := snapshot()
-	for _, id := range plotIDs() {
+	if n := len(plotIDs(mon.CustomSeries())); n != len(plotIDs(nil))+1 {
+		t.Errorf("%d plots with one custom series, want %d", n, len(plotIDs(nil))+1)
+	}
+	for _, id := range plotIDs(mon.CustomSeries()) {
 		t.Run(id, func(t *testing.T) {
 			if _, ok := fill[id]; !ok {
 				t.Fatalf("plot %s is missing", id)
@@ -121,6 +147,18 @@ func TestPagePlotsInBrowser(t *testing.T) {
 				t.Errorf("plot %s did not change in 1.2 s of 200 ms ticks: not live", id)
 			}
 		})
+	}
+
+	// Measured, not only drawn: the contended mutex shows as wait, and the application's series
+	// is labelled with its name and plots what its function returned.
+	if got := eval(`document.querySelector('[data-last="rate:mutex_wait_seconds_total"]').textContent`); got == "–" || got == "0/s" {
+		t.Errorf("mutex wait reads %q while three goroutines contend one mutex", got)
+	}
+	if got := eval(`document.querySelector('[data-chart="chart-custom-0"] figcaption').textContent`); !strings.Contains(got, "test queue depth") {
+		t.Errorf("the custom plot's caption %q does not name its series", got)
+	}
+	if got := eval(`JSON.stringify(Array.from(document.querySelectorAll('#chart-custom-0 path[data-series]')).map(p => p.getAttribute('d')))`); !strings.Contains(got, "L") {
+		t.Errorf("the custom plot draws %s", got)
 	}
 
 	// Hover: the read-out under a plot names a time and each series' value there.
@@ -307,6 +345,102 @@ func TestPageNarrowInBrowser(t *testing.T) {
 		if strings.Contains(p, "/recorded/") {
 			continue // the recorded page has no stream behind it
 		}
+		t.Errorf("%s", p)
+	}
+	stop()
+}
+
+// TestPageDarkThemeInBrowser: with the system set to dark (prefers-color-scheme emulated), the
+// page's background, panels and text turn dark; the theme button overrides the system both ways.
+func TestPageDarkThemeInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives a browser")
+	}
+	findChromium(t)
+	mon := newTestMonitor(t, runtimediag.WithTickInterval(200*time.Millisecond))
+	srv := httptest.NewServer(newTestTree(t, mon))
+	t.Cleanup(srv.Close)
+	bctx, problems, stop := startBrowser(t, srv.URL, 1280, 900)
+	defer stop()
+	scheme := func(v string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v}}})
+			return err
+		})
+	}
+	// The luminance (0 black, 255 white) of the computed colours of the body's background, a
+	// section's background and the body's text.
+	const lumJS = `(() => {
+	  const lum = c => { const m = c.match(/[0-9.]+/g).map(Number); return 0.2126*m[0] + 0.7152*m[1] + 0.0722*m[2]; };
+	  const body = getComputedStyle(document.body), sec = getComputedStyle(document.querySelector('section'));
+	  return [lum(body.backgroundColor), lum(sec.backgroundColor), lum(body.color)];
+	})()`
+	lum := func() []float64 {
+		t.Helper()
+		v, err := chromedp.Run(bctx, chromedp.Evaluate[[]float64](lumJS))
+		if err != nil || len(v) != 3 {
+			t.Fatalf("luminance: %v %v", v, err)
+		}
+		return v
+	}
+	isDark := func(v []float64) bool { return v[0] < 60 && v[1] < 60 && v[2] > 180 }
+	isLight := func(v []float64) bool { return v[0] > 200 && v[1] > 200 && v[2] < 80 }
+	if err := chromedp.Do(bctx, scheme("light"), chromedp.Navigate(srv.URL+testPrefix), chromedp.WaitVisible(chromedp.CSS("#series"))); err != nil {
+		t.Fatal(err)
+	}
+	if v := lum(); !isLight(v) {
+		t.Errorf("light system: background, panel, text luminance %v; want a light page", v)
+	}
+	if err := chromedp.Do(bctx, scheme("dark")); err != nil {
+		t.Fatal(err)
+	}
+	if v := lum(); !isDark(v) {
+		t.Errorf("dark system: background, panel, text luminance %v; want a dark page", v)
+	}
+	png, err := chromedp.Run(bctx, chromedp.Screenshot(chromedp.CSS("#series")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveShot(t, "memdiag-plots-dark.png", png)
+	// The button: auto → light (over a dark system) → dark (over a light one) → auto.
+	click := func() string {
+		t.Helper()
+		v, err := chromedp.Run(bctx, chromedp.Evaluate[string](`(() => { const b = document.getElementById('theme'); b.click(); return b.textContent; })()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if got := click(); got != "theme: light" {
+		t.Errorf("the theme button says %q after one click, want theme: light", got)
+	}
+	if v := lum(); !isLight(v) {
+		t.Errorf("light chosen on a dark system: luminance %v", v)
+	}
+	if err := chromedp.Do(bctx, scheme("light")); err != nil {
+		t.Fatal(err)
+	}
+	if got := click(); got != "theme: dark" {
+		t.Errorf("the theme button says %q after two clicks, want theme: dark", got)
+	}
+	if v := lum(); !isDark(v) {
+		t.Errorf("dark chosen on a light system: luminance %v", v)
+	}
+	// The choice outlives a reload.
+	if err := chromedp.Do(bctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#series"))); err != nil {
+		t.Fatal(err)
+	}
+	if v := lum(); !isDark(v) {
+		t.Errorf("after a reload the chosen dark theme is gone: luminance %v", v)
+	}
+	if got := click(); got != "theme: auto" {
+		t.Errorf("the theme button says %q after three clicks, want theme: auto", got)
+	}
+	if v := lum(); !isLight(v) {
+		t.Errorf("auto on a light system: luminance %v", v)
+	}
+	for _, p := range problems.get() {
 		t.Errorf("%s", p)
 	}
 	stop()

@@ -98,7 +98,8 @@ func TestPageGolden(t *testing.T) {
 		{"collecting", pageInput{Point: last, History: rec.History, Nonce: testNonce}},
 		{"no_tick", pageInput{Nonce: testNonce, ReportErr: "runtimediag: monitor closed"}},
 		{"missing_sources", pageInput{Point: last, Report: &noSmaps, History: rec.History[:1], Nonce: testNonce}},
-		{"plots", pageInput{Point: plotHistory[len(plotHistory)-1], History: plotHistory, Nonce: testNonce}},
+		{"plots", pageInput{Point: plotHistory[len(plotHistory)-1], History: plotHistory, Nonce: testNonce,
+			Custom: []runtimediag.CustomSeries{{Name: "queue depth", Unit: runtimediag.UnitCount}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkGolden(t, tc.name, renderString(t, &tc.in))
@@ -126,6 +127,15 @@ var plotHistory = func() []runtimediag.Point {
 		}
 		for b := range p.LiveObjectsBySize {
 			p.LiveObjectsBySize[b] = uint64((b + 1) * (100 + i))
+		}
+		// Mutex wait and cgo calls as counters; the scan figures unread at one tick; the
+		// application's series with a gap.
+		p.MutexWaitSecondsTotal, p.MutexWaitRead = 0.003*f*f, true
+		p.CgoCallsTotal, p.CgoCallsRead = uint64(i*i*5), true
+		p.StackStartingBytes, p.StackStartingRead = uint64(8192+(i/20)*8192), true
+		p.GCScanHeapBytes, p.GCScanStackBytes, p.GCScanGlobalsBytes, p.GCScanRead = uint64(8+i%5)<<20, uint64(256+i)<<10, 96<<10, i != 25
+		if i != 30 {
+			p.Custom[0], p.CustomRead = float64(100+(i%7)*10), 1
 		}
 		if i%3 == 0 {
 			p = withPause(p, p.Time.Add(-300*time.Millisecond), time.Duration(50+i*10)*time.Microsecond)
@@ -325,4 +335,36 @@ func pageLeaks() *runtimediag.Leaks {
 			Culprit:  runtimediag.LeakCulprit{Function: "main.worker", File: "/src/app/w.go", Line: 9, CreatedBy: "main.serve"},
 			Headline: "goroutines blocked in main.worker grow", Advice: "close the channel"},
 	}}
+}
+
+// TestPageCustomSeriesNameEscaped: a custom series' name is the application's text, shown in a
+// caption and carried in the page's JSON; markup in it stays text in both.
+func TestPageCustomSeriesNameEscaped(t *testing.T) {
+	const name = `</script><img src=x onerror=alert(1)>"&`
+	got := renderString(t, &pageInput{Point: plotHistory[len(plotHistory)-1], History: plotHistory, Nonce: testNonce,
+		Custom: []runtimediag.CustomSeries{{Name: name, Unit: runtimediag.UnitCount}}})
+	if strings.Contains(got, "<img") || strings.Count(got, "</script>") != strings.Count(renderString(t, &pageInput{Nonce: testNonce}), "</script>") {
+		t.Error("a custom series' name reached the page as markup")
+	}
+	if !strings.Contains(got, `id="chart-custom-0"`) || !strings.Contains(got, "&lt;img src=x onerror=alert(1)&gt;") {
+		t.Error("the custom plot or its escaped caption is missing")
+	}
+}
+
+// TestPointJSONCustomBounded: a history point read back from JSON keeps at most
+// MaxCustomSeries values, whatever the JSON holds.
+func TestPointJSONCustomBounded(t *testing.T) {
+	var p runtimediag.Point
+	if err := json.Unmarshal([]byte(`{"time":"2026-12-05T06:00:00Z","custom_series_values":[1,null,3,4,5,6,7,8,9,10]}`), &p); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := p.CustomValue(7); !ok || v != 8 {
+		t.Errorf("value 8 is %v, %v", v, ok)
+	}
+	if _, ok := p.CustomValue(1); ok {
+		t.Error("a null value was read")
+	}
+	if _, ok := p.CustomValue(8); ok {
+		t.Error("a ninth value was kept")
+	}
 }

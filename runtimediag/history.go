@@ -10,7 +10,7 @@ import (
 	"github.com/memdiag/memdiag/procself"
 )
 
-// maxHistoryBytes bounds the Monitor's history ring: an hour of 1 s ticks is about 1.5 MiB
+// maxHistoryBytes bounds the Monitor's history ring: an hour of 1 s ticks is about 2 MiB
 // (3,600 points of maxPointBytes at most), and WithHistory refuses a window that would need more
 // than this.
 const maxHistoryBytes = 4 << 20
@@ -20,7 +20,7 @@ const pointSize = int(unsafe.Sizeof(Point{}))
 
 // maxPointBytes is the budget of one Point: what the page plots per tick must stay this cheap
 // (TestPointSizeBudget).
-const maxPointBytes = 448
+const maxPointBytes = 576
 
 // historyRing is a fixed-capacity ring of Points, allocated once: pushing the newest point
 // overwrites the oldest, so the tick never allocates. The mutex is held only to copy one Point in
@@ -164,6 +164,18 @@ func pointFrom(p *Point, prev, cur *Snapshot) {
 		p.SchedLatency, p.SchedLatencyRead = deltaQuantiles(rt.SchedLatencies, prev.Runtime.SchedLatencies)
 	}
 	p.LiveObjectsRead = liveBySize(&p.LiveObjectsBySize, rt.AllocsBySize, rt.FreesBySize)
+	if p.MutexWaitRead = rt.metricRead(mMutexWait); p.MutexWaitRead {
+		p.MutexWaitSecondsTotal = rt.MutexWaitSeconds
+	}
+	if p.CgoCallsRead = rt.metricRead(mCgoCalls); p.CgoCallsRead {
+		p.CgoCallsTotal = rt.CgoCalls
+	}
+	if p.StackStartingRead = rt.metricRead(mStackStart); p.StackStartingRead {
+		p.StackStartingBytes = rt.StackStartingSize
+	}
+	if p.GCScanRead = rt.metricRead(mScanHeap) && rt.metricRead(mScanStack) && rt.metricRead(mScanGlobals); p.GCScanRead {
+		p.GCScanHeapBytes, p.GCScanStackBytes, p.GCScanGlobalsBytes = rt.ScanHeapBytes, rt.ScanStackBytes, rt.ScanGlobalsBytes
+	}
 }
 
 // addPause keeps gp among the point's longest pauses.

@@ -3,6 +3,7 @@ package runtimediag
 import (
 	"encoding/json"
 	"math"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -92,18 +93,21 @@ func TestPointJSONNulls(t *testing.T) {
 	}
 	s := string(b)
 	for _, want := range []string{`"sched_latency_p99_seconds":null`, `"live_objects_by_size_count":null`, `"gc_pauses":[]`,
+		`"mutex_wait_seconds_total":null`, `"cgo_calls_total":null`, `"gc_scan_heap_bytes":null`, `"gc_scan_globals_bytes":null`,
+		`"custom_series_values":[]`, `"stack_starting_size_bytes":null`,
 		`"rss_go_heap_objects_bytes":1`, `"rss_go_runtime_bytes":5`, `"rss_c_heap_bytes":null`, `"rss_thread_stacks_bytes":null`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("missing %s in %s", want, s)
 		}
 	}
 	p := Point{RSSEstimated: true, RSSClassified: true, SchedLatencyRead: true, LiveObjectsRead: true,
-		GCPauseCount: 3}
+		GCPauseCount: 3, MutexWaitRead: true, CgoCallsRead: true, GCScanRead: true, CustomRead: 0b10, Custom: [MaxCustomSeries]float64{1, 2}}
 	p.addPause(GCPause{End: time.Unix(2, 0), Duration: time.Millisecond})
 	b, _ = json.Marshal(p)
 	s = string(b)
 	for _, want := range []string{`"rss_c_heap_bytes":0`, `"sched_latency_p50_seconds":0`, `"live_objects_by_size_count":[0,`,
-		`"gc_pauses":[{"end":"1970-01-01T00:00:02Z","duration_seconds":0.001}]`, `"gc_pauses_since_previous_count":3`} {
+		`"gc_pauses":[{"end":"1970-01-01T00:00:02Z","duration_seconds":0.001}]`, `"gc_pauses_since_previous_count":3`,
+		`"mutex_wait_seconds_total":0`, `"cgo_calls_total":0`, `"gc_scan_stack_bytes":0`, `"custom_series_values":[null,2]`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("missing %s in %s", want, s)
 		}
@@ -118,6 +122,11 @@ func TestPointJSONRoundTrip(t *testing.T) {
 		full.RSSCategoryBytes[i] = uint64(i + 1)
 	}
 	full.LiveObjectsBySize[3] = 11
+	full.MutexWaitSecondsTotal, full.MutexWaitRead = 0.25, true
+	full.CgoCallsTotal, full.CgoCallsRead = 12, true
+	full.StackStartingBytes, full.StackStartingRead = 8192, true
+	full.GCScanHeapBytes, full.GCScanStackBytes, full.GCScanGlobalsBytes, full.GCScanRead = 1<<20, 8192, 4096, true
+	full.Custom[0], full.Custom[2], full.CustomRead = 1.5, -3, 0b101
 	full.addPause(GCPause{End: time.Unix(4, 5).UTC(), Duration: 300 * time.Microsecond})
 	for _, p := range []Point{full, {Time: time.Unix(6, 0).UTC()}, {Time: time.Unix(7, 0).UTC(), RSSEstimated: true, RSSCategoryBytes: [len(rssCategoryNames)]uint64{1}}} {
 		b, err := json.Marshal(p)
@@ -131,5 +140,49 @@ func TestPointJSONRoundTrip(t *testing.T) {
 		if got != p {
 			t.Errorf("round trip of %s gave %+v, want %+v", b, got, p)
 		}
+	}
+}
+
+// TestPointFromRuntimeFigures: the mutex wait, cgo calls and GC scan figures come from the tick's
+// runtime/metrics read, and a metric the read did not provide leaves its figure unread.
+func TestPointFromRuntimeFigures(t *testing.T) {
+	cur := &Snapshot{Time: time.Unix(10, 0)}
+	rt := &cur.Runtime
+	rt.MutexWaitSeconds, rt.CgoCalls, rt.ScanHeapBytes, rt.ScanStackBytes, rt.ScanGlobalsBytes = 1.5, 7, 100, 20, 3
+	rt.StackStartingSize = 4096
+	var p Point
+	pointFrom(&p, nil, cur)
+	if !p.MutexWaitRead || p.MutexWaitSecondsTotal != 1.5 || !p.CgoCallsRead || p.CgoCallsTotal != 7 ||
+		!p.GCScanRead || p.GCScanHeapBytes != 100 || p.GCScanStackBytes != 20 || p.GCScanGlobalsBytes != 3 ||
+		!p.StackStartingRead || p.StackStartingBytes != 4096 {
+		t.Errorf("read figures: %+v", p)
+	}
+	for _, m := range []int{mMutexWait, mCgoCalls, mScanStack, mStackStart} {
+		rt.unread = [len(rt.unread)]uint64{}
+		rt.unread[m/64] |= 1 << (m % 64)
+		pointFrom(&p, nil, cur)
+		got := map[int]bool{mMutexWait: p.MutexWaitRead, mCgoCalls: p.CgoCallsRead, mScanStack: p.GCScanRead, mStackStart: p.StackStartingRead}
+		for k, read := range got {
+			if read == (k == m) {
+				t.Errorf("metric %s unread: %s read is %v", runtimeMetricNames[m], runtimeMetricNames[k], read)
+			}
+		}
+	}
+}
+
+// TestDecodeMarksUnreadMetrics: a sample the runtime did not fill (KindBad) is marked unread.
+func TestDecodeMarksUnreadMetrics(t *testing.T) {
+	s := newRuntimeSamples()
+	metrics.Read(s)
+	var m RuntimeMetrics
+	decodeRuntimeMetrics(s, &m)
+	if !m.metricRead(mMutexWait) || !m.metricRead(mCgoCalls) || !m.metricRead(mSchedLatencies) {
+		t.Fatal("a metric this Go version provides reads as unread")
+	}
+	s[mCgoCalls].Name = "/no/such/metric:calls"
+	metrics.Read(s)
+	decodeRuntimeMetrics(s, &m)
+	if m.metricRead(mCgoCalls) || !m.metricRead(mMutexWait) {
+		t.Errorf("unread bits %b", m.unread)
 	}
 }

@@ -553,6 +553,7 @@ func (m *Monitor) tick() {
 	}
 	m.col.ReadCheap(cur)
 	pointFrom(&m.point, prev, cur)
+	sampleCustom(&m.point, m.mc.custom)
 	m.point.RSSEstimated = true
 	est := estimateInputOf(cur)
 	m.point.RSSClassified = m.attr.estimateBytes(&est, &m.point.RSSCategoryBytes)

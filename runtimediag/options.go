@@ -190,8 +190,9 @@ type monitorConfig struct {
 	cooldown     time.Duration
 	frWindow     time.Duration // 0: no flight recorder
 	frMaxBytes   uint64
-	memLimit     *MemoryLimit // WithMemoryLimit; nil: the Monitor never sets the memory limit
-	leakTracking bool         // WithLeakTracking
+	memLimit     *MemoryLimit   // WithMemoryLimit; nil: the Monitor never sets the memory limit
+	leakTracking bool           // WithLeakTracking
+	custom       []customSeries // WithCustomSeries, at most MaxCustomSeries
 }
 
 func defaultMonitorConfig() monitorConfig {
@@ -241,7 +242,7 @@ func WithFullInterval(d time.Duration) Option {
 
 // WithHistory sets how much history a Monitor keeps, as a duration of ticks (default one hour, or
 // as much of it as 4 MiB holds at a shorter tick). The ring is allocated once at its full size and
-// may hold at most 4 MiB of points: an hour at 1 s ticks is about 1.5 MiB; NewMonitor refuses a
+// may hold at most 4 MiB of points: an hour at 1 s ticks is about 2 MiB; NewMonitor refuses a
 // window that would need more.
 func WithHistory(d time.Duration) Option {
 	return monitorOption{"WithHistory", func(c *config) error {

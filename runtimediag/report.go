@@ -320,7 +320,8 @@ type SiteFrame struct {
 }
 
 // Point is one tick of the Monitor's history: the few numbers a time series or a trend rule
-// needs, stored compactly (an hour of 1 s ticks is about 300 KiB) instead of whole snapshots.
+// needs, stored compactly (an hour of 1 s ticks is about 2 MiB, TestPointSizeBudget) instead of
+// whole snapshots.
 type Point struct {
 	Time              time.Time `json:"time"`
 	ResidentBytes     uint64    `json:"resident_bytes"`       // statm; 0 (JSON null) when unread
@@ -341,6 +342,29 @@ type Point struct {
 	PauseGCMaxSeconds float64 `json:"pause_gc_max_seconds"` // longest GC pause since the previous point; 0 if none
 	Goroutines        uint32  `json:"goroutines"`
 	Threads           uint32  `json:"threads"`
+
+	// MutexWaitSecondsTotal is the time goroutines spent blocked on a sync.Mutex or
+	// sync.RWMutex (and the runtime's own locks), cumulative since the process started
+	// (/sync/mutex/wait/total:seconds, approximate): the page plots its rate. JSON null when
+	// unread (MutexWaitRead).
+	MutexWaitSecondsTotal float64 `json:"-"`
+	// CgoCallsTotal is the calls from Go to C since the process started (/cgo/go-to-c-calls);
+	// JSON null when unread (CgoCallsRead).
+	CgoCallsTotal uint64 `json:"-"`
+	// GCScan*Bytes are the bytes the last GC cycle had to scan (/gc/scan/heap, stack, globals):
+	// the pointer-bearing heap, the goroutine stacks and the globals; JSON null when unread
+	// (GCScanRead).
+	GCScanHeapBytes    uint64 `json:"-"`
+	GCScanStackBytes   uint64 `json:"-"`
+	GCScanGlobalsBytes uint64 `json:"-"`
+	// StackStartingBytes is the stack a new goroutine starts with (/gc/stack/starting-size),
+	// which the runtime adapts to the stacks it scanned; JSON null when unread
+	// (StackStartingRead).
+	StackStartingBytes uint64 `json:"-"`
+	// Custom holds the values of the application's own series (WithCustomSeries), in the order
+	// of Monitor.CustomSeries; bit i of CustomRead says Custom[i] holds a value. A series whose
+	// function panicked or returned NaN or ±Inf at this tick is unread: JSON null.
+	Custom [MaxCustomSeries]float64 `json:"-"`
 
 	// RSSCategoryBytes is the cheap tier's estimate of each RSS category at this tick, in the
 	// order of RSSCategoryNames (Attributor.Estimate's figures). The Go categories come from
@@ -363,11 +387,16 @@ type Point struct {
 	GCPauses     [maxPointPauses]PointPause `json:"-"`
 	GCPauseCount uint32                     `json:"gc_pauses_since_previous_count"`
 
-	RSSEstimated     bool  `json:"-"` // RSSCategoryBytes holds the tick's estimate of the Go categories
-	RSSClassified    bool  `json:"-"` // and of the non-Go ones too (after a full classification)
-	SchedLatencyRead bool  `json:"-"` // SchedLatency holds a measurement
-	LiveObjectsRead  bool  `json:"-"` // LiveObjectsBySize holds a measurement
-	pausesKept       uint8 // how many of GCPauses hold a pause
+	RSSEstimated      bool  `json:"-"` // RSSCategoryBytes holds the tick's estimate of the Go categories
+	RSSClassified     bool  `json:"-"` // and of the non-Go ones too (after a full classification)
+	SchedLatencyRead  bool  `json:"-"` // SchedLatency holds a measurement
+	LiveObjectsRead   bool  `json:"-"` // LiveObjectsBySize holds a measurement
+	MutexWaitRead     bool  `json:"-"` // MutexWaitSecondsTotal holds a measurement
+	CgoCallsRead      bool  `json:"-"` // CgoCallsTotal holds a measurement
+	GCScanRead        bool  `json:"-"` // the GCScan*Bytes hold a measurement
+	StackStartingRead bool  `json:"-"` // StackStartingBytes holds a measurement
+	CustomRead        uint8 `json:"-"` // bit i: Custom[i] holds a value
+	pausesKept        uint8 // how many of GCPauses hold a pause
 }
 
 // PointCPU is a point's cumulative CPU seconds by class (/cpu/classes/*). User is the time the

@@ -170,6 +170,7 @@ func (p Point) MarshalJSON() ([]byte, error) {
 		SchedMax            *float64         `json:"sched_latency_max_seconds"`
 		LiveObjects         []uint64         `json:"live_objects_by_size_count"`
 		GCPauses            []pointPauseJSON `json:"gc_pauses"`
+		pointRuntimeJSON
 	}{
 		plain:            plain(p),
 		ResidentBytes:    nullIfZero(p.ResidentBytes),
@@ -193,6 +194,7 @@ func (p Point) MarshalJSON() ([]byte, error) {
 	if p.LiveObjectsRead {
 		v.LiveObjects = p.LiveObjectsBySize[:]
 	}
+	v.pointRuntimeJSON = p.runtimeJSON()
 	for _, pp := range p.Pauses() {
 		v.GCPauses = append(v.GCPauses, pointPauseJSON{End: time.Unix(0, pp.EndUnixNano).UTC(), Seconds: time.Duration(pp.DurationNanos).Seconds()})
 	}
@@ -219,6 +221,7 @@ func (p *Point) UnmarshalJSON(b []byte) error {
 		SchedMax            *float64         `json:"sched_latency_max_seconds"`
 		LiveObjects         []uint64         `json:"live_objects_by_size_count"`
 		GCPauses            []pointPauseJSON `json:"gc_pauses"`
+		pointRuntimeJSON
 	}
 	*p = Point{}
 	v.plain = (*plain)(p)
@@ -246,11 +249,74 @@ func (p *Point) UnmarshalJSON(b []byte) error {
 		copy(p.LiveObjectsBySize[:], v.LiveObjects)
 		p.LiveObjectsRead = true
 	}
+	p.setRuntimeJSON(&v.pointRuntimeJSON)
 	for _, pp := range v.GCPauses[:min(len(v.GCPauses), maxPointPauses)] {
 		p.GCPauses[p.pausesKept] = PointPause{EndUnixNano: pp.End.UnixNano(), DurationNanos: int64(math.Round(pp.Seconds * 1e9))}
 		p.pausesKept++
 	}
 	return nil
+}
+
+// pointRuntimeJSON is a Point's runtime figures that may be unread (null), and its custom
+// series' values.
+type pointRuntimeJSON struct {
+	MutexWait    *float64   `json:"mutex_wait_seconds_total"`
+	CgoCalls     *uint64    `json:"cgo_calls_total"`
+	ScanHeap     *uint64    `json:"gc_scan_heap_bytes"`
+	ScanStack    *uint64    `json:"gc_scan_stack_bytes"`
+	ScanGlobals  *uint64    `json:"gc_scan_globals_bytes"`
+	StackStart   *uint64    `json:"stack_starting_size_bytes"`
+	CustomValues []*float64 `json:"custom_series_values"` // up to the last series read; null for one unread
+}
+
+func (p *Point) runtimeJSON() pointRuntimeJSON {
+	var r pointRuntimeJSON
+	if p.MutexWaitRead {
+		r.MutexWait = &p.MutexWaitSecondsTotal
+	}
+	if p.CgoCallsRead {
+		r.CgoCalls = &p.CgoCallsTotal
+	}
+	if p.GCScanRead {
+		r.ScanHeap, r.ScanStack, r.ScanGlobals = &p.GCScanHeapBytes, &p.GCScanStackBytes, &p.GCScanGlobalsBytes
+	}
+	if p.StackStartingRead {
+		r.StackStart = &p.StackStartingBytes
+	}
+	n := 0
+	for i := range MaxCustomSeries {
+		if p.CustomRead&(1<<i) != 0 {
+			n = i + 1
+		}
+	}
+	r.CustomValues = make([]*float64, n)
+	for i := range n {
+		if p.CustomRead&(1<<i) != 0 {
+			r.CustomValues[i] = &p.Custom[i]
+		}
+	}
+	return r
+}
+
+func (p *Point) setRuntimeJSON(r *pointRuntimeJSON) {
+	if r.MutexWait != nil {
+		p.MutexWaitSecondsTotal, p.MutexWaitRead = *r.MutexWait, true
+	}
+	if r.CgoCalls != nil {
+		p.CgoCallsTotal, p.CgoCallsRead = *r.CgoCalls, true
+	}
+	if r.ScanHeap != nil && r.ScanStack != nil && r.ScanGlobals != nil {
+		p.GCScanHeapBytes, p.GCScanStackBytes, p.GCScanGlobalsBytes, p.GCScanRead = *r.ScanHeap, *r.ScanStack, *r.ScanGlobals, true
+	}
+	if r.StackStart != nil {
+		p.StackStartingBytes, p.StackStartingRead = *r.StackStart, true
+	}
+	for i, v := range r.CustomValues[:min(len(r.CustomValues), MaxCustomSeries)] {
+		if v != nil {
+			p.Custom[i] = *v
+			p.CustomRead |= 1 << i
+		}
+	}
 }
 
 func (r *rssJSON) fields() [len(rssCategoryNames)]*uint64 {

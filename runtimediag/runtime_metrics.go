@@ -87,7 +87,16 @@ type RuntimeMetrics struct {
 	PausesStoppingGC    Histogram // time to stop the world for the GC (reaching preemption points)
 	PausesStoppingOther Histogram // time to stop the world for everything else
 	SchedLatencies      Histogram // time goroutines spent runnable before running
+
+	// unread marks, one bit per metric index, the metrics the last read did not provide (this Go
+	// version lacks them): their fields are zero, and a figure built on one must be absent, not
+	// 0. The zero value means every metric was read, as for a snapshot recorded before the bits
+	// existed.
+	unread [(numRuntimeMetrics + 63) / 64]uint64
 }
+
+// metricRead reports whether the metric of index i was provided by the last read.
+func (m *RuntimeMetrics) metricRead(i int) bool { return m.unread[i/64]&(1<<(i%64)) == 0 }
 
 // CPUClasses is the runtime's estimate of CPU seconds by activity, cumulative. Total is
 // GOMAXPROCS × wall time; User + GCTotal + ScavengeTotal + Idle = Total.
@@ -242,6 +251,12 @@ func newRuntimeSamples() []metrics.Sample {
 // decodeRuntimeMetrics fills m from samples read by metrics.Read. A metric this Go version lacks
 // reads as KindBad and leaves its field zero; the collector reports those once, by name.
 func decodeRuntimeMetrics(s []metrics.Sample, m *RuntimeMetrics) {
+	m.unread = [len(m.unread)]uint64{}
+	for i := range s {
+		if s[i].Value.Kind() == metrics.KindBad {
+			m.unread[i/64] |= 1 << (i % 64)
+		}
+	}
 	u := func(i int) uint64 {
 		if s[i].Value.Kind() != metrics.KindUint64 {
 			return 0

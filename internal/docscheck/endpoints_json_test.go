@@ -43,7 +43,9 @@ var endpointSchemas = []struct{ path, def string }{
 // a capture and with an instrumented route, so that routes, captures and events have content.
 func liveEndpoints(t *testing.T) map[string][]byte {
 	t.Helper()
-	mon, err := runtimediag.NewMonitor(runtimediag.WithTickInterval(20*time.Millisecond), runtimediag.WithFullInterval(0), runtimediag.WithLogInterval(0))
+	mon, err := runtimediag.NewMonitor(runtimediag.WithTickInterval(20*time.Millisecond), runtimediag.WithFullInterval(0), runtimediag.WithLogInterval(0),
+		// A series of the application's own, so that history.json and events carry its values.
+		runtimediag.WithCustomSeries("queue depth", runtimediag.UnitCount, func() float64 { return 3 }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,6 +238,8 @@ var (
 		"start_code", "end_code", "start_stack", "start_data", "end_data", "start_brk",
 		// ratios without the word (documented in report-schema.md)
 		"churn", "relative_error",
+		// the application's own series, each in the unit it was declared with (WithCustomSeries)
+		"custom_series_values",
 	}
 	dataMaps = []string{"proc.environ.data.values", "proc.fds.data.by_kind", "proc.fds.data.anon_inodes",
 		"proc.fds.data.targets_by_kind", "proc.threads.data.by_state", "proc.threads.data.by_wchan"}

@@ -13,6 +13,27 @@
   cols.forEach((c, i) => { col[c] = i + 1; });
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 
+  // The theme: the system's preference (auto), or light or dark chosen with the header's button
+  // and remembered in this browser. page.css holds both palettes.
+  const themeBtn = document.getElementById('theme');
+  if (themeBtn) {
+    const themes = ['auto', 'light', 'dark'];
+    let theme = 'auto';
+    try { theme = localStorage.getItem('memdiag-theme') || 'auto'; } catch (e) { /* storage off */ }
+    if (themes.indexOf(theme) < 0) theme = 'auto';
+    const applyTheme = () => {
+      if (theme === 'auto') delete document.documentElement.dataset.theme; else document.documentElement.dataset.theme = theme;
+      themeBtn.textContent = 'theme: ' + theme;
+    };
+    applyTheme();
+    themeBtn.hidden = false;
+    themeBtn.addEventListener('click', () => {
+      theme = themes[(themes.indexOf(theme) + 1) % themes.length];
+      try { localStorage.setItem('memdiag-theme', theme); } catch (e) { /* storage off */ }
+      applyTheme();
+    });
+  }
+
   function fmtBytes(b) {
     if (b === null || !isFinite(b)) return '–';
     let neg = '';
@@ -47,12 +68,14 @@
       case 'percent': return v.toFixed(v < 10 ? 2 : 1) + '%';
       case 'seconds': return fmtDuration(v);
       case 'count': return fmtCount(v);
+      case 'count/s': return fmtCount(v) + '/s';
+      case 'seconds/s': return fmtDuration(v) + '/s';
     }
     return String(v);
   }
   function groupDigits(n) { return Math.round(n).toLocaleString('en-US'); }
   function niceCeil(v, unit) {
-    if (!(v > 0)) return (unit === 'bytes' || unit === 'bytes/s') ? 1048576 : unit === 'seconds' ? 1e-3 : 1;
+    if (!(v > 0)) return (unit === 'bytes' || unit === 'bytes/s') ? 1048576 : (unit === 'seconds' || unit === 'seconds/s') ? 1e-3 : 1;
     v *= 1.05;
     let base = 1;
     if (unit === 'bytes' || unit === 'bytes/s') while (base * 1024 <= v) base *= 1024;
