@@ -274,16 +274,20 @@ func TestAdaptiveLimitFollowsLoweredCgroupLimit(t *testing.T) {
 	}
 	m.tick()
 	first := debug.SetMemoryLimit(-1)
-	if first >= 4*gib || first < 3*gib {
-		t.Fatalf("under a 4 GiB cgroup the adaptive limit is %d MiB, want between 3 and 4 GiB", first>>20)
+	// The limit is the cgroup's less this process's non-Go memory and the headroom, at least a
+	// quarter of the cgroup's: after the package's other tests (C heap, mappings, threads) the
+	// non-Go memory can be large, so only the bounds are fixed.
+	nonGo := m.memLimit.classified.Load().bytes
+	if first >= 4*gib || first < gib {
+		t.Fatalf("under a 4 GiB cgroup the adaptive limit is %d MiB (non-Go memory %d MiB), want between 1 and 4 GiB", first>>20, nonGo>>20)
 	}
 	if err := write(dir, "memory.limit_in_bytes", 2*gib); err != nil {
 		t.Fatal(err)
 	}
 	m.tick()
 	next := debug.SetMemoryLimit(-1)
-	t.Logf("adaptive limit %d MiB under 4 GiB; %d MiB one tick after the cgroup was lowered to 2 GiB", first>>20, next>>20)
-	if next >= 2*gib {
+	t.Logf("adaptive limit %d MiB under 4 GiB (non-Go memory %d MiB); %d MiB one tick after the cgroup was lowered to 2 GiB", first>>20, nonGo>>20, next>>20)
+	if next >= 2*gib || next >= first {
 		t.Errorf("one tick after the cgroup limit went from 4 to 2 GiB the Go memory limit is %d MiB, not under 2 GiB", next>>20)
 	}
 	if err := m.Close(); err != nil {
