@@ -105,6 +105,9 @@ type tree struct {
 	// asking at once should wait for each other rather than multiply that cost.
 	procSem chan struct{}
 
+	// posts maps each path that takes POST to what its methods are, for 405s.
+	posts map[string]string
+
 	// lastJSON is the last report rendered for report.json: clients polling within reportReuse
 	// of each other are served the Monitor's same report, and its bytes are rendered once.
 	lastJSON atomic.Pointer[renderedReport]
@@ -147,7 +150,11 @@ func (t *tree) reportJSON(rep *runtimediag.Report) ([]byte, error) {
 }
 
 func newTree(mon *runtimediag.Monitor, cfg config) *tree {
-	t := &tree{mon: mon, cfg: cfg, mux: http.NewServeMux(), procSem: make(chan struct{}, 1)}
+	t := &tree{mon: mon, cfg: cfg, mux: http.NewServeMux(), procSem: make(chan struct{}, 1), posts: map[string]string{
+		cfg.prefix + "captures":      "captures answers GET and HEAD, and POST to take a capture",
+		cfg.prefix + "pprof/symbol":  "pprof/symbol answers GET and HEAD, and POST with addresses to name",
+		cfg.prefix + "pprof/symbolz": "pprof/symbolz answers GET and HEAD, and POST with addresses to name",
+	}}
 	t.handle("report.json", t.serveReportJSON)
 	t.handle("report.txt", t.serveReportText)
 	t.handle("history.json", t.serveHistory)
@@ -200,14 +207,17 @@ func (t *tree) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		// One endpoint changes state: POST captures takes a capture (captures.go).
-		if r.URL.Path != t.cfg.prefix+"captures" {
+		// A few endpoints take POST: captures takes a capture (captures.go), pprof/symbol reads
+		// addresses from the body as net/http/pprof's does, gc and setgc change the runtime
+		// (runtime_control.go). Each checks the body's Content-Type itself.
+		what, ok := t.posts[r.URL.Path]
+		if !ok {
 			w.Header().Set("Allow", "GET, HEAD")
 			return &httpError{status: http.StatusMethodNotAllowed, msg: "method: only GET and HEAD are served"}
 		}
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", "GET, HEAD, POST")
-			return &httpError{status: http.StatusMethodNotAllowed, msg: "method: captures answers GET and HEAD, and POST to take a capture"}
+			return &httpError{status: http.StatusMethodNotAllowed, msg: "method: " + what}
 		}
 	}
 	if len(r.URL.Path) > maxPathBytes || len(r.URL.RawPath) > maxPathBytes || len(r.URL.RawQuery) > maxQueryBytes {
