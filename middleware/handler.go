@@ -22,7 +22,8 @@ import (
 //
 //	mux.Handle("/debug/memdiag/", middleware.Handler(mon))
 //
-// (or under WithPrefix's prefix). Every endpoint answers GET and HEAD, and captures POST too:
+// (or under WithPrefix's prefix). Every endpoint answers GET and HEAD except gc and setgc;
+// captures, pprof/symbol, gc and setgc take POST:
 //
 //	/               the page
 //	/report.json    a fresh full report (docs/report-schema.md); /report.txt the same in plain text;
@@ -38,7 +39,11 @@ import (
 //	/captures       what the Monitor's triggers kept; /captures/{id}/{part} downloads one part;
 //	                POST with Content-Type application/json ({"reason":"…"}) takes a capture now
 //	/pprof/         the runtime's profiles, bounded: heap (?gc=1), allocs, goroutine (?debug=0|1|2),
-//	                block, mutex, threadcreate (?debug=), trace (the flight recorder, or ?seconds=N)
+//	                block, mutex, threadcreate (?debug=), trace (the flight recorder, or ?seconds=N);
+//	                ?seconds=N on heap, allocs, block, mutex, threadcreate a delta profile;
+//	                /pprof/{name} a profile the service registered with pprof.NewProfile;
+//	                /pprof/symbol address to function name (GET, or POST as go tool pprof sends)
+//	/gc, /setgc     POST only, and only with WithRuntimeControl: run a GC now, set GOGC
 //
 // Only loopback callers are served unless WithAuthorizer says otherwise — not requests a proxy on
 // the same host forwarded, not a Host that is not a loopback name, not requests a page of another
@@ -170,6 +175,7 @@ func newTree(mon *runtimediag.Monitor, cfg config) *tree {
 	t.handle("captures/{id}/{part}", t.serveCapturePart)
 	t.handleMethod("POST", "captures", t.servePostCapture)
 	t.registerPprof()
+	t.registerRuntimeControl()
 	// The page ("/" and "/events") lives in page.go, written separately; registerPage adds it with
 	// t.handle("{$}", …) and t.handle("events", …).
 	t.registerPage()
@@ -217,6 +223,9 @@ func (t *tree) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 		}
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", "GET, HEAD, POST")
+			if _, pattern := t.mux.Handler(&http.Request{Method: http.MethodGet, URL: r.URL, Host: r.Host}); pattern == "" {
+				w.Header().Set("Allow", "POST") // gc and setgc have no GET
+			}
 			return &httpError{status: http.StatusMethodNotAllowed, msg: "method: " + what}
 		}
 	}
@@ -235,6 +244,11 @@ func (t *tree) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 			"; mounted under another one, pass middleware.WithPrefix with it (docs/getting-started.md)"}
 	}
 	if _, pattern := t.mux.Handler(r); pattern == "" {
+		if what, ok := t.posts[r.URL.Path]; ok {
+			// gc and setgc have no GET.
+			w.Header().Set("Allow", "POST")
+			return &httpError{status: http.StatusMethodNotAllowed, msg: "method: " + what}
+		}
 		return errNotFound
 	}
 	t.mux.ServeHTTP(w, r)

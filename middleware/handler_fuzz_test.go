@@ -25,6 +25,7 @@ func FuzzHandler(f *testing.F) {
 		{"GET", "pprof/trace", ""}, {"POST", "captures", ""}, {"GET", "report.json", "t=1&_=2"},
 		{"GET", "pprof/symbol", "0x4010a0+0x4010b0"}, {"POST", "pprof/symbol", ""}, {"GET", "pprof/symbolz", "%3Cb%3E"},
 		{"GET", "pprof/nosuch", "debug=1"}, {"GET", "pprof/heap", "seconds=1"}, {"GET", "pprof/allocs", "seconds=2&debug=1"},
+		{"POST", "gc", ""}, {"POST", "setgc", "gogc=1"}, {"GET", "gc", ""}, {"PUT", "setgc", ""},
 		{"GET", "pprof/block", "seconds=1"}, {"GET", "pprof/mutex", "seconds=3"}, {"GET", "pprof/threadcreate", "seconds=1"},
 	} {
 		f.Add(s[0], s[1], s[2])

@@ -129,6 +129,13 @@ func TestHostileRequests(t *testing.T) {
 		{name: "threadcreate delta seconds repeated", target: "pprof/threadcreate?seconds=1&seconds=1", want: 400, contains: "seconds: given 2 times"},
 		{name: "mutex delta seconds huge", target: "pprof/mutex?seconds=99999999999999999999", want: 400, contains: "seconds:"},
 		{name: "heap delta HEAD", method: "HEAD", target: "pprof/heap?seconds=5", want: 200},
+		{name: "gc without WithRuntimeControl", method: "POST", target: "gc", header: [2]string{"Content-Type", "application/json"}, want: 403, contains: "WithRuntimeControl"},
+		{name: "setgc without WithRuntimeControl", method: "POST", target: "setgc", header: [2]string{"Content-Type", "application/json"}, want: 403, contains: "WithRuntimeControl"},
+		{name: "GET gc", target: "gc", want: 405, contains: "method: gc takes POST only"},
+		{name: "HEAD setgc", method: "HEAD", target: "setgc", want: 405},
+		{name: "PUT setgc", method: "PUT", target: "setgc", want: 405, contains: "method: setgc takes POST only"},
+		{name: "gc below its path", method: "POST", target: "gc/x", want: 405, contains: "method:"},
+		{name: "cross-site gc", method: "POST", target: "gc", header: [2]string{"Sec-Fetch-Site", "cross-site"}, want: 403, contains: "cross-site"},
 		{name: "pprof below a profile", target: "pprof/heap/x", want: 404, contains: "path: not found"},
 		{name: "pprof index unknown format", target: "pprof/?format=html", want: 400, contains: "format: must be one of text, json"},
 		{name: "pprof index unknown parameter", target: "pprof/?debug=1", want: 400, contains: `unknown parameter "debug"`},
@@ -236,8 +243,12 @@ func TestHostileRequests(t *testing.T) {
 			if tc.want != 200 && strings.ContainsAny(b, "<>") {
 				t.Errorf("error body carries markup: %q", b)
 			}
-			if tc.want == 405 && !strings.HasPrefix(w.Header().Get("Allow"), "GET, HEAD") {
-				t.Errorf("405 without Allow: GET, HEAD")
+			wantAllow := "GET, HEAD"
+			if tc.target == "gc" || tc.target == "setgc" {
+				wantAllow = "POST" // they have no GET
+			}
+			if tc.want == 405 && !strings.HasPrefix(w.Header().Get("Allow"), wantAllow) {
+				t.Errorf("405 with Allow %q, want %s", w.Header().Get("Allow"), wantAllow)
 			}
 			for _, kind := range []string{"allocs", "fgprof", "cpu"} {
 				if tc.want == 403 && slotOf(h, kind).isBusy() {

@@ -17,6 +17,8 @@
 //	heap    print a service's in-use heap by function, or save the profile
 //	cpu     take a service's CPU profile and save it for go tool pprof
 //	trace   save a service's execution trace for go tool trace
+//	gc      run a full GC in a service now (needs middleware.WithRuntimeControl)
+//	setgc   set a service's GOGC (needs middleware.WithRuntimeControl)
 //	gate    compare benchmark results and fail on allocation regressions
 //	why     name the top allocation sites of benchmarks or a service, with the compiler's reason and the fix
 //	help    show help for a command
@@ -53,6 +55,8 @@ func commands() []command {
 		{name: "heap", summary: "print a service's in-use heap by function, or save the profile", run: runHeap, usage: heapUsage},
 		{name: "cpu", summary: "take a service's CPU profile and save it for go tool pprof", run: runCPU, usage: cpuUsage},
 		{name: "trace", summary: "save a service's execution trace for go tool trace", run: runTrace, usage: traceUsage},
+		{name: "gc", summary: "run a full GC in a service now (needs middleware.WithRuntimeControl)", run: runGC, usage: gcUsage},
+		{name: "setgc", summary: "set a service's GOGC (needs middleware.WithRuntimeControl)", run: runSetGC, usage: setgcUsage},
 		{name: "gate", summary: "compare benchmark results and fail on allocation regressions", run: runGate, usage: gateUsage},
 		{name: "why", summary: "name the top allocation sites of benchmarks or a service, with the compiler's reason and the fix", run: runWhy, usage: whyUsage},
 	}
