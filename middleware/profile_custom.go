@@ -101,7 +101,7 @@ func (t *tree) serveDeltaProfile(w http.ResponseWriter, r *http.Request, sp snap
 			return &httpError{status: http.StatusConflict, msg: why}
 		}
 	}
-	w.Header().Set("Content-Disposition", `attachment; filename="`+sp.name+`-delta.pb.gz"`)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+fileName(sp.name)+`-delta.pb.gz"`)
 	if r.Method == http.MethodHead {
 		w.Header().Set("Content-Type", "application/octet-stream")
 		return nil

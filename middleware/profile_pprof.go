@@ -253,7 +253,7 @@ func (t *tree) serveSnapshotProfile(w http.ResponseWriter, r *http.Request, sp s
 	if debug > 0 {
 		contentType = contentTypeText
 	} else {
-		w.Header().Set("Content-Disposition", `attachment; filename="`+sp.name+`.pb.gz"`)
+		w.Header().Set("Content-Disposition", `attachment; filename="`+fileName(sp.name)+`.pb.gz"`)
 	}
 	if sp.needsRate != nil {
 		if why := sp.needsRate(); why != "" {
@@ -318,4 +318,19 @@ func (b *cappedBuffer) Write(p []byte) (int, error) {
 		return 0, errTraceTooLarge
 	}
 	return b.Buffer.Write(p)
+}
+
+// fileName is a profile's name for Content-Disposition: a name the service registered may hold
+// any byte, and only letters, digits, '.', '_' and '-' go into the header as they are.
+func fileName(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	if len(b) == 0 || len(b) > 64 {
+		return "profile"
+	}
+	return string(b)
 }
