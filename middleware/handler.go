@@ -40,7 +40,7 @@ import (
 //	                POST with Content-Type application/json ({"reason":"…"}) takes a capture now
 //	/pprof/         the runtime's profiles, bounded: heap (?gc=1), allocs, goroutine (?debug=0|1|2),
 //	                block, mutex, threadcreate (?debug=), trace (the flight recorder, or ?seconds=N);
-//	                ?seconds=N on heap, allocs, block, mutex, threadcreate a delta profile;
+//	                ?seconds=N on heap, allocs, goroutine, block, mutex, threadcreate a delta profile;
 //	                /pprof/{name} a profile the service registered with pprof.NewProfile;
 //	                /pprof/symbol address to function name (GET, or POST as go tool pprof sends)
 //	/gc, /setgc     POST only, and only with WithRuntimeControl: run a GC now, set GOGC

@@ -26,7 +26,7 @@ func FuzzHandler(f *testing.F) {
 		{"GET", "pprof/symbol", "0x4010a0+0x4010b0"}, {"POST", "pprof/symbol", ""}, {"GET", "pprof/symbolz", "%3Cb%3E"},
 		{"GET", "pprof/nosuch", "debug=1"}, {"GET", "pprof/heap", "seconds=1"}, {"GET", "pprof/allocs", "seconds=2&debug=1"},
 		{"POST", "gc", ""}, {"POST", "setgc", "gogc=1"}, {"GET", "gc", ""}, {"PUT", "setgc", ""},
-		{"GET", "pprof/block", "seconds=1"}, {"GET", "pprof/mutex", "seconds=3"}, {"GET", "pprof/threadcreate", "seconds=1"},
+		{"GET", "pprof/block", "seconds=1"}, {"GET", "pprof/mutex", "seconds=3"}, {"GET", "pprof/threadcreate", "seconds=1"}, {"GET", "pprof/goroutine", "seconds=1"},
 	} {
 		f.Add(s[0], s[1], s[2])
 	}
@@ -38,7 +38,7 @@ func FuzzHandler(f *testing.F) {
 	relF, _, _ := h.fgprof.acquire(time.Hour)
 	relT, _, _ := h.pprof.slot("trace").acquire(time.Hour)
 	var rels []func()
-	for _, kind := range []string{"heap", "allocs", "block", "mutex", "threadcreate", "nosuch"} {
+	for _, kind := range []string{"heap", "allocs", "goroutine", "block", "mutex", "threadcreate", "nosuch"} {
 		rel, _, _ := h.pprof.slot(kind + "?seconds").acquire(time.Hour)
 		rels = append(rels, rel)
 	}

@@ -151,7 +151,7 @@ func TestHostileRequests(t *testing.T) {
 		{name: "goroutine debug 3", target: "pprof/goroutine?debug=3", want: 400, contains: "debug: must be an integer between 0 and 2"},
 		{name: "goroutine debug huge", target: "pprof/goroutine?debug=99999999999999999999", want: 400, contains: "debug:"},
 		{name: "goroutine debug markup", target: "pprof/goroutine?debug=%3Cb%3E", want: 400, contains: `\x3cb\x3e`},
-		{name: "goroutine seconds", target: "pprof/goroutine?seconds=5", want: 400, contains: `unknown parameter "seconds"`},
+		{name: "goroutine delta with debug", target: "pprof/goroutine?seconds=5&debug=2", want: 400, contains: "seconds and debug=2 cannot go together"},
 		{name: "threadcreate debug 2", target: "pprof/threadcreate?debug=2", want: 400, contains: "debug:"},
 		{name: "mutex debug 2", target: "pprof/mutex?debug=2", want: 400, contains: "debug:"},
 		{name: "block debug 2", target: "pprof/block?debug=2", want: 400, contains: "debug:"},

@@ -118,12 +118,29 @@ func (t *tree) serveDeltaProfile(w http.ResponseWriter, r *http.Request, sp snap
 	if prof == nil {
 		return fmt.Errorf("%s: the runtime has no such profile", sp.name)
 	}
+	// A profile that stops the world (the goroutine profile) keeps the tree's one-a-second limit
+	// for each of its two reads: the first is refused as any other, the second waits its turn.
+	stw := sp.stwFrom == 0
+	if stw {
+		if ok, retry := t.pprof.allowSTW(time.Now()); !ok {
+			return stwLimited(sp.name, retry)
+		}
+	}
 	p0, err := readProfile(prof)
 	if err != nil {
 		return err
 	}
 	if err := wait(r.Context(), d); err != nil {
 		return err
+	}
+	for stw {
+		ok, retry := t.pprof.allowSTW(time.Now())
+		if ok {
+			break
+		}
+		if err := wait(r.Context(), retry); err != nil {
+			return err
+		}
 	}
 	p1, err := readProfile(prof)
 	if err != nil {

@@ -106,3 +106,42 @@ func TestDeltaProfiles(t *testing.T) {
 		t.Errorf("the delta lacks the window's allocations or its duration:\n%.2000s", out)
 	}
 }
+
+// TestGoroutineDelta takes goroutine?seconds=1 while goroutines start, and opens it with go tool
+// pprof -raw; its two reads each keep the one-a-second limit on profiles that stop the world.
+func TestGoroutineDelta(t *testing.T) {
+	t.Parallel()
+	mon := newTestMonitor(t)
+	h := newTestTree(t, mon)
+	stop := make(chan struct{})
+	defer close(stop)
+	for range 3 {
+		go parkedBeforeWindow(stop) // in both reads: not in their difference
+	}
+	done := make(chan *httptest.ResponseRecorder)
+	go func() { done <- serve(h, "GET", testPrefix+"pprof/goroutine?seconds=1", "") }()
+	var w *httptest.ResponseRecorder
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for w == nil {
+		select {
+		case w = <-done:
+		case <-tick.C:
+			go parkedDuringWindow(stop)
+		}
+	}
+	checkHygiene(t, w)
+	if w.Code != 200 {
+		t.Fatalf("goroutine?seconds=1: %d %s", w.Code, body(t, w))
+	}
+	out := openWith(t, body(t, w), "goroutine-delta.pb.gz", "pprof", "-raw")
+	if !strings.Contains(out, "parkedDuringWindow") || strings.Contains(out, "parkedBeforeWindow") {
+		t.Errorf("the delta lacks the goroutines started in the window, or has those of before it:\n%.3000s", out)
+	}
+}
+
+//go:noinline
+func parkedDuringWindow(stop chan struct{}) { <-stop }
+
+//go:noinline
+func parkedBeforeWindow(stop chan struct{}) { <-stop }

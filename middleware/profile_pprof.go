@@ -41,7 +41,7 @@ var snapshotProfiles = []snapshotProfile{
 	{name: "allocs", debugs: 1, stwFrom: 1, delta: true,
 		what: "every sampled allocation since the process started, by site (the heap profile with allocation counts as its default sample)",
 		cost: "as heap without gc: no stop-the-world at debug=0; debug=1 reads runtime.MemStats (one short stop-the-world)"},
-	{name: "goroutine", debugs: 2, stwFrom: 0,
+	{name: "goroutine", debugs: 2, stwFrom: 0, delta: true,
 		what: "every goroutine's stack: debug=0 a pprof profile, debug=1 one line per distinct stack with its count, debug=2 every goroutine with its state and wait time, as a panic prints them",
 		cost: "debug=0 and 1 stop the world twice briefly and copy the stacks concurrently; debug=2 stops the world for the whole dump, a span that grows with the number of goroutines (docs/performance.md)"},
 	{name: "block", debugs: 1, stwFrom: -1, delta: true, needsRate: blockRateNote,
