@@ -19,7 +19,7 @@ import (
 	"github.com/memdiag/memdiag/procself"
 )
 
-const psSynopsis = `usage: memdiag ps [flags]
+const psSynopsis = `usage: memdiag ps [flags] [PID]
 
 Lists the Go programs running on this host, as gops does: for each process whose executable
 (/proc/PID/exe) carries Go build information, its PID, Go version, main module, whether it embeds
@@ -28,6 +28,9 @@ root), the resident bytes of each mapping class (memdiag maps PID shows them map
 Other users' processes whose executable cannot be read are counted, not listed. Linux only.
 
 Reading smaps walks each process's page tables: on many large processes pass --no-classes.
+
+With a PID, one process as gops PID shows it: parent, program and Go version, command line, user,
+start time, threads, resident set and CPU used (on average since the start), from /proc.
 
 exit status:
   0  the list was printed (it may be empty)
@@ -98,8 +101,14 @@ func runPs(args []string, stdout, stderr io.Writer) int {
 		psUsage(stdout)
 		return 0
 	}
-	if err == nil && len(pos) != 0 {
-		err = fmt.Errorf("takes no arguments, have %d", len(pos))
+	if err == nil && len(pos) > 1 {
+		err = fmt.Errorf("takes at most one PID, have %d arguments", len(pos))
+	}
+	if err == nil && len(pos) == 1 {
+		if c.tree {
+			return cmdUsageError(stderr, "ps", errors.New("--tree lists every Go process: not with a PID"))
+		}
+		return runPsDetail(pos[0], c.asJSON, stdout, stderr)
 	}
 	if err != nil {
 		return cmdUsageError(stderr, "ps", err)

@@ -88,6 +88,11 @@ func TestPs(t *testing.T) {
 	if code := run([]string{"ps", "--tree", "--no-classes"}, &stdout, &stderr); code != 0 || !bytes.Contains(stdout.Bytes(), []byte(fmt.Sprintf("─ %d ", goPID))) {
 		t.Errorf("--tree: exit %d, child %d not drawn under a parent\n%s%s", code, goPID, stdout.String(), stderr.String())
 	}
+	stdout.Reset()
+	if code := run([]string{"ps", strconv.Itoa(goPID)}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), runtime.Version()) ||
+		!strings.Contains(stdout.String(), fmt.Sprintf("parent        %d\n", os.Getpid())) || !strings.Contains(stdout.String(), "-test.run=^TestHelperChild$") {
+		t.Errorf("ps %d: exit %d\n%s%s", goPID, code, stdout.String(), stderr.String())
+	}
 	if code := run([]string{"ps", "extra"}, &stdout, &stderr); code != exitUsage {
 		t.Errorf("ps with an argument: exit %d", code)
 	}
