@@ -30,7 +30,8 @@ Other users' processes whose executable cannot be read are counted, not listed. 
 Reading smaps walks each process's page tables: on many large processes pass --no-classes.
 
 With a PID, one process as gops PID shows it: parent, program and Go version, command line, user,
-start time, threads, resident set and CPU used (on average since the start), from /proc.
+start time, threads, resident set, CPU used (on average since the start) and TCP and UDP
+connections, from /proc.
 
 exit status:
   0  the list was printed (it may be empty)

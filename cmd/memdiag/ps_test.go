@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -92,6 +93,16 @@ func TestPs(t *testing.T) {
 	if code := run([]string{"ps", strconv.Itoa(goPID)}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), runtime.Version()) ||
 		!strings.Contains(stdout.String(), fmt.Sprintf("parent        %d\n", os.Getpid())) || !strings.Contains(stdout.String(), "-test.run=^TestHelperChild$") {
 		t.Errorf("ps %d: exit %d\n%s%s", goPID, code, stdout.String(), stderr.String())
+	}
+	// This test process, with a listening socket of its own.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	stdout.Reset()
+	if code := run([]string{"ps", strconv.Itoa(os.Getpid())}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "tcp "+ln.Addr().String()+" -> 0.0.0.0:0 LISTEN") {
+		t.Errorf("ps %d (this process): exit %d, its listener %s not listed\n%s%s", os.Getpid(), code, ln.Addr(), stdout.String(), stderr.String())
 	}
 	if code := run([]string{"ps", "extra"}, &stdout, &stderr); code != exitUsage {
 		t.Errorf("ps with an argument: exit %d", code)

@@ -45,6 +45,9 @@ type psDetail struct {
 	// CPUCores is the CPU time used per second of life, on average since the start (1 = one
 	// CPU busy all the time): what gops shows as CPU %.
 	CPUCores *float64 `json:"cpu_cores"`
+	// Connections are its TCP and UDP sockets; null when its descriptors could not be read
+	// (another user's process).
+	Connections []psConn `json:"connections"`
 	// Problems lists what could not be read, with the reason.
 	Problems []string `json:"problems"`
 }
@@ -113,6 +116,11 @@ func readPsDetail(root string, pid int, now time.Time) (*psDetail, error) {
 		d.ResidentBytes = &r
 	} else {
 		problem("statm", err)
+	}
+	if conns, err := readConns(proc, pid); err == nil {
+		d.Connections = conns
+	} else {
+		problem("connections", err)
 	}
 	st, err := pfs.Stat()
 	if err != nil {
@@ -191,6 +199,14 @@ func writePsDetail(w io.Writer, d *psDetail, now time.Time) {
 		line("cpu", fmt.Sprintf("%.1f%% of one CPU on average since the start (user %.1f s, system %.1f s)", *d.CPUCores*100, *d.UserCPUSeconds, *d.SystemCPUSeconds))
 	} else {
 		line("cpu", unread)
+	}
+	if d.Connections != nil {
+		line("connections", strconv.Itoa(len(d.Connections)))
+		for _, c := range d.Connections {
+			fmt.Fprintf(tw, "\t%s %s -> %s %s\n", c.Proto, c.Local, c.Remote, c.State)
+		}
+	} else {
+		line("connections", unread)
 	}
 	tw.Flush()
 	for _, p := range d.Problems {

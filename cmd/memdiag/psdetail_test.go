@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,6 +34,26 @@ func TestPsDetail(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "proc", "uptime"), []byte("1100.50 2000.00\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Two sockets among its descriptors: one listening, one connected; the third line is another
+	// process's.
+	if err := os.MkdirAll(filepath.Join(dir, "fd"), 0o755); err != nil || os.MkdirAll(filepath.Join(dir, "net"), 0o755) != nil {
+		t.Fatal(err)
+	}
+	for fd, target := range map[string]string{"0": "/dev/null", "3": "socket:[1067]", "4": "socket:[2001]"} {
+		if err := os.Symlink(target, filepath.Join(dir, "fd", fd)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tcp := "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" +
+		"   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1067 1 00000000eabc89f5 100 0 0 10 0\n" +
+		"   1: 0100007F:1F90 0100007F:ADA5 01 00000000:00000000 03:00001472 00000000     0        0 2001 3 000000003c9b84d4\n" +
+		"   2: 0100007F:B9FA 0100007F:ADA5 06 00000000:00000000 03:00001472 00000000     0        0 999 3 000000003c9b84d4\n"
+	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
+		t.Skip("the fixture's addresses are a little-endian host's")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "net", "tcp"), []byte(tcp), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	now := time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
 	d, err := readPsDetail(root, 42, now)
 	if err != nil {
@@ -47,6 +69,10 @@ func TestPsDetail(t *testing.T) {
 	}
 	if d.CPUCores == nil || *d.CPUCores != 4/life.Seconds() {
 		t.Errorf("cpu cores %v, want %v (4 s of CPU over %s)", d.CPUCores, 4/life.Seconds(), life)
+	}
+	wantConns := []psConn{{"tcp", "127.0.0.1:8080", "0.0.0.0:0", "LISTEN"}, {"tcp", "127.0.0.1:8080", "127.0.0.1:44453", "ESTABLISHED"}}
+	if fmt.Sprint(d.Connections) != fmt.Sprint(wantConns) {
+		t.Errorf("connections %v, want %v", d.Connections, wantConns)
 	}
 	if len(d.Problems) == 0 || !strings.HasPrefix(d.Problems[0], "executable: ") {
 		t.Errorf("the unreadable executable is not named: %v", d.Problems)
@@ -82,4 +108,39 @@ func FuzzParseUptime(f *testing.F) {
 			t.Fatalf("%q: %s reads back as %s, %v", b, d, again, err)
 		}
 	})
+}
+
+// FuzzParseNetSockets: the /proc/net socket parser never panics, and every socket it reads
+// prints back to a line it reads the same.
+func FuzzParseNetSockets(f *testing.F) {
+	hdr := "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+	for _, s := range []string{
+		hdr + "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1067 1 00000000eabc89f5 100 0 0 10 0\n",
+		hdr + "   0: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 77 1\n",
+		hdr, "", hdr + "garbage\n", hdr + "   0: 0100007F:1F90 00000000:0000 0A\n", hdr + "   0: 0100007G:1F90 00000000:0000 0A 0 0 0 0 0 5\n",
+	} {
+		f.Add([]byte(s), strings.Contains(s, "0000000000000000"))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, v6 bool) {
+		socks, err := parseNetSockets(b, v6)
+		if err != nil {
+			return
+		}
+		for _, s := range socks {
+			line := fmt.Sprintf("%s\n 0: %s %s %02X 0 0 0 0 0 %d\n", hdr, netHex(s.local), netHex(s.remote), s.state, s.inode)
+			again, err := parseNetSockets([]byte(line), v6)
+			if err != nil || len(again) != 1 || again[0] != s {
+				t.Fatalf("%v prints as %q and reads back as %v, %v", s, line, again, err)
+			}
+		}
+	})
+}
+
+// netHex prints an address as /proc/net does on this host.
+func netHex(ap netip.AddrPort) string {
+	raw := ap.Addr().AsSlice()
+	for w := 0; w < len(raw); w += 4 {
+		binary.NativeEndian.PutUint32(raw[w:], binary.BigEndian.Uint32(raw[w:]))
+	}
+	return fmt.Sprintf("%X:%04X", raw, ap.Port())
 }
