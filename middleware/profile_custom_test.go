@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -120,6 +121,31 @@ func TestGoroutineDelta(t *testing.T) {
 	for range 3 {
 		go parkedBeforeWindow(stop) // in both reads: not in their difference
 	}
+	start := time.Now()
+	// Wait until all three have run: a goroutine that has not run yet has only runtime.goexit in
+	// its profiled stack, and would count in the second read only.
+	for {
+		var buf strings.Builder
+		pprof.Lookup("goroutine").WriteTo(&buf, 1)
+		parked := 0
+		for _, rec := range strings.Split(buf.String(), "\n\n") {
+			if strings.Contains(rec, "parkedBeforeWindow") {
+				for _, line := range strings.Split(rec, "\n") {
+					if count, _, ok := strings.Cut(line, " @ "); ok {
+						n, _ := strconv.Atoi(count)
+						parked += n
+					}
+				}
+			}
+		}
+		if parked == 3 {
+			break
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("the goroutines started for the test have not run after 30 s:\n%s", buf.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	done := make(chan *httptest.ResponseRecorder)
 	go func() { done <- serve(h, "GET", testPrefix+"pprof/goroutine?seconds=1", "") }()
 	var w *httptest.ResponseRecorder
@@ -137,8 +163,8 @@ func TestGoroutineDelta(t *testing.T) {
 		t.Fatalf("goroutine?seconds=1: %d %s", w.Code, body(t, w))
 	}
 	openWith(t, body(t, w), "goroutine-delta.pb.gz", "pprof", "-raw")
-	// A goroutine that had not run yet at a read has another stack than once parked, so one of
-	// before the window may show as +1 and -1 on two stacks: what counts is the sum per function.
+	// One that had run but not yet parked has another stack than once parked: what counts is
+	// the sum per function.
 	p, err := profile.ParseData(w.Body.Bytes())
 	if err != nil {
 		t.Fatal(err)
