@@ -14,6 +14,9 @@
 // WithAllowedOrigins open it deliberately. Secrets in the command line and in allowlisted
 // environment values are redacted by name and by shape. Every request that takes a duration is
 // bounded (WithMaxDuration) and stops when the client goes away; a profile that stops the world
-// is served at most once a second. The one request that changes state, POST captures, is taken
-// only with a JSON body, which a page of another origin cannot send without a CORS preflight.
+// is served at most once a second. The request that changes state by default, POST captures, is
+// taken only with a JSON body, which a page of another origin cannot send without a CORS
+// preflight. POST gc and POST setgc, which change how the service runs (gops' gc and setgc), exist
+// only with WithRuntimeControl, take the same JSON-only rule, and are logged at Info through the
+// Monitor's logger.
 package middleware

@@ -22,7 +22,8 @@ import (
 //
 //	mux.Handle("/debug/memdiag/", middleware.Handler(mon))
 //
-// (or under WithPrefix's prefix). Every endpoint answers GET and HEAD, and captures POST too:
+// (or under WithPrefix's prefix). Every endpoint answers GET and HEAD except gc and setgc;
+// captures, pprof/symbol, gc and setgc take POST:
 //
 //	/               the page
 //	/report.json    a fresh full report (docs/report-schema.md); /report.txt the same in plain text;
@@ -38,7 +39,11 @@ import (
 //	/captures       what the Monitor's triggers kept; /captures/{id}/{part} downloads one part;
 //	                POST with Content-Type application/json ({"reason":"…"}) takes a capture now
 //	/pprof/         the runtime's profiles, bounded: heap (?gc=1), allocs, goroutine (?debug=0|1|2),
-//	                block, mutex, threadcreate (?debug=), trace (the flight recorder, or ?seconds=N)
+//	                block, mutex, threadcreate (?debug=), trace (the flight recorder, or ?seconds=N);
+//	                ?seconds=N on heap, allocs, goroutine, block, mutex, threadcreate a delta profile;
+//	                /pprof/{name} a profile the service registered with pprof.NewProfile;
+//	                /pprof/symbol address to function name (GET, or POST as go tool pprof sends)
+//	/gc, /setgc     POST only, and only with WithRuntimeControl: run a GC now, set GOGC
 //
 // Only loopback callers are served unless WithAuthorizer says otherwise — not requests a proxy on
 // the same host forwarded, not a Host that is not a loopback name, not requests a page of another
@@ -105,6 +110,9 @@ type tree struct {
 	// asking at once should wait for each other rather than multiply that cost.
 	procSem chan struct{}
 
+	// posts maps each path that takes POST to what its methods are, for 405s.
+	posts map[string]string
+
 	// lastJSON is the last report rendered for report.json: clients polling within reportReuse
 	// of each other are served the Monitor's same report, and its bytes are rendered once.
 	lastJSON atomic.Pointer[renderedReport]
@@ -147,7 +155,11 @@ func (t *tree) reportJSON(rep *runtimediag.Report) ([]byte, error) {
 }
 
 func newTree(mon *runtimediag.Monitor, cfg config) *tree {
-	t := &tree{mon: mon, cfg: cfg, mux: http.NewServeMux(), procSem: make(chan struct{}, 1)}
+	t := &tree{mon: mon, cfg: cfg, mux: http.NewServeMux(), procSem: make(chan struct{}, 1), posts: map[string]string{
+		cfg.prefix + "captures":      "captures answers GET and HEAD, and POST to take a capture",
+		cfg.prefix + "pprof/symbol":  "pprof/symbol answers GET and HEAD, and POST with addresses to name",
+		cfg.prefix + "pprof/symbolz": "pprof/symbolz answers GET and HEAD, and POST with addresses to name",
+	}}
 	t.handle("report.json", t.serveReportJSON)
 	t.handle("report.txt", t.serveReportText)
 	t.handle("history.json", t.serveHistory)
@@ -163,6 +175,7 @@ func newTree(mon *runtimediag.Monitor, cfg config) *tree {
 	t.handle("captures/{id}/{part}", t.serveCapturePart)
 	t.handleMethod("POST", "captures", t.servePostCapture)
 	t.registerPprof()
+	t.registerRuntimeControl()
 	// The page ("/" and "/events") lives in page.go, written separately; registerPage adds it with
 	// t.handle("{$}", …) and t.handle("events", …).
 	t.registerPage()
@@ -200,14 +213,20 @@ func (t *tree) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		// One endpoint changes state: POST captures takes a capture (captures.go).
-		if r.URL.Path != t.cfg.prefix+"captures" {
+		// A few endpoints take POST: captures takes a capture (captures.go), pprof/symbol reads
+		// addresses from the body as net/http/pprof's does, gc and setgc change the runtime
+		// (runtime_control.go). Each checks the body's Content-Type itself.
+		what, ok := t.posts[r.URL.Path]
+		if !ok {
 			w.Header().Set("Allow", "GET, HEAD")
 			return &httpError{status: http.StatusMethodNotAllowed, msg: "method: only GET and HEAD are served"}
 		}
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", "GET, HEAD, POST")
-			return &httpError{status: http.StatusMethodNotAllowed, msg: "method: captures answers GET and HEAD, and POST to take a capture"}
+			if _, pattern := t.mux.Handler(&http.Request{Method: http.MethodGet, URL: r.URL, Host: r.Host}); pattern == "" {
+				w.Header().Set("Allow", "POST") // gc and setgc have no GET
+			}
+			return &httpError{status: http.StatusMethodNotAllowed, msg: "method: " + what}
 		}
 	}
 	if len(r.URL.Path) > maxPathBytes || len(r.URL.RawPath) > maxPathBytes || len(r.URL.RawQuery) > maxQueryBytes {
@@ -225,6 +244,11 @@ func (t *tree) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 			"; mounted under another one, pass middleware.WithPrefix with it (docs/getting-started.md)"}
 	}
 	if _, pattern := t.mux.Handler(r); pattern == "" {
+		if what, ok := t.posts[r.URL.Path]; ok {
+			// gc and setgc have no GET.
+			w.Header().Set("Allow", "POST")
+			return &httpError{status: http.StatusMethodNotAllowed, msg: "method: " + what}
+		}
 		return errNotFound
 	}
 	t.mux.ServeHTTP(w, r)

@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -22,6 +23,10 @@ func FuzzHandler(f *testing.F) {
 		{"GET", "pprof/goroutine", "debug=2"}, {"GET", "pprof/block", ""}, {"GET", "pprof/mutex", "debug=1"},
 		{"GET", "pprof/threadcreate", "debug=0"}, {"GET", "pprof/allocs", "debug=1"}, {"GET", "pprof/trace", "seconds=1"},
 		{"GET", "pprof/trace", ""}, {"POST", "captures", ""}, {"GET", "report.json", "t=1&_=2"},
+		{"GET", "pprof/symbol", "0x4010a0+0x4010b0"}, {"POST", "pprof/symbol", ""}, {"GET", "pprof/symbolz", "%3Cb%3E"},
+		{"GET", "pprof/nosuch", "debug=1"}, {"GET", "pprof/heap", "seconds=1"}, {"GET", "pprof/allocs", "seconds=2&debug=1"},
+		{"POST", "gc", ""}, {"POST", "setgc", "gogc=1"}, {"GET", "gc", ""}, {"PUT", "setgc", ""},
+		{"GET", "pprof/block", "seconds=1"}, {"GET", "pprof/mutex", "seconds=3"}, {"GET", "pprof/threadcreate", "seconds=1"}, {"GET", "pprof/goroutine", "seconds=1"},
 	} {
 		f.Add(s[0], s[1], s[2])
 	}
@@ -32,7 +37,19 @@ func FuzzHandler(f *testing.F) {
 	relA, _, _ := h.allocs.acquire(time.Hour)
 	relF, _, _ := h.fgprof.acquire(time.Hour)
 	relT, _, _ := h.pprof.slot("trace").acquire(time.Hour)
-	f.Cleanup(func() { relA(); relF(); relT() })
+	var rels []func()
+	for _, kind := range []string{"heap", "allocs", "goroutine", "block", "mutex", "threadcreate", "nosuch"} {
+		rel, _, _ := h.pprof.slot(kind + "?seconds").acquire(time.Hour)
+		rels = append(rels, rel)
+	}
+	f.Cleanup(func() {
+		relA()
+		relF()
+		relT()
+		for _, rel := range rels {
+			rel()
+		}
+	})
 	f.Fuzz(func(t *testing.T, method, path, query string) {
 		if !validMethod(method) {
 			return
@@ -69,4 +86,30 @@ func validMethod(m string) bool {
 		}
 	}
 	return true
+}
+
+// FuzzParseSymbolAddrs: the symbol endpoint's address parser never panics, keeps its bound, and
+// every address it returns prints back to a word it reads the same.
+func FuzzParseSymbolAddrs(f *testing.F) {
+	for _, s := range []string{"", "0x4010a0", "0x1+0x2+", "+++", "12345+0x10", "-1", "0x1ffffffffffffffff", "0X10+0o7+0b1", "1_000", " 0x1 ", "0x1\n+0x2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		addrs, err := parseSymbolAddrs(s, 8)
+		if err != nil {
+			if strings.Contains(err.Error(), "<") {
+				t.Fatalf("%q: error carries markup: %v", s, err)
+			}
+			return
+		}
+		if len(addrs) > 8 {
+			t.Fatalf("%q: %d addresses past the bound", s, len(addrs))
+		}
+		for _, a := range addrs {
+			back, err := parseSymbolAddrs(fmt.Sprintf("%#x", a), 1)
+			if err != nil || len(back) != 1 || back[0] != a {
+				t.Fatalf("%q: %#x reads back as %v, %v", s, a, back, err)
+			}
+		}
+	})
 }

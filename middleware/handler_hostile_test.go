@@ -109,7 +109,33 @@ func TestHostileRequests(t *testing.T) {
 		{name: "a file below proc", target: "proc/self/environ", want: 404, contains: "path: not found"},
 		{name: "wrong case", target: "PROC", want: 404, contains: "path: not found"},
 		{name: "unknown endpoint", target: "pprof/cmdline", want: 404, contains: "path: not found"},
-		{name: "pprof symbol not served", target: "pprof/symbol", want: 404, contains: "path: not found"},
+		{name: "pprof symbol, no address", target: "pprof/symbol", want: 200},
+		{name: "pprof symbol, not an address", target: "pprof/symbol?0x1+%3Cb%3E", want: 400, contains: `addresses: "\x253Cb\x253E" is not an address`},
+		{name: "pprof symbol, negative", target: "pprof/symbol?-1", want: 400, contains: "addresses:"},
+		{name: "pprof symbol, overflow", target: "pprof/symbol?0x1ffffffffffffffff", want: 400, contains: "addresses:"},
+		{name: "pprof symbol, form post", method: "POST", target: "pprof/symbol", header: [2]string{"Content-Type", "application/x-www-form-urlencoded"}, want: 415, contains: "content-type:"},
+		{name: "pprof symbol, no-cors post", method: "POST", target: "pprof/symbol", header: [2]string{"Content-Type", "text/plain"}, want: 415, contains: "content-type:"},
+		{name: "pprof symbol, cross-site post", method: "POST", target: "pprof/symbol", header: [2]string{"Sec-Fetch-Site", "cross-site"}, want: 403, contains: "cross-site"},
+		{name: "pprof symbol, foreign origin post", method: "POST", target: "pprof/symbol", header: [2]string{"Origin", "http://evil.example"}, want: 403, contains: "origin"},
+		{name: "pprof symbol, PUT", method: "PUT", target: "pprof/symbol", want: 405, contains: "method: pprof/symbol answers GET and HEAD, and POST"},
+		{name: "pprof custom, not registered", target: "pprof/nosuch", want: 404, contains: `no profile "nosuch" is registered`},
+		{name: "pprof custom, markup", target: "pprof/%3Cb%3E", want: 404},
+		{name: "pprof custom, bad debug", target: "pprof/nosuch?debug=9", want: 404},
+		{name: "heap delta with debug", target: "pprof/heap?seconds=1&debug=1", want: 400, contains: "seconds: a delta is served as a pprof profile only"},
+		{name: "heap delta with gc", target: "pprof/heap?seconds=1&gc=1", want: 400, contains: "seconds and gc=1 cannot go together"},
+		{name: "heap delta seconds zero", target: "pprof/heap?seconds=0", want: 400, contains: "seconds: must be an integer between 1 and 5"},
+		{name: "heap delta seconds over the bound", target: "pprof/heap?seconds=6", want: 400, contains: "between 1 and 5"},
+		{name: "allocs delta seconds fractional", target: "pprof/allocs?seconds=0.5", want: 400, contains: "seconds:"},
+		{name: "threadcreate delta seconds repeated", target: "pprof/threadcreate?seconds=1&seconds=1", want: 400, contains: "seconds: given 2 times"},
+		{name: "mutex delta seconds huge", target: "pprof/mutex?seconds=99999999999999999999", want: 400, contains: "seconds:"},
+		{name: "heap delta HEAD", method: "HEAD", target: "pprof/heap?seconds=5", want: 200},
+		{name: "gc without WithRuntimeControl", method: "POST", target: "gc", header: [2]string{"Content-Type", "application/json"}, want: 403, contains: "WithRuntimeControl"},
+		{name: "setgc without WithRuntimeControl", method: "POST", target: "setgc", header: [2]string{"Content-Type", "application/json"}, want: 403, contains: "WithRuntimeControl"},
+		{name: "GET gc", target: "gc", want: 405, contains: "method: gc takes POST only"},
+		{name: "HEAD setgc", method: "HEAD", target: "setgc", want: 405},
+		{name: "PUT setgc", method: "PUT", target: "setgc", want: 405, contains: "method: setgc takes POST only"},
+		{name: "gc below its path", method: "POST", target: "gc/x", want: 405, contains: "method:"},
+		{name: "cross-site gc", method: "POST", target: "gc", header: [2]string{"Sec-Fetch-Site", "cross-site"}, want: 403, contains: "cross-site"},
 		{name: "pprof below a profile", target: "pprof/heap/x", want: 404, contains: "path: not found"},
 		{name: "pprof index unknown format", target: "pprof/?format=html", want: 400, contains: "format: must be one of text, json"},
 		{name: "pprof index unknown parameter", target: "pprof/?debug=1", want: 400, contains: `unknown parameter "debug"`},
@@ -121,12 +147,11 @@ func TestHostileRequests(t *testing.T) {
 		{name: "heap gc repeated", target: "pprof/heap?gc=1&gc=1", want: 400, contains: "gc: given 2 times"},
 		{name: "gc on allocs", target: "pprof/allocs?gc=1", want: 400, contains: `unknown parameter "gc"`},
 		{name: "allocs debug 2", target: "pprof/allocs?debug=2", want: 400, contains: "debug: must be an integer between 0 and 1"},
-		{name: "allocs seconds", target: "pprof/allocs?seconds=5", want: 400, contains: `unknown parameter "seconds"`},
 		{name: "pprof index HEAD", method: "HEAD", target: "pprof/", want: 200},
 		{name: "goroutine debug 3", target: "pprof/goroutine?debug=3", want: 400, contains: "debug: must be an integer between 0 and 2"},
 		{name: "goroutine debug huge", target: "pprof/goroutine?debug=99999999999999999999", want: 400, contains: "debug:"},
 		{name: "goroutine debug markup", target: "pprof/goroutine?debug=%3Cb%3E", want: 400, contains: `\x3cb\x3e`},
-		{name: "goroutine seconds", target: "pprof/goroutine?seconds=5", want: 400, contains: `unknown parameter "seconds"`},
+		{name: "goroutine delta with debug", target: "pprof/goroutine?seconds=5&debug=2", want: 400, contains: "seconds and debug=2 cannot go together"},
 		{name: "threadcreate debug 2", target: "pprof/threadcreate?debug=2", want: 400, contains: "debug:"},
 		{name: "mutex debug 2", target: "pprof/mutex?debug=2", want: 400, contains: "debug:"},
 		{name: "block debug 2", target: "pprof/block?debug=2", want: 400, contains: "debug:"},
@@ -218,8 +243,12 @@ func TestHostileRequests(t *testing.T) {
 			if tc.want != 200 && strings.ContainsAny(b, "<>") {
 				t.Errorf("error body carries markup: %q", b)
 			}
-			if tc.want == 405 && !strings.HasPrefix(w.Header().Get("Allow"), "GET, HEAD") {
-				t.Errorf("405 without Allow: GET, HEAD")
+			wantAllow := "GET, HEAD"
+			if tc.target == "gc" || tc.target == "setgc" {
+				wantAllow = "POST" // they have no GET
+			}
+			if tc.want == 405 && !strings.HasPrefix(w.Header().Get("Allow"), wantAllow) {
+				t.Errorf("405 with Allow %q, want %s", w.Header().Get("Allow"), wantAllow)
 			}
 			for _, kind := range []string{"allocs", "fgprof", "cpu"} {
 				if tc.want == 403 && slotOf(h, kind).isBusy() {

@@ -56,6 +56,8 @@ type config struct {
 	routeFunc   func(*http.Request) string
 	maxRoutes   int
 	pprofLabels bool // WithPprofLabels (instrument.go)
+	// runtimeControl turns on POST gc and setgc (WithRuntimeControl, runtime_control.go).
+	runtimeControl bool
 
 	// The guard's deliberate openings (guard.go, options_trust.go).
 	trustedProxies []netip.Prefix

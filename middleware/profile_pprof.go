@@ -28,27 +28,29 @@ type snapshotProfile struct {
 	cost    string // what reading it costs the service
 	debugs  int    // the highest debug level served (0: proto only)
 	stwFrom int    // the lowest debug level that stops the world; -1 never
+	// delta is whether ?seconds=N serves the difference of two reads N seconds apart.
+	delta bool
 	// needsRate says why the profile is empty unless the service turned its sampling on, or "".
 	needsRate func() string
 }
 
 var snapshotProfiles = []snapshotProfile{
-	{name: "heap", debugs: 1, stwFrom: 1,
+	{name: "heap", debugs: 1, stwFrom: 1, delta: true,
 		what: "live objects (in-use bytes and objects) by allocation site, sampled one per runtime.MemProfileRate bytes; ?gc=1 collects first, so that the figures are those of the last completed GC rather than the one before it",
 		cost: "a walk of the sampled records under the profile lock, no stop-the-world; debug=1 adds runtime.MemStats (one short stop-the-world); gc=1 runs a full blocking GC cycle (runtime.GC: two short stop-the-world phases and the marking of the whole heap, with the service's goroutines assisting)"},
-	{name: "allocs", debugs: 1, stwFrom: 1,
+	{name: "allocs", debugs: 1, stwFrom: 1, delta: true,
 		what: "every sampled allocation since the process started, by site (the heap profile with allocation counts as its default sample)",
 		cost: "as heap without gc: no stop-the-world at debug=0; debug=1 reads runtime.MemStats (one short stop-the-world)"},
-	{name: "goroutine", debugs: 2, stwFrom: 0,
+	{name: "goroutine", debugs: 2, stwFrom: 0, delta: true,
 		what: "every goroutine's stack: debug=0 a pprof profile, debug=1 one line per distinct stack with its count, debug=2 every goroutine with its state and wait time, as a panic prints them",
 		cost: "debug=0 and 1 stop the world twice briefly and copy the stacks concurrently; debug=2 stops the world for the whole dump, a span that grows with the number of goroutines (docs/performance.md)"},
-	{name: "block", debugs: 1, stwFrom: -1, needsRate: blockRateNote,
+	{name: "block", debugs: 1, stwFrom: -1, delta: true, needsRate: blockRateNote,
 		what: "where goroutines waited on channels, selects, mutexes and condition variables, sampled at runtime.SetBlockProfileRate",
 		cost: "a copy of the records, no stop-the-world; recording itself costs the service when its rate is set"},
-	{name: "mutex", debugs: 1, stwFrom: -1, needsRate: mutexRateNote,
+	{name: "mutex", debugs: 1, stwFrom: -1, delta: true, needsRate: mutexRateNote,
 		what: "where contended mutexes were released (who held the lock others waited for), sampled at runtime.SetMutexProfileFraction",
 		cost: "a copy of the records, no stop-the-world; recording itself costs the service when its fraction is set"},
-	{name: "threadcreate", debugs: 1, stwFrom: -1,
+	{name: "threadcreate", debugs: 1, stwFrom: -1, delta: true,
 		what: "the stacks that created OS threads",
 		cost: "a walk of the thread list, no stop-the-world"},
 }
@@ -125,6 +127,12 @@ func (t *tree) registerPprof() {
 	t.handle("pprof/mutex", t.snapshotEndpoint("mutex"))
 	t.handle("pprof/threadcreate", t.snapshotEndpoint("threadcreate"))
 	t.handle("pprof/trace", t.serveTrace)
+	// Any other profile the service registered with pprof.NewProfile (profile_custom.go).
+	t.handle("pprof/{name}", t.serveCustomProfile)
+	t.handle("pprof/symbol", t.serveSymbol)
+	t.handleMethod("POST", "pprof/symbol", t.serveSymbol)
+	t.handle("pprof/symbolz", t.serveSymbol)
+	t.handleMethod("POST", "pprof/symbolz", t.serveSymbol)
 }
 
 func (t *tree) snapshotEndpoint(name string) endpoint {
@@ -158,6 +166,9 @@ func (t *tree) pprofIndex() []pprofIndexEntry {
 		if sp.name == "heap" {
 			e.Parameters += ", gc=0|1"
 		}
+		if sp.delta {
+			e.Parameters += fmt.Sprintf(", seconds=1..%d (a delta)", int(t.cfg.maxDuration/time.Second))
+		}
 		if p := pprof.Lookup(sp.name); p != nil {
 			n := p.Count()
 			e.Count = &n
@@ -174,7 +185,8 @@ func (t *tree) pprofIndex() []pprofIndexEntry {
 	if !t.mon.Stats().FlightRecorderOn {
 		tr.Note = "no flight recorder runs (runtimediag.WithFlightRecorder): a trace needs seconds"
 	}
-	return append(out, tr)
+	out = append(out, tr)
+	return append(out, t.customIndex()...)
 }
 
 // servePprofIndex lists the profiles, what each shows and what it costs.
@@ -219,6 +231,9 @@ func (t *tree) serveSnapshotProfile(w http.ResponseWriter, r *http.Request, sp s
 	if sp.name == "heap" {
 		known = append(known, "gc")
 	}
+	if sp.delta {
+		known = append(known, "seconds")
+	}
 	p, err := parseParams(r, known...)
 	if err != nil {
 		return err
@@ -231,11 +246,14 @@ func (t *tree) serveSnapshotProfile(w http.ResponseWriter, r *http.Request, sp s
 	if err != nil {
 		return err
 	}
+	if _, ok := p["seconds"]; ok {
+		return t.serveDeltaProfile(w, r, sp, p, debug, gc)
+	}
 	contentType := "application/octet-stream"
 	if debug > 0 {
 		contentType = contentTypeText
 	} else {
-		w.Header().Set("Content-Disposition", `attachment; filename="`+sp.name+`.pb.gz"`)
+		w.Header().Set("Content-Disposition", `attachment; filename="`+fileName(sp.name)+`.pb.gz"`)
 	}
 	if sp.needsRate != nil {
 		if why := sp.needsRate(); why != "" {
@@ -300,4 +318,19 @@ func (b *cappedBuffer) Write(p []byte) (int, error) {
 		return 0, errTraceTooLarge
 	}
 	return b.Buffer.Write(p)
+}
+
+// fileName is a profile's name for Content-Disposition: a name the service registered may hold
+// any byte, and only letters, digits, '.', '_' and '-' go into the header as they are.
+func fileName(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	if len(b) == 0 || len(b) > 64 {
+		return "profile"
+	}
+	return string(b)
 }

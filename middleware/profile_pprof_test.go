@@ -175,7 +175,8 @@ func TestProfileStopTheWorldMeasured(t *testing.T) {
 	defer func() { close(stop); wg.Wait() }()
 	mon := newTestMonitor(t)
 	for _, target := range []string{"pprof/goroutine", "pprof/goroutine?debug=1", "pprof/goroutine?debug=2", "pprof/heap", "pprof/heap?debug=1",
-		"pprof/heap?gc=1", "pprof/allocs", "pprof/threadcreate", "pprof/trace?seconds=1"} {
+		"pprof/heap?gc=1", "pprof/allocs", "pprof/threadcreate", "pprof/trace?seconds=1",
+		"pprof/goroutine?seconds=1", "pprof/heap?seconds=1"} {
 		h := newTestTree(t, mon)
 		before, beforeGC := pauses("other"), pauses("gc")
 		start := time.Now()

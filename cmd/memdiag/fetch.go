@@ -105,9 +105,28 @@ const maxRetryWait = 5 * time.Second
 
 // fetchTreeOnce is one try of fetchTree; retry is the Retry-After of a 429, else 0.
 func fetchTreeOnce(ctx context.Context, client *http.Client, target, accept string, limit int) (body []byte, contentType string, retry time.Duration, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	return sendTree(ctx, client, http.MethodGet, target, nil, accept, limit)
+}
+
+// postTree sends a JSON body to an endpoint of a memdiag tree that takes POST, and returns its
+// answer; errors are fetchTree's sentences.
+func postTree(ctx context.Context, client *http.Client, target string, payload []byte, limit int) ([]byte, error) {
+	body, _, _, err := sendTree(ctx, client, http.MethodPost, target, payload, "application/json", limit)
+	return body, err
+}
+
+// sendTree is one request to an endpoint of a tree: a GET, or a POST of a JSON payload.
+func sendTree(ctx context.Context, client *http.Client, method, target string, payload []byte, accept string, limit int) (body []byte, contentType string, retry time.Duration, err error) {
+	var rd io.Reader
+	if payload != nil {
+		rd = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, rd)
 	if err != nil {
 		return nil, "", 0, fmt.Errorf("bad URL %q: %w", target, err)
+	}
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", accept)
 	req.Header.Set("User-Agent", "memdiag-cli")

@@ -15,6 +15,10 @@
 //	ps      list the Go processes on this host with their resident memory by class
 //	stack   print every goroutine's stack from a service's memdiag tree
 //	heap    print a service's in-use heap by function, or save the profile
+//	cpu     take a service's CPU profile and save it for go tool pprof
+//	trace   save a service's execution trace for go tool trace
+//	gc      run a full GC in a service now (needs middleware.WithRuntimeControl)
+//	setgc   set a service's GOGC (needs middleware.WithRuntimeControl)
 //	gate    compare benchmark results and fail on allocation regressions
 //	why     name the top allocation sites of benchmarks or a service, with the compiler's reason and the fix
 //	help    show help for a command
@@ -49,6 +53,10 @@ func commands() []command {
 		{name: "ps", summary: "list the Go processes on this host with their resident memory by class", run: runPs, usage: psUsage},
 		{name: "stack", summary: "print every goroutine's stack from a service's memdiag tree", run: runStack, usage: stackUsage},
 		{name: "heap", summary: "print a service's in-use heap by function, or save the profile", run: runHeap, usage: heapUsage},
+		{name: "cpu", summary: "take a service's CPU profile and save it for go tool pprof", run: runCPU, usage: cpuUsage},
+		{name: "trace", summary: "save a service's execution trace for go tool trace", run: runTrace, usage: traceUsage},
+		{name: "gc", summary: "run a full GC in a service now (needs middleware.WithRuntimeControl)", run: runGC, usage: gcUsage},
+		{name: "setgc", summary: "set a service's GOGC (needs middleware.WithRuntimeControl)", run: runSetGC, usage: setgcUsage},
 		{name: "gate", summary: "compare benchmark results and fail on allocation regressions", run: runGate, usage: gateUsage},
 		{name: "why", summary: "name the top allocation sites of benchmarks or a service, with the compiler's reason and the fix", run: runWhy, usage: whyUsage},
 	}

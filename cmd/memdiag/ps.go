@@ -19,7 +19,7 @@ import (
 	"github.com/memdiag/memdiag/procself"
 )
 
-const psSynopsis = `usage: memdiag ps [flags]
+const psSynopsis = `usage: memdiag ps [flags] [PID]
 
 Lists the Go programs running on this host, as gops does: for each process whose executable
 (/proc/PID/exe) carries Go build information, its PID, Go version, main module, whether it embeds
@@ -29,6 +29,10 @@ Other users' processes whose executable cannot be read are counted, not listed. 
 
 Reading smaps walks each process's page tables: on many large processes pass --no-classes.
 
+With a PID, one process as gops PID shows it: parent, program and Go version, command line, user,
+start time, threads, resident set, CPU used (on average since the start) and TCP and UDP
+connections, from /proc.
+
 exit status:
   0  the list was printed (it may be empty)
   1  /proc could not be read
@@ -37,15 +41,21 @@ exit status:
 flags:
 `
 
-func psFlags() (*flag.FlagSet, *bool, *bool) {
+type psConfig struct {
+	asJSON, noClasses, tree bool
+}
+
+func psFlags() (*flag.FlagSet, *psConfig) {
+	c := &psConfig{}
 	fs := flag.NewFlagSet("ps", flag.ContinueOnError)
-	asJSON := fs.Bool("json", false, "print the list as JSON")
-	noClasses := fs.Bool("no-classes", false, "leave out the per-class breakdown (no smaps reads)")
-	return fs, asJSON, noClasses
+	fs.BoolVar(&c.asJSON, "json", false, "print the list as JSON")
+	fs.BoolVar(&c.noClasses, "no-classes", false, "leave out the per-class breakdown (no smaps reads)")
+	fs.BoolVar(&c.tree, "tree", false, "show the Go processes as a tree: each under its nearest Go ancestor (from /proc/PID/stat's parent PIDs), as gops tree")
+	return fs, c
 }
 
 func psUsage(w io.Writer) {
-	fs, _, _ := psFlags()
+	fs, _ := psFlags()
 	fs.SetOutput(w)
 	io.WriteString(w, psSynopsis)
 	fs.PrintDefaults()
@@ -59,6 +69,11 @@ type goProcess struct {
 	MainModule string `json:"main_module"`
 	// Memdiag is true when the program links memdiag: its tree may serve a full report.
 	Memdiag bool `json:"memdiag"`
+	// PPID is the parent process (/proc/PID/stat); null when stat could not be read.
+	PPID *int `json:"ppid"`
+	// GoParentPID is the nearest ancestor that is one of the listed Go processes; null when none
+	// is (the process is a root of memdiag ps --tree).
+	GoParentPID *int `json:"go_parent_pid"`
 	// ResidentBytes is statm's resident set; null when statm could not be read.
 	ResidentBytes *uint64 `json:"resident_bytes"`
 	// Classes is the resident bytes of each mapping class; null when smaps could not be read
@@ -80,32 +95,48 @@ type psResult struct {
 }
 
 func runPs(args []string, stdout, stderr io.Writer) int {
-	flags, asJSON, noClasses := psFlags()
+	flags, c := psFlags()
 	flags.SetOutput(io.Discard)
 	pos, err := parseInterleaved(flags, args)
 	if errors.Is(err, flag.ErrHelp) {
 		psUsage(stdout)
 		return 0
 	}
-	if err == nil && len(pos) != 0 {
-		err = fmt.Errorf("takes no arguments, have %d", len(pos))
+	if err == nil && len(pos) > 1 {
+		err = fmt.Errorf("takes at most one PID, have %d arguments", len(pos))
+	}
+	if err == nil && len(pos) == 1 {
+		if c.tree {
+			return cmdUsageError(stderr, "ps", errors.New("--tree lists every Go process: not with a PID"))
+		}
+		return runPsDetail(pos[0], c.asJSON, stdout, stderr)
 	}
 	if err != nil {
 		return cmdUsageError(stderr, "ps", err)
 	}
-	res, err := listGoProcesses("/proc", !*noClasses)
+	if err == nil && c.tree && c.asJSON {
+		err = errors.New("--tree and --json: the JSON has each process's ppid and go_parent_pid, from which the tree is drawn")
+	}
+	if err != nil {
+		return cmdUsageError(stderr, "ps", err)
+	}
+	res, err := listGoProcesses("/proc", !c.noClasses)
 	if err != nil {
 		fmt.Fprintf(stderr, "memdiag ps: %v\n", err)
 		return exitFail
 	}
-	if *asJSON {
+	if c.asJSON {
 		if err := jsonEncoder(stdout).Encode(res); err != nil {
 			fmt.Fprintf(stderr, "memdiag ps: %v\n", err)
 			return exitFail
 		}
 		return 0
 	}
-	writePs(stdout, res)
+	if c.tree {
+		writePsTree(stdout, res)
+	} else {
+		writePs(stdout, res)
+	}
 	return 0
 }
 
@@ -161,7 +192,109 @@ func listGoProcesses(proc string, classes bool) (*psResult, error) {
 		res.Processes = append(res.Processes, p)
 	}
 	slices.SortFunc(res.Processes, func(a, b goProcess) int { return a.PID - b.PID })
+	linkGoParents(proc, ents, res.Processes)
 	return res, nil
+}
+
+// maxAncestry bounds the walk up the parent chain: deeper than any real process tree, and a
+// guard against a cycle read from a changing /proc.
+const maxAncestry = 256
+
+// linkGoParents fills each Go process's PPID and its nearest Go ancestor, reading the parent PID
+// of every process under proc (the chain may pass through shells and other non-Go programs).
+func linkGoParents(proc string, ents []fs.DirEntry, ps []goProcess) {
+	parent := map[int]int{}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if st, err := procself.ForPID(filepath.Dir(proc), pid).Stat(); err == nil {
+			parent[pid] = st.PPID
+		}
+	}
+	isGo := map[int]bool{}
+	for _, p := range ps {
+		isGo[p.PID] = true
+	}
+	for i := range ps {
+		pp, ok := parent[ps[i].PID]
+		if !ok {
+			continue
+		}
+		ps[i].PPID = &pp
+		for cur, n := pp, 0; cur > 0 && n < maxAncestry; n++ {
+			if isGo[cur] && cur != ps[i].PID {
+				gp := cur
+				ps[i].GoParentPID = &gp
+				break
+			}
+			next, ok := parent[cur]
+			if !ok {
+				break
+			}
+			cur = next
+		}
+	}
+}
+
+// writePsTree prints the Go processes as a tree under their nearest Go ancestors.
+func writePsTree(w io.Writer, res *psResult) {
+	children := map[int][]goProcess{}
+	var roots []goProcess
+	for _, p := range res.Processes {
+		if p.GoParentPID == nil {
+			roots = append(roots, p)
+		} else {
+			children[*p.GoParentPID] = append(children[*p.GoParentPID], p)
+		}
+	}
+	var walk func(p goProcess, prefix, branch string, depth int)
+	walk = func(p goProcess, prefix, branch string, depth int) {
+		fmt.Fprintf(w, "%s%s%s\n", prefix, branch, psTreeLine(p))
+		if depth == maxAncestry {
+			return
+		}
+		switch branch {
+		case "├─ ":
+			prefix += "│  "
+		case "└─ ":
+			prefix += "   "
+		}
+		kids := children[p.PID]
+		for i, k := range kids {
+			b := "├─ "
+			if i == len(kids)-1 {
+				b = "└─ "
+			}
+			walk(k, prefix, b, depth+1)
+		}
+	}
+	for _, r := range roots {
+		walk(r, "", "", 0)
+	}
+	fmt.Fprintf(w, "\n%d Go processes, each under its nearest Go ancestor (the chain may pass through other programs)", len(res.Processes))
+	if res.Unreadable > 0 {
+		fmt.Fprintf(w, "; %d processes whose executable could not be read (another user's: run as root to see them)", res.Unreadable)
+	}
+	fmt.Fprintln(w)
+}
+
+// psTreeLine is one process in memdiag ps --tree.
+func psTreeLine(p goProcess) string {
+	name := p.Exe
+	if name == "" {
+		name = p.MainModule
+	}
+	var extra []string
+	extra = append(extra, p.GoVersion)
+	if p.Memdiag {
+		extra = append(extra, "memdiag")
+	}
+	if p.ResidentBytes != nil {
+		extra = append(extra, humanize.Bytes(*p.ResidentBytes)+" resident")
+	}
+	return fmt.Sprintf("%d %s (%s)", p.PID, name, strings.Join(extra, ", "))
 }
 
 const memdiagModule = "github.com/memdiag/memdiag"

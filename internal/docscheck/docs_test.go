@@ -204,14 +204,24 @@ func endpoints(t *testing.T) []string {
 		}
 		ast.Inspect(f, func(n ast.Node) bool {
 			call, ok := n.(*ast.CallExpr)
-			if !ok || len(call.Args) != 2 {
+			if !ok {
 				return true
 			}
 			sel, ok := call.Fun.(*ast.SelectorExpr)
-			if !ok || sel.Sel.Name != "handle" {
+			if !ok {
 				return true
 			}
-			if lit, ok := call.Args[0].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+			// handle(path, fn) for GET, handleMethod(method, path, fn) for the POST-only ones.
+			var arg ast.Expr
+			switch {
+			case sel.Sel.Name == "handle" && len(call.Args) == 2:
+				arg = call.Args[0]
+			case sel.Sel.Name == "handleMethod" && len(call.Args) == 3:
+				arg = call.Args[1]
+			default:
+				return true
+			}
+			if lit, ok := arg.(*ast.BasicLit); ok && lit.Kind == token.STRING {
 				s, _ := strconv.Unquote(lit.Value)
 				// "{$}" matches the path ending there: the prefix itself, or pprof/.
 				s = strings.TrimSuffix(s, "{$}")

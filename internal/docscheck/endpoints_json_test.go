@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -36,6 +38,8 @@ var endpointSchemas = []struct{ path, def string }{
 	{"pprof/?format=json", "PprofIndex"},
 	{"POST captures", "CaptureInfo"},
 	{"leaks", "Leaks"},
+	{"POST gc", "GCResult"},
+	{"POST setgc", "SetGCResult"},
 	{"events", "Point"}, // each server-sent event's data
 }
 
@@ -53,10 +57,14 @@ func liveEndpoints(t *testing.T) map[string][]byte {
 	if err := mon.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	tree, err := middleware.NewHandler(mon)
+	tree, err := middleware.NewHandler(mon, middleware.WithRuntimeControl())
 	if err != nil {
 		t.Fatal(err)
 	}
+	// setgc sets GOGC to what it is: the test changes nothing.
+	gogc := debug.SetGCPercent(100)
+	debug.SetGCPercent(gogc)
+	postBodies := map[string]string{"captures": `{"reason":"schema test"}`, "gc": `{}`, "setgc": fmt.Sprintf(`{"gogc":%d}`, gogc)}
 	instrument, err := middleware.NewInstrument(mon)
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +97,7 @@ func liveEndpoints(t *testing.T) map[string][]byte {
 		var resp *http.Response
 		var err error
 		if p, ok := strings.CutPrefix(e.path, "POST "); ok {
-			resp, err = http.Post(srv.URL+"/debug/memdiag/"+p, "application/json", strings.NewReader(`{"reason":"schema test"}`))
+			resp, err = http.Post(srv.URL+"/debug/memdiag/"+p, "application/json", strings.NewReader(postBodies[p]))
 		} else {
 			resp, err = http.Get(srv.URL + "/debug/memdiag/" + e.path)
 		}
