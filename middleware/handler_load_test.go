@@ -97,10 +97,18 @@ func TestLoad(t *testing.T) {
 	client.CloseIdleConnections()
 	mon.Close()
 
+	// Profiles over seconds are single-flight per kind: allocs?seconds=1 and its JSON variant take
+	// turns for one slot, and which variant wins it is scheduling. A kind must have answered 200.
+	okByPath := map[string]int64{}
+	for k, target := range targets {
+		path, _, _ := strings.Cut(target, "?")
+		okByPath[path] += stats[k].ok.Load()
+	}
 	for k, target := range targets {
 		s := &stats[k]
 		t.Logf("%-45s 200: %5d  429: %4d  other: %d  client errors: %d", target, s.ok.Load(), s.tooMany.Load(), s.other.Load(), s.errs.Load())
-		if s.ok.Load() == 0 {
+		path, _, _ := strings.Cut(target, "?")
+		if s.ok.Load() == 0 && (!strings.Contains(target, "seconds=") || okByPath[path] == 0) {
 			t.Errorf("%s: never answered 200", target)
 		}
 		if !strings.HasSuffix(target, "events") && s.errs.Load() > 0 {
