@@ -10,11 +10,13 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/google/pprof/profile"
 
+	"github.com/memdiag/memdiag/internal/appframe"
 	"github.com/memdiag/memdiag/internal/humanize"
 )
 
@@ -197,8 +199,65 @@ type heapFunc struct {
 	bytes, objs int64
 }
 
-// writeHeapTop prints the functions that allocated the most in-use bytes (flat: the innermost
-// frame of each sample's stack).
+// memdiagPackages is the import path prefix of memdiag's own packages; its examples are an
+// application's code.
+const memdiagPackages = "github.com/memdiag/memdiag/"
+
+// heapSite is the function a heap sample is charged to, and its file:line: the first frame of the
+// service's own code from the allocation outwards (not the runtime, not the standard library);
+// "memdiag itself" when memdiag's code comes first, so that the observer's own memory is one line;
+// the first frame outside the runtime when the stack holds neither.
+func heapSite(locs []*profile.Location) (name, file string) {
+	var first, firstOut *profile.Line
+	for _, loc := range locs {
+		for i := range loc.Line { // innermost (inlined) first
+			ln := &loc.Line[i]
+			if ln.Function == nil {
+				continue
+			}
+			fn := ln.Function.Name
+			if first == nil && !heapAllocator(fn) {
+				first = ln
+			}
+			pkg := appframe.Package(fn)
+			if firstOut == nil && pkg != "runtime" && !strings.HasPrefix(fn, "runtime.") {
+				firstOut = ln
+			}
+			if strings.HasPrefix(fn, memdiagPackages) && !strings.HasPrefix(fn, memdiagPackages+"examples/") {
+				return "memdiag itself", "(memdiag's own memory, not the service's)"
+			}
+			if pkg != "" && !appframe.Std(pkg) { // the standard library is not; main is
+				return fn, fmt.Sprintf("%s:%d", ln.Function.Filename, ln.Line)
+			}
+		}
+	}
+	ln := firstOut
+	if ln == nil {
+		ln = first
+	}
+	if ln == nil && len(locs) > 0 && len(locs[0].Line) > 0 && locs[0].Line[0].Function != nil {
+		ln = &locs[0].Line[0]
+	}
+	if ln == nil {
+		return "(unknown)", ""
+	}
+	return ln.Function.Name, fmt.Sprintf("%s:%d", ln.Function.Filename, ln.Line)
+}
+
+// heapAllocator reports whether fn is the runtime's allocator itself, which says nothing of what
+// allocated.
+func heapAllocator(fn string) bool {
+	for _, p := range []string{"runtime.mallocgc", "runtime.profilealloc", "runtime.mProf_", "runtime.(*mcache)",
+		"runtime.(*mheap)", "runtime.(*mcentral)", "runtime.largeAlloc", "runtime.nextSample"} {
+		if strings.HasPrefix(fn, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// writeHeapTop prints the code that holds the most in-use bytes: each sample charged to its
+// stack's first frame in the service's own code (heapSite), memdiag's own on one line.
 func writeHeapTop(w io.Writer, p *profile.Profile, top int) error {
 	bi, oi := -1, -1
 	for i, st := range p.SampleType {
@@ -215,11 +274,7 @@ func writeHeapTop(w io.Writer, p *profile.Profile, top int) error {
 	byFunc := map[string]*heapFunc{}
 	var total, totalObjs int64
 	for _, s := range p.Sample {
-		name, file := "(unknown)", ""
-		if len(s.Location) > 0 && len(s.Location[0].Line) > 0 && s.Location[0].Line[0].Function != nil {
-			ln := s.Location[0].Line[0]
-			name, file = ln.Function.Name, fmt.Sprintf("%s:%d", ln.Function.Filename, ln.Line)
-		}
+		name, file := heapSite(s.Location)
 		f := byFunc[name]
 		if f == nil {
 			f = &heapFunc{name: name, file: file}
