@@ -98,20 +98,15 @@ var traceMagic = []byte("go 1.")
 // runCaptureCmd fetches a CPU profile or a trace, checks that it is one and saves it.
 func runCaptureCmd(name string, defSeconds int, args []string, stdout, stderr io.Writer, usage func(io.Writer)) int {
 	fs, c := captureFlags(name, defSeconds)
-	fs.SetOutput(io.Discard)
-	pos, err := parseInterleaved(fs, args)
+	arg, err := parseOneURL(fs, args, &c.timeout, func() error {
+		if c.seconds < 0 || c.seconds > 3600 || (name == "cpu" && c.seconds == 0) {
+			return fmt.Errorf("--seconds %d: must be between 1 and 3600", c.seconds)
+		}
+		return nil
+	})
 	if errors.Is(err, flag.ErrHelp) {
 		usage(stdout)
 		return 0
-	}
-	if err == nil && len(pos) != 1 {
-		err = fmt.Errorf("want one URL, have %d arguments", len(pos))
-	}
-	if err == nil && (c.seconds < 0 || c.seconds > 3600 || (name == "cpu" && c.seconds == 0)) {
-		err = fmt.Errorf("--seconds %d: must be between 1 and 3600", c.seconds)
-	}
-	if err == nil && c.timeout <= 0 {
-		err = fmt.Errorf("--timeout %s: must be positive", c.timeout)
 	}
 	var target string
 	if err == nil {
@@ -122,7 +117,7 @@ func runCaptureCmd(name string, defSeconds int, args []string, stdout, stderr io
 				endpoint += fmt.Sprintf("?seconds=%d", c.seconds)
 			}
 		}
-		target, err = treeURL(pos[0], endpoint)
+		target, err = treeURL(arg, endpoint)
 	}
 	if err != nil {
 		return cmdUsageError(stderr, name, err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -285,4 +286,27 @@ func firstBytes(b []byte) string {
 
 func newClient(timeout time.Duration) *http.Client {
 	return &http.Client{Timeout: timeout}
+}
+
+// parseOneURL parses the arguments of a command that reads one URL: flags anywhere, one
+// positional URL, then the command's own checks in order, then a positive --timeout. It returns
+// flag.ErrHelp when help was asked, for the caller to print its usage.
+func parseOneURL(fs *flag.FlagSet, args []string, timeout *time.Duration, checks ...func() error) (string, error) {
+	fs.SetOutput(io.Discard)
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return "", err
+	}
+	if len(pos) != 1 {
+		return "", fmt.Errorf("want one URL, have %d arguments", len(pos))
+	}
+	for _, check := range checks {
+		if err := check(); err != nil {
+			return "", err
+		}
+	}
+	if *timeout <= 0 {
+		return "", fmt.Errorf("--timeout %s: must be positive", *timeout)
+	}
+	return pos[0], nil
 }

@@ -50,22 +50,15 @@ func leaksUsage(w io.Writer) {
 
 func runLeaks(args []string, stdout, stderr io.Writer) int {
 	fs, timeout, asJSON := leaksFlags()
-	fs.SetOutput(io.Discard)
-	pos, err := parseInterleaved(fs, args)
+	arg, err := parseOneURL(fs, args, timeout)
 	if errors.Is(err, flag.ErrHelp) {
 		leaksUsage(stdout)
 		return 0
 	}
-	if err == nil && len(pos) != 1 {
-		err = fmt.Errorf("want one URL, have %d arguments", len(pos))
-	}
-	if err == nil && *timeout <= 0 {
-		err = fmt.Errorf("--timeout %s: must be positive", *timeout)
-	}
 	if err != nil {
 		return cmdUsageError(stderr, "leaks", err)
 	}
-	target, err := leaksURL(pos[0])
+	target, err := leaksURL(arg)
 	if err != nil {
 		return cmdUsageError(stderr, "leaks", err)
 	}

@@ -102,24 +102,19 @@ func heapUsage(w io.Writer) {
 
 func runStack(args []string, stdout, stderr io.Writer) int {
 	fs, debug, timeout := stackFlags()
-	fs.SetOutput(io.Discard)
-	pos, err := parseInterleaved(fs, args)
+	arg, err := parseOneURL(fs, args, timeout, func() error {
+		if *debug != 1 && *debug != 2 {
+			return fmt.Errorf("--debug %d: must be 1 or 2", *debug)
+		}
+		return nil
+	})
 	if errors.Is(err, flag.ErrHelp) {
 		stackUsage(stdout)
 		return 0
 	}
-	if err == nil && len(pos) != 1 {
-		err = fmt.Errorf("want one URL, have %d arguments", len(pos))
-	}
-	if err == nil && *debug != 1 && *debug != 2 {
-		err = fmt.Errorf("--debug %d: must be 1 or 2", *debug)
-	}
-	if err == nil && *timeout <= 0 {
-		err = fmt.Errorf("--timeout %s: must be positive", *timeout)
-	}
 	var target string
 	if err == nil {
-		target, err = treeURL(pos[0], fmt.Sprintf("pprof/goroutine?debug=%d", *debug))
+		target, err = treeURL(arg, fmt.Sprintf("pprof/goroutine?debug=%d", *debug))
 	}
 	if err != nil {
 		return cmdUsageError(stderr, "stack", err)
@@ -140,20 +135,15 @@ func runStack(args []string, stdout, stderr io.Writer) int {
 
 func runHeap(args []string, stdout, stderr io.Writer) int {
 	fs, c := heapFlags()
-	fs.SetOutput(io.Discard)
-	pos, err := parseInterleaved(fs, args)
+	arg, err := parseOneURL(fs, args, &c.timeout, func() error {
+		if c.top < 1 || c.top > 1000 {
+			return fmt.Errorf("--top %d: must be between 1 and 1000", c.top)
+		}
+		return nil
+	})
 	if errors.Is(err, flag.ErrHelp) {
 		heapUsage(stdout)
 		return 0
-	}
-	if err == nil && len(pos) != 1 {
-		err = fmt.Errorf("want one URL, have %d arguments", len(pos))
-	}
-	if err == nil && (c.top < 1 || c.top > 1000) {
-		err = fmt.Errorf("--top %d: must be between 1 and 1000", c.top)
-	}
-	if err == nil && c.timeout <= 0 {
-		err = fmt.Errorf("--timeout %s: must be positive", c.timeout)
 	}
 	var target string
 	if err == nil {
@@ -161,7 +151,7 @@ func runHeap(args []string, stdout, stderr io.Writer) int {
 		if c.gc {
 			endpoint += "?gc=1"
 		}
-		target, err = treeURL(pos[0], endpoint)
+		target, err = treeURL(arg, endpoint)
 	}
 	if err != nil {
 		return cmdUsageError(stderr, "heap", err)

@@ -76,22 +76,15 @@ func reportUsage(w io.Writer) {
 
 func runReport(args []string, stdout, stderr io.Writer) int {
 	fs, c := reportFlags()
-	fs.SetOutput(io.Discard)
-	pos, err := parseInterleaved(fs, args)
+	arg, err := parseOneURL(fs, args, &c.timeout)
 	if errors.Is(err, flag.ErrHelp) {
 		reportUsage(stdout)
 		return 0
 	}
-	if err == nil && len(pos) != 1 {
-		err = fmt.Errorf("want one URL, have %d arguments", len(pos))
-	}
-	if err == nil && c.timeout <= 0 {
-		err = fmt.Errorf("--timeout %s: must be positive", c.timeout)
-	}
 	if err != nil {
 		return cmdUsageError(stderr, "report", err)
 	}
-	target, err := reportURL(pos[0])
+	target, err := reportURL(arg)
 	if err == nil {
 		target, err = withWindow(target, c.window)
 	}

@@ -47,22 +47,15 @@ func whatifUsage(w io.Writer) {
 
 func runWhatif(args []string, stdout, stderr io.Writer) int {
 	fs, timeout, asJSON := whatifFlags()
-	fs.SetOutput(io.Discard)
-	pos, err := parseInterleaved(fs, args)
+	arg, err := parseOneURL(fs, args, timeout)
 	if errors.Is(err, flag.ErrHelp) {
 		whatifUsage(stdout)
 		return 0
 	}
-	if err == nil && len(pos) != 1 {
-		err = fmt.Errorf("want one URL, have %d arguments", len(pos))
-	}
-	if err == nil && *timeout <= 0 {
-		err = fmt.Errorf("--timeout %s: must be positive", *timeout)
-	}
 	if err != nil {
 		return cmdUsageError(stderr, "whatif", err)
 	}
-	target, err := reportURL(pos[0])
+	target, err := reportURL(arg)
 	if err != nil {
 		return cmdUsageError(stderr, "whatif", err)
 	}
