@@ -180,7 +180,10 @@ func TestPageInBrowser(t *testing.T) {
 func startBrowser(t *testing.T, srvURL string, width, height int) (context.Context, *browserProblems, func()) {
 	t.Helper()
 	chromium := findChromium(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// A bound against a hung browser, not a speed requirement: on a loaded 2-core machine, with
+	// another package's tests beside it, starting Chromium and loading the page with every plot
+	// took over 30 s once.
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	stops := []func(){cancel}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium),
