@@ -189,8 +189,8 @@ type endpoint func(w http.ResponseWriter, r *http.Request) error
 // handle registers fn for GET (and so HEAD) of prefix+name.
 func (t *tree) handle(name string, fn endpoint) { t.handleMethod("GET", name, fn) }
 
-// handleMethod registers fn for method of prefix+name. Only GET, HEAD and the POST of captures
-// get past serveHTTP.
+// handleMethod registers fn for method of prefix+name. Only GET, HEAD, and POST to the paths in
+// t.posts, get past serveHTTP.
 func (t *tree) handleMethod(method, name string, fn endpoint) {
 	t.mux.Handle(method+" "+t.cfg.prefix+name, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := fn(w, r); err != nil {

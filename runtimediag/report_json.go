@@ -148,31 +148,37 @@ func (p *GCPause) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// pointPlain is Point without its JSON methods: pointJSON writes and reads its plain fields.
+type pointPlain Point
+
+// pointJSON is a Point as JSON: its plain fields, and the figures that are null when unread or
+// spelled apart from the Go field (MarshalJSON and UnmarshalJSON share it).
+type pointJSON struct {
+	*pointPlain
+	ResidentBytes    *uint64 `json:"resident_bytes"`
+	LimitBytes       *uint64 `json:"limit_bytes"`
+	CgroupUsageBytes *uint64 `json:"cgroup_usage_bytes"`
+	rssJSON
+	CPUUser             float64          `json:"cpu_user_seconds_total"`
+	CPUGCMarkAssist     float64          `json:"cpu_gc_mark_assist_seconds_total"`
+	CPUGCMarkBackground float64          `json:"cpu_gc_mark_background_seconds_total"`
+	CPUGCPause          float64          `json:"cpu_gc_pause_seconds_total"`
+	CPUScavenge         float64          `json:"cpu_scavenge_seconds_total"`
+	CPUIdle             float64          `json:"cpu_idle_seconds_total"`
+	SchedP50            *float64         `json:"sched_latency_p50_seconds"`
+	SchedP99            *float64         `json:"sched_latency_p99_seconds"`
+	SchedMax            *float64         `json:"sched_latency_max_seconds"`
+	LiveObjects         []uint64         `json:"live_objects_by_size_count"`
+	GCPauses            []pointPauseJSON `json:"gc_pauses"`
+	pointRuntimeJSON
+}
+
 // MarshalJSON writes resident_bytes and cgroup_usage_bytes as null when unread, limit_bytes as
 // null when there is no limit, and each figure of the plots (RSS categories, scheduler latency,
 // live objects by size) as null when it was not measured.
 func (p Point) MarshalJSON() ([]byte, error) {
-	type plain Point
-	v := struct {
-		plain
-		ResidentBytes    *uint64 `json:"resident_bytes"`
-		LimitBytes       *uint64 `json:"limit_bytes"`
-		CgroupUsageBytes *uint64 `json:"cgroup_usage_bytes"`
-		rssJSON
-		CPUUser             float64          `json:"cpu_user_seconds_total"`
-		CPUGCMarkAssist     float64          `json:"cpu_gc_mark_assist_seconds_total"`
-		CPUGCMarkBackground float64          `json:"cpu_gc_mark_background_seconds_total"`
-		CPUGCPause          float64          `json:"cpu_gc_pause_seconds_total"`
-		CPUScavenge         float64          `json:"cpu_scavenge_seconds_total"`
-		CPUIdle             float64          `json:"cpu_idle_seconds_total"`
-		SchedP50            *float64         `json:"sched_latency_p50_seconds"`
-		SchedP99            *float64         `json:"sched_latency_p99_seconds"`
-		SchedMax            *float64         `json:"sched_latency_max_seconds"`
-		LiveObjects         []uint64         `json:"live_objects_by_size_count"`
-		GCPauses            []pointPauseJSON `json:"gc_pauses"`
-		pointRuntimeJSON
-	}{
-		plain:            plain(p),
+	v := pointJSON{
+		pointPlain:       (*pointPlain)(&p),
 		ResidentBytes:    nullIfZero(p.ResidentBytes),
 		LimitBytes:       nullIfZero(p.LimitBytes),
 		CgroupUsageBytes: nullIfZero(p.CgroupUsageBytes),
@@ -203,28 +209,9 @@ func (p Point) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads what MarshalJSON writes; a figure that is null or absent stays unmeasured.
 func (p *Point) UnmarshalJSON(b []byte) error {
-	type plain Point
-	var v struct {
-		*plain
-		ResidentBytes    *uint64 `json:"resident_bytes"`
-		LimitBytes       *uint64 `json:"limit_bytes"`
-		CgroupUsageBytes *uint64 `json:"cgroup_usage_bytes"`
-		rssJSON
-		CPUUser             float64          `json:"cpu_user_seconds_total"`
-		CPUGCMarkAssist     float64          `json:"cpu_gc_mark_assist_seconds_total"`
-		CPUGCMarkBackground float64          `json:"cpu_gc_mark_background_seconds_total"`
-		CPUGCPause          float64          `json:"cpu_gc_pause_seconds_total"`
-		CPUScavenge         float64          `json:"cpu_scavenge_seconds_total"`
-		CPUIdle             float64          `json:"cpu_idle_seconds_total"`
-		SchedP50            *float64         `json:"sched_latency_p50_seconds"`
-		SchedP99            *float64         `json:"sched_latency_p99_seconds"`
-		SchedMax            *float64         `json:"sched_latency_max_seconds"`
-		LiveObjects         []uint64         `json:"live_objects_by_size_count"`
-		GCPauses            []pointPauseJSON `json:"gc_pauses"`
-		pointRuntimeJSON
-	}
+	var v pointJSON
 	*p = Point{}
-	v.plain = (*plain)(p)
+	v.pointPlain = (*pointPlain)(p)
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
