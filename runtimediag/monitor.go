@@ -860,7 +860,7 @@ func (m *Monitor) trendPoints(dst []Point, until time.Time) []Point {
 // is read, never changed.
 func (m *Monitor) analyze(rd *fullReading, cw chosenWindow, history []Point, commit bool) *Report {
 	// The suspects come first, so that the findings they raise and the Leaks section agree.
-	in := AnalyzeInput{Cur: rd.snap, RSS: rd.rss, History: history, Leaks: m.leaks.report(rd.snap.Time)}
+	in := AnalyzeInput{Cur: rd.snap, RSS: rd.rss, History: history, Leaks: m.leaks.report(rd.snap.Time), Thresholds: m.mc.thresholds}
 	var end time.Time
 	if cw.end.snap != nil {
 		end = cw.end.snap.Time
