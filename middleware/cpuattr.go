@@ -78,6 +78,16 @@ type cpuAttribution struct {
 	byRoute map[string]runtimediag.RouteCPU
 }
 
+var _ runtimediag.CPURouteSource = (*routeTable)(nil)
+
+// SetRouteCPU keeps a CPU profile's split by route for the routes' next statistics
+// (RouteStats.CPU), replacing the last profile's.
+func (t *routeTable) SetRouteCPU(byRoute map[string]runtimediag.RouteCPU) {
+	t.mu.Lock()
+	t.cpu.byRoute = byRoute
+	t.mu.Unlock()
+}
+
 // Notes noteCPUProfile returns when a profile gives no route its CPU. The handler puts them in
 // the X-Memdiag-Note header of /cpu: RouteStats has no field for them.
 const (
@@ -91,7 +101,7 @@ const (
 // note saying why no route got any CPU (no Instrument on the Monitor, or no labelled sample), ""
 // when some did.
 func noteCPUProfile(mon *runtimediag.Monitor, prof []byte) (note string, err error) {
-	tab, ok := mon.RouteSourceOrSet(func() runtimediag.RouteSource { return nil }).(*routeTable)
+	src, ok := mon.RouteSource().(runtimediag.CPURouteSource)
 	if !ok {
 		return noteCPUNoInstrument, nil
 	}
@@ -99,9 +109,7 @@ func noteCPUProfile(mon *runtimediag.Monitor, prof []byte) (note string, err err
 	if err != nil {
 		return "", err
 	}
-	tab.mu.Lock()
-	tab.cpu.byRoute = byRoute
-	tab.mu.Unlock()
+	src.SetRouteCPU(byRoute)
 	if len(byRoute) == 0 {
 		return noteCPUNoLabels, nil
 	}

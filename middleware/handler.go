@@ -310,7 +310,7 @@ func writeError(w http.ResponseWriter, err error) {
 	var he *httpError
 	if !errors.As(err, &he) {
 		status := http.StatusInternalServerError
-		if errors.Is(err, runtimediag.ErrMonitorClosed) {
+		if errors.Is(err, runtimediag.ErrClosed) {
 			status = http.StatusServiceUnavailable
 		}
 		he = &httpError{status: status, msg: err.Error()}

@@ -155,7 +155,7 @@ func TestMonitorClosed(t *testing.T) {
 	if w.Code != http.StatusServiceUnavailable {
 		t.Errorf("report after Close: %d %s, want 503", w.Code, body(t, w))
 	}
-	_ = runtimediag.ErrMonitorClosed
+	_ = runtimediag.ErrClosed
 }
 
 // TestSnakeCase: procself's Go field names become snake_case keys that keep their unit.

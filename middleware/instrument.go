@@ -100,7 +100,7 @@ func NewInstrument(mon *runtimediag.Monitor, opts ...Option) (func(http.Handler)
 	if err != nil {
 		return nil, err
 	}
-	src := mon.RouteSourceOrSet(func() runtimediag.RouteSource { return newRouteTable(cfg.maxRoutes) })
+	src := mon.SetRouteSourceIfAbsent(newRouteTable(cfg.maxRoutes))
 	tab, ok := src.(*routeTable)
 	if !ok {
 		return nil, fmt.Errorf("middleware: Instrument: the Monitor already has a route source of type %T", src)

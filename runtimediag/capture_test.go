@@ -51,7 +51,7 @@ func TestManualCapture(t *testing.T) {
 		t.Errorf("%d goroutine profiles counted, want 1", n)
 	}
 	m.Close()
-	if _, err := m.Capture(context.Background(), ""); !errors.Is(err, ErrMonitorClosed) {
+	if _, err := m.Capture(context.Background(), ""); !errors.Is(err, ErrClosed) {
 		t.Errorf("Capture after Close = %v", err)
 	}
 }

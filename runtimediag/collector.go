@@ -57,9 +57,6 @@ const (
 	cgroupStatMaxAge     = 10 * time.Second
 )
 
-// ErrClosed is returned by reads on a closed Collector.
-var ErrClosed = errors.New("runtimediag: collector closed")
-
 // NewCollector validates the options and returns a Collector. It opens no files until the first
 // read.
 func NewCollector(opts ...Option) (*Collector, error) {
@@ -117,7 +114,7 @@ func (c *Collector) Read(ctx context.Context, dst *Snapshot, set SourceSet) {
 			continue
 		}
 		if c.closed {
-			dst.sources[src].err = ErrClosed
+			dst.sources[src].err = errCollectorClosed
 			c.clear(dst, src)
 			continue
 		}

@@ -1,10 +1,52 @@
-// Package runtimediag reads what a Go process can know about its own memory — the runtime's
-// accounting from runtime/metrics, the GC's pause history, and the kernel's view from /proc/self and
-// the process's cgroup — into one immutable [Snapshot], without stopping the world.
+// Package runtimediag explains a Go process's memory from inside it, without stopping the world:
+// where every resident byte is, how efficiently the process allocates, and what to change, as a
+// [Report] of figures and findings.
 //
-// # Overview
+// # The Monitor
 //
-// A [Collector] reads snapshots at two tiers:
+// A [Monitor] is the front door. [NewMonitor] takes options, validated when it is called (a bad
+// value is an error, never a panic), and starts nothing; [Monitor.Start] runs its tick and its
+// background reports until its context ends or [Monitor.Close] is called; after Close its methods
+// return [ErrClosed].
+//
+//	mon, err := runtimediag.NewMonitor(
+//		runtimediag.WithLogger(logger),                 // default: no logging
+//		runtimediag.WithTickInterval(time.Second),      // the cheap reading behind the history
+//		runtimediag.WithFullInterval(5*time.Minute),    // a full report in the background
+//		runtimediag.WithThresholds(runtimediag.DefaultThresholds()), // the finding rules' numbers
+//	)
+//	if err != nil {
+//		return err
+//	}
+//	defer mon.Close()
+//	if err := mon.Start(ctx); err != nil {
+//		return err
+//	}
+//	rep, err := mon.Report(ctx) // a fresh full report over the last full interval
+//	if err != nil {
+//		return err
+//	}
+//	for _, f := range rep.Findings {
+//		logger.Warn(f.Headline, zap.String("code", f.Code), zap.String("advice", f.Advice))
+//	}
+//
+// A [Report] holds the RSS attribution ([Report.RSS]: categories that sum to resident bytes, with
+// what is left unexplained), the efficiency over its window ([Report.Efficiency]: allocation and GC
+// rates, GC CPU, pauses, headroom to the limits), the findings ([Finding]: a stable code, a
+// severity, a headline, the evidence and advice; docs/findings.md), the top allocation sites, the
+// routes an instrumenting middleware counted ([RouteSource]), the what-if table and the leak
+// suspects. Its JSON is docs/report-schema.json. The other options (history, periodic logs,
+// triggers and captures, the adaptive memory limit, custom series) are the With functions.
+//
+// [Analyze] is the pure function behind a report: an [AnalyzeInput] of snapshots, the RSS
+// attribution, history and [Thresholds] in, a [Report] out — the same input gives byte-identical
+// JSON, which is how the rules are tested on recorded snapshots.
+//
+// # Collector and Snapshot
+//
+// Below the Monitor, a [Collector] reads what a process can know about its own memory — the
+// runtime's accounting from runtime/metrics, the GC's pause history, and the kernel's view from
+// /proc/self and the process's cgroup — into one [Snapshot], at two tiers:
 //
 //   - cheap ([CheapSources]): runtime/metrics (every memory class, allocation and GC counters, the
 //     /sched/pauses histograms, GC CPU classes, GOGC, GOMEMLIMIT, goroutines, threads), the last 256
@@ -22,7 +64,9 @@
 // this system". A missing reading is never a silent zero.
 //
 //	c, err := runtimediag.NewCollector(runtimediag.WithLogger(logger))
-//	if err != nil { ... }
+//	if err != nil {
+//		return err
+//	}
 //	defer c.Close()
 //	var snap runtimediag.Snapshot
 //	for range ticker.C {

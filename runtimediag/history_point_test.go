@@ -164,7 +164,7 @@ func TestPointFromRuntimeFigures(t *testing.T) {
 		got := map[int]bool{mMutexWait: p.MutexWaitRead, mCgoCalls: p.CgoCallsRead, mScanStack: p.GCScanRead, mStackStart: p.StackStartingRead}
 		for k, read := range got {
 			if read == (k == m) {
-				t.Errorf("metric %s unread: %s read is %v", runtimeMetricNames[m], runtimeMetricNames[k], read)
+				t.Errorf("metric %s unread: %s read is %v", runtimeMetricTable[m].name, runtimeMetricTable[k].name, read)
 			}
 		}
 	}

@@ -133,9 +133,6 @@ const (
 	stateClosed
 )
 
-// ErrMonitorClosed is returned by a Monitor's methods after Close.
-var ErrMonitorClosed = errors.New("runtimediag: monitor closed")
-
 // ErrMonitorStopped is returned by Start once the context given to an earlier Start has ended.
 var ErrMonitorStopped = errors.New("runtimediag: monitor stopped: its Start context ended")
 
@@ -234,7 +231,7 @@ func NewMonitor(opts ...Option) (*Monitor, error) {
 // Start starts the tick, the worker and the log writer, and the flight recorder when
 // WithFlightRecorder asked for it. The Monitor runs until ctx is done or Close is called; Close
 // must be called either way, to wait for it and release its files. Start on a running Monitor does
-// nothing; Start after Close returns ErrMonitorClosed; Start with a ctx that has already ended
+// nothing; Start after Close returns ErrClosed; Start with a ctx that has already ended
 // starts nothing and returns its cause.
 //
 // When ctx ends the Monitor stops for good: the tick, the worker, the log writer and the flight
@@ -251,7 +248,7 @@ func (m *Monitor) Start(ctx context.Context) error {
 	case stateStopped:
 		return fmt.Errorf("%w: %w", ErrMonitorStopped, context.Cause(m.run))
 	case stateClosed:
-		return ErrMonitorClosed
+		return errMonitorClosed
 	}
 	if err := ctx.Err(); err != nil {
 		// A Monitor started on a context that already ended would stop before its first tick
@@ -414,7 +411,7 @@ func (m *Monitor) WriteFlightRecorder(w io.Writer) (int64, error) {
 // that grows with the number of goroutines — and a fresh full report.
 func (m *Monitor) Capture(ctx context.Context, reason string) (CaptureInfo, error) {
 	if m.closed() {
-		return CaptureInfo{}, ErrMonitorClosed
+		return CaptureInfo{}, errMonitorClosed
 	}
 	if reason == "" {
 		reason = "asked for"
@@ -788,7 +785,7 @@ func (m *Monitor) startFull() (*fullCall, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.state == stateClosed {
-		return nil, ErrMonitorClosed
+		return nil, errMonitorClosed
 	}
 	if m.inflight != nil {
 		return m.inflight, nil
@@ -830,7 +827,7 @@ func (m *Monitor) startFull() (*fullCall, error) {
 func (m *Monitor) collectFull(ctx context.Context) (*fullReading, error) {
 	snap := m.fullCol.Full(ctx)
 	if ctx.Err() != nil {
-		return nil, ErrMonitorClosed
+		return nil, errMonitorClosed
 	}
 	rd := &fullReading{snap: snap, prof: m.reader.read(true, false, false)}
 	rss, err := m.attr.Full(snap)
@@ -863,7 +860,7 @@ func (m *Monitor) trendPoints(dst []Point, until time.Time) []Point {
 // is read, never changed.
 func (m *Monitor) analyze(rd *fullReading, cw chosenWindow, history []Point, commit bool) *Report {
 	// The suspects come first, so that the findings they raise and the Leaks section agree.
-	in := AnalyzeInput{Cur: rd.snap, RSS: rd.rss, History: history, Leaks: m.leaks.report(rd.snap.Time)}
+	in := AnalyzeInput{Cur: rd.snap, RSS: rd.rss, History: history, Leaks: m.leaks.report(rd.snap.Time), Thresholds: m.mc.thresholds}
 	var end time.Time
 	if cw.end.snap != nil {
 		end = cw.end.snap.Time

@@ -14,7 +14,7 @@ import "context"
 // unless they are the point.
 func (m *Monitor) ReadSnapshot(ctx context.Context, set SourceSet) (*Snapshot, error) {
 	if m.closed() {
-		return nil, ErrMonitorClosed
+		return nil, errMonitorClosed
 	}
 	c := &Collector{cfg: m.col.cfg, fs: m.col.fs, runtimeErr: m.col.runtimeErr}
 	defer c.Close()

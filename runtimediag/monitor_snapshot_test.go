@@ -52,7 +52,7 @@ func TestMonitorReadSnapshotCancelledAndClosed(t *testing.T) {
 		t.Errorf("status after cancel: %v, want context.Canceled", s.Err(SourceStatus))
 	}
 	m.Close()
-	if _, err := m.ReadSnapshot(context.Background(), Set(SourceStatus)); !errors.Is(err, ErrMonitorClosed) {
-		t.Errorf("after Close: %v, want ErrMonitorClosed", err)
+	if _, err := m.ReadSnapshot(context.Background(), Set(SourceStatus)); !errors.Is(err, ErrClosed) {
+		t.Errorf("after Close: %v, want ErrClosed", err)
 	}
 }

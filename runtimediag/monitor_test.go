@@ -67,11 +67,11 @@ func TestMonitorLifecycle(t *testing.T) {
 	if err := m.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	if err := m.Start(ctx); !errors.Is(err, ErrMonitorClosed) {
-		t.Errorf("Start after Close = %v, want ErrMonitorClosed", err)
+	if err := m.Start(ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("Start after Close = %v, want ErrClosed", err)
 	}
-	if _, err := m.Report(ctx); !errors.Is(err, ErrMonitorClosed) {
-		t.Errorf("Report after Close = %v, want ErrMonitorClosed", err)
+	if _, err := m.Report(ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("Report after Close = %v, want ErrClosed", err)
 	}
 	n := len(m.History())
 	time.Sleep(30 * time.Millisecond)

@@ -193,6 +193,7 @@ type monitorConfig struct {
 	memLimit     *MemoryLimit   // WithMemoryLimit; nil: the Monitor never sets the memory limit
 	leakTracking bool           // WithLeakTracking
 	custom       []customSeries // WithCustomSeries, at most MaxCustomSeries
+	thresholds   *Thresholds    // WithThresholds; nil: DefaultThresholds()
 }
 
 func defaultMonitorConfig() monitorConfig {

@@ -123,6 +123,15 @@ type ProfileRouteSource interface {
 	RoutesFromProfile(p *AllocProfile) []RouteStats
 }
 
+// CPURouteSource is a RouteSource that also carries each route's share of a CPU profile
+// (RouteStats.CPU). Whoever takes a CPU profile with route labels (middleware's /cpu) hands the
+// split to the Monitor's route source when it implements this interface.
+type CPURouteSource interface {
+	RouteSource
+	// SetRouteCPU replaces the last profile's split by route with byRoute, keyed by route name.
+	SetRouteCPU(byRoute map[string]RouteCPU)
+}
+
 // routeSlot holds a Monitor's route source.
 type routeSlot struct {
 	mu  sync.Mutex
@@ -136,13 +145,21 @@ func (m *Monitor) SetRouteSource(src RouteSource) {
 	m.routes.mu.Unlock()
 }
 
-// RouteSourceOrSet returns the Monitor's route source, installing the one newSrc returns when
-// there is none: so that every instrumenting middleware of one Monitor shares one route table.
-func (m *Monitor) RouteSourceOrSet(newSrc func() RouteSource) RouteSource {
+// RouteSource returns the Monitor's route source, nil when there is none.
+func (m *Monitor) RouteSource() RouteSource {
+	m.routes.mu.Lock()
+	defer m.routes.mu.Unlock()
+	return m.routes.src
+}
+
+// SetRouteSourceIfAbsent installs src as the Monitor's route source when it has none, and returns
+// the source the Monitor has afterwards: src, or the one installed before it. Every instrumenting
+// middleware of one Monitor shares one route table that way.
+func (m *Monitor) SetRouteSourceIfAbsent(src RouteSource) RouteSource {
 	m.routes.mu.Lock()
 	defer m.routes.mu.Unlock()
 	if m.routes.src == nil {
-		m.routes.src = newSrc()
+		m.routes.src = src
 	}
 	return m.routes.src
 }

@@ -25,17 +25,20 @@ func TestSetRouteSource(t *testing.T) {
 	if d := cmp.Diff([]RouteStats(src), rep.Routes); d != "" {
 		t.Errorf("Report.Routes (-set +reported):\n%s", d)
 	}
-	got := m.RouteSourceOrSet(func() RouteSource {
-		t.Error("RouteSourceOrSet replaced the source that was set")
-		return fixedRoutes{}
-	})
+	if d := cmp.Diff(RouteSource(src), m.RouteSource()); d != "" {
+		t.Errorf("RouteSource (-set +returned):\n%s", d)
+	}
+	got := m.SetRouteSourceIfAbsent(fixedRoutes{})
 	if d := cmp.Diff(RouteSource(src), got); d != "" {
-		t.Errorf("RouteSourceOrSet (-set +returned):\n%s", d)
+		t.Errorf("SetRouteSourceIfAbsent replaced the source that was set (-set +returned):\n%s", d)
 	}
 
 	m.SetRouteSource(nil)
 	if r := m.Routes(); r != nil {
 		t.Errorf("Routes after SetRouteSource(nil) = %v, want nil", r)
+	}
+	if r := m.RouteSource(); r != nil {
+		t.Errorf("RouteSource after SetRouteSource(nil) = %v, want nil", r)
 	}
 	rep, err = m.Report(t.Context())
 	if err != nil {

@@ -114,38 +114,74 @@ type CPUClasses struct {
 	Total              float64
 }
 
-// metric names, indexed by the constants below. The order is the order of the sample slice.
-var runtimeMetricNames = [...]string{
-	mHeapObjects: "/memory/classes/heap/objects:bytes", mHeapUnused: "/memory/classes/heap/unused:bytes",
-	mHeapFree: "/memory/classes/heap/free:bytes", mHeapReleased: "/memory/classes/heap/released:bytes",
-	mHeapStacks: "/memory/classes/heap/stacks:bytes", mOSStacks: "/memory/classes/os-stacks:bytes",
-	mMSpanInuse: "/memory/classes/metadata/mspan/inuse:bytes", mMSpanFree: "/memory/classes/metadata/mspan/free:bytes",
-	mMCacheInuse: "/memory/classes/metadata/mcache/inuse:bytes", mMCacheFree: "/memory/classes/metadata/mcache/free:bytes",
-	mMetaOther: "/memory/classes/metadata/other:bytes", mProfBuckets: "/memory/classes/profiling/buckets:bytes",
-	mOther: "/memory/classes/other:bytes", mTotal: "/memory/classes/total:bytes",
-	mAllocsBytes: "/gc/heap/allocs:bytes", mAllocsObjects: "/gc/heap/allocs:objects",
-	mTinyAllocs: "/gc/heap/tiny/allocs:objects", mFreesBytes: "/gc/heap/frees:bytes",
-	mFreesObjects: "/gc/heap/frees:objects", mAllocsBySize: "/gc/heap/allocs-by-size:bytes",
-	mFreesBySize: "/gc/heap/frees-by-size:bytes", mHeapObjectsCount: "/gc/heap/objects:objects",
-	mHeapLive: "/gc/heap/live:bytes", mHeapGoal: "/gc/heap/goal:bytes", mScanHeap: "/gc/scan/heap:bytes",
-	mScanStack: "/gc/scan/stack:bytes", mScanGlobals: "/gc/scan/globals:bytes", mScanTotal: "/gc/scan/total:bytes",
-	mStackStart: "/gc/stack/starting-size:bytes", mCyclesTotal: "/gc/cycles/total:gc-cycles",
-	mCyclesForced: "/gc/cycles/forced:gc-cycles", mCyclesAuto: "/gc/cycles/automatic:gc-cycles",
-	mGOGC: "/gc/gogc:percent", mGOMEMLIMIT: "/gc/gomemlimit:bytes", mLimiter: "/gc/limiter/last-enabled:gc-cycle",
-	mFinQueued: "/gc/finalizers/queued:finalizers", mFinExec: "/gc/finalizers/executed:finalizers",
-	mCleanQueued: "/gc/cleanups/queued:cleanups", mCleanExec: "/gc/cleanups/executed:cleanups",
-	mCPUAssist: "/cpu/classes/gc/mark/assist:cpu-seconds", mCPUDedicated: "/cpu/classes/gc/mark/dedicated:cpu-seconds",
-	mCPUIdleMark: "/cpu/classes/gc/mark/idle:cpu-seconds", mCPUPause: "/cpu/classes/gc/pause:cpu-seconds",
-	mCPUGCTotal: "/cpu/classes/gc/total:cpu-seconds", mCPUScavAssist: "/cpu/classes/scavenge/assist:cpu-seconds",
-	mCPUScavBg: "/cpu/classes/scavenge/background:cpu-seconds", mCPUScavTotal: "/cpu/classes/scavenge/total:cpu-seconds",
-	mCPUIdle: "/cpu/classes/idle:cpu-seconds", mCPUUser: "/cpu/classes/user:cpu-seconds", mCPUTotal: "/cpu/classes/total:cpu-seconds",
-	mGoroutines: "/sched/goroutines:goroutines", mGRunnable: "/sched/goroutines/runnable:goroutines",
-	mGRunning: "/sched/goroutines/running:goroutines", mGWaiting: "/sched/goroutines/waiting:goroutines",
-	mGNotInGo: "/sched/goroutines/not-in-go:goroutines", mGCreated: "/sched/goroutines-created:goroutines",
-	mGOMAXPROCS: "/sched/gomaxprocs:threads", mThreads: "/sched/threads/total:threads", mCgoCalls: "/cgo/go-to-c-calls:calls",
-	mMutexWait: "/sync/mutex/wait/total:seconds", mPausesTotalGC: "/sched/pauses/total/gc:seconds",
-	mPausesTotalOther: "/sched/pauses/total/other:seconds", mPausesStoppingGC: "/sched/pauses/stopping/gc:seconds",
-	mPausesStoppingOther: "/sched/pauses/stopping/other:seconds", mSchedLatencies: "/sched/latencies:seconds",
+// runtimeMetricTable is every runtime/metrics key the collector reads, indexed by the constants
+// below (the order of the sample slice), with the field of RuntimeMetrics it is decoded into.
+var runtimeMetricTable = [numRuntimeMetrics]runtimeMetric{
+	mHeapObjects:         {"/memory/classes/heap/objects:bytes", u64(func(m *RuntimeMetrics) *uint64 { return &m.HeapObjectsBytes })},
+	mHeapUnused:          {"/memory/classes/heap/unused:bytes", u64(func(m *RuntimeMetrics) *uint64 { return &m.HeapUnusedBytes })},
+	mHeapFree:            {"/memory/classes/heap/free:bytes", u64(func(m *RuntimeMetrics) *uint64 { return &m.HeapFreeBytes })},
+	mHeapReleased:        {"/memory/classes/heap/released:bytes", u64(func(m *RuntimeMetrics) *uint64 { return &m.HeapReleasedBytes })},
+	mHeapStacks:          {"/memory/classes/heap/stacks:bytes", u64(func(m *RuntimeMetrics) *uint64 { return &m.HeapStacksBytes })},
+	mOSStacks:            {"/memory/classes/os-stacks:bytes", u64(func(m *RuntimeMetrics) *uint64 { return &m.OSStacksBytes })},
+	mMSpanInuse:          {"/memory/classes/metadata/mspan/inuse:bytes", u64(func(m *RuntimeMetrics) *uint64 { return &m.MSpanInuseBytes })},
+	mMSpanFree:           {"/memory/classes/metadata/mspan/free:bytes", u64(func(m *RuntimeMetrics) *uint64 { return &m.MSpanFreeBytes })},
+	mMCacheInuse:         {"/memory/classes/metadata/mcache/inuse:bytes", u64(func(m *RuntimeMetrics) *uint64 { return &m.MCacheInuseBytes })},
+	mMCacheFree:          {"/memory/classes/metadata/mcache/free:bytes", u64(func(m *RuntimeMetrics) *uint64 { return &m.MCacheFreeBytes })},
+	mMetaOther:           {"/memory/classes/metadata/other:bytes", u64(func(m *RuntimeMetrics) *uint64 { return &m.MetadataOtherBytes })},
+	mProfBuckets:         {"/memory/classes/profiling/buckets:bytes", u64(func(m *RuntimeMetrics) *uint64 { return &m.ProfilingBucketsBytes })},
+	mOther:               {"/memory/classes/other:bytes", u64(func(m *RuntimeMetrics) *uint64 { return &m.OtherBytes })},
+	mTotal:               {"/memory/classes/total:bytes", u64(func(m *RuntimeMetrics) *uint64 { return &m.TotalBytes })},
+	mAllocsBytes:         {"/gc/heap/allocs:bytes", u64(func(m *RuntimeMetrics) *uint64 { return &m.HeapAllocsBytes })},
+	mAllocsObjects:       {"/gc/heap/allocs:objects", u64(func(m *RuntimeMetrics) *uint64 { return &m.HeapAllocsObjects })},
+	mTinyAllocs:          {"/gc/heap/tiny/allocs:objects", u64(func(m *RuntimeMetrics) *uint64 { return &m.HeapTinyAllocsObjects })},
+	mFreesBytes:          {"/gc/heap/frees:bytes", u64(func(m *RuntimeMetrics) *uint64 { return &m.HeapFreesBytes })},
+	mFreesObjects:        {"/gc/heap/frees:objects", u64(func(m *RuntimeMetrics) *uint64 { return &m.HeapFreesObjects })},
+	mAllocsBySize:        {"/gc/heap/allocs-by-size:bytes", hist(func(m *RuntimeMetrics) *Histogram { return &m.AllocsBySize })},
+	mFreesBySize:         {"/gc/heap/frees-by-size:bytes", hist(func(m *RuntimeMetrics) *Histogram { return &m.FreesBySize })},
+	mHeapObjectsCount:    {"/gc/heap/objects:objects", u64(func(m *RuntimeMetrics) *uint64 { return &m.HeapObjects })},
+	mHeapLive:            {"/gc/heap/live:bytes", u64(func(m *RuntimeMetrics) *uint64 { return &m.HeapLiveBytes })},
+	mHeapGoal:            {"/gc/heap/goal:bytes", u64(func(m *RuntimeMetrics) *uint64 { return &m.HeapGoalBytes })},
+	mScanHeap:            {"/gc/scan/heap:bytes", u64(func(m *RuntimeMetrics) *uint64 { return &m.ScanHeapBytes })},
+	mScanStack:           {"/gc/scan/stack:bytes", u64(func(m *RuntimeMetrics) *uint64 { return &m.ScanStackBytes })},
+	mScanGlobals:         {"/gc/scan/globals:bytes", u64(func(m *RuntimeMetrics) *uint64 { return &m.ScanGlobalsBytes })},
+	mScanTotal:           {"/gc/scan/total:bytes", u64(func(m *RuntimeMetrics) *uint64 { return &m.ScanTotalBytes })},
+	mStackStart:          {"/gc/stack/starting-size:bytes", u64(func(m *RuntimeMetrics) *uint64 { return &m.StackStartingSize })},
+	mCyclesTotal:         {"/gc/cycles/total:gc-cycles", u64(func(m *RuntimeMetrics) *uint64 { return &m.GCCyclesTotal })},
+	mCyclesForced:        {"/gc/cycles/forced:gc-cycles", u64(func(m *RuntimeMetrics) *uint64 { return &m.GCCyclesForced })},
+	mCyclesAuto:          {"/gc/cycles/automatic:gc-cycles", u64(func(m *RuntimeMetrics) *uint64 { return &m.GCCyclesAutomatic })},
+	mGOGC:                {"/gc/gogc:percent", i64(func(m *RuntimeMetrics) *int64 { return &m.GOGC })},
+	mGOMEMLIMIT:          {"/gc/gomemlimit:bytes", i64(func(m *RuntimeMetrics) *int64 { return &m.GOMEMLIMITBytes })},
+	mLimiter:             {"/gc/limiter/last-enabled:gc-cycle", u64(func(m *RuntimeMetrics) *uint64 { return &m.LimiterLastEnabled })},
+	mFinQueued:           {"/gc/finalizers/queued:finalizers", u64(func(m *RuntimeMetrics) *uint64 { return &m.FinalizersQueued })},
+	mFinExec:             {"/gc/finalizers/executed:finalizers", u64(func(m *RuntimeMetrics) *uint64 { return &m.FinalizersExecuted })},
+	mCleanQueued:         {"/gc/cleanups/queued:cleanups", u64(func(m *RuntimeMetrics) *uint64 { return &m.CleanupsQueued })},
+	mCleanExec:           {"/gc/cleanups/executed:cleanups", u64(func(m *RuntimeMetrics) *uint64 { return &m.CleanupsExecuted })},
+	mCPUAssist:           {"/cpu/classes/gc/mark/assist:cpu-seconds", f64(func(m *RuntimeMetrics) *float64 { return &m.CPU.GCMarkAssist })},
+	mCPUDedicated:        {"/cpu/classes/gc/mark/dedicated:cpu-seconds", f64(func(m *RuntimeMetrics) *float64 { return &m.CPU.GCMarkDedicated })},
+	mCPUIdleMark:         {"/cpu/classes/gc/mark/idle:cpu-seconds", f64(func(m *RuntimeMetrics) *float64 { return &m.CPU.GCMarkIdle })},
+	mCPUPause:            {"/cpu/classes/gc/pause:cpu-seconds", f64(func(m *RuntimeMetrics) *float64 { return &m.CPU.GCPause })},
+	mCPUGCTotal:          {"/cpu/classes/gc/total:cpu-seconds", f64(func(m *RuntimeMetrics) *float64 { return &m.CPU.GCTotal })},
+	mCPUScavAssist:       {"/cpu/classes/scavenge/assist:cpu-seconds", f64(func(m *RuntimeMetrics) *float64 { return &m.CPU.ScavengeAssist })},
+	mCPUScavBg:           {"/cpu/classes/scavenge/background:cpu-seconds", f64(func(m *RuntimeMetrics) *float64 { return &m.CPU.ScavengeBackground })},
+	mCPUScavTotal:        {"/cpu/classes/scavenge/total:cpu-seconds", f64(func(m *RuntimeMetrics) *float64 { return &m.CPU.ScavengeTotal })},
+	mCPUIdle:             {"/cpu/classes/idle:cpu-seconds", f64(func(m *RuntimeMetrics) *float64 { return &m.CPU.Idle })},
+	mCPUUser:             {"/cpu/classes/user:cpu-seconds", f64(func(m *RuntimeMetrics) *float64 { return &m.CPU.User })},
+	mCPUTotal:            {"/cpu/classes/total:cpu-seconds", f64(func(m *RuntimeMetrics) *float64 { return &m.CPU.Total })},
+	mGoroutines:          {"/sched/goroutines:goroutines", u64(func(m *RuntimeMetrics) *uint64 { return &m.Goroutines })},
+	mGRunnable:           {"/sched/goroutines/runnable:goroutines", u64(func(m *RuntimeMetrics) *uint64 { return &m.GoroutinesRunnable })},
+	mGRunning:            {"/sched/goroutines/running:goroutines", u64(func(m *RuntimeMetrics) *uint64 { return &m.GoroutinesRunning })},
+	mGWaiting:            {"/sched/goroutines/waiting:goroutines", u64(func(m *RuntimeMetrics) *uint64 { return &m.GoroutinesWaiting })},
+	mGNotInGo:            {"/sched/goroutines/not-in-go:goroutines", u64(func(m *RuntimeMetrics) *uint64 { return &m.GoroutinesNotInGo })},
+	mGCreated:            {"/sched/goroutines-created:goroutines", u64(func(m *RuntimeMetrics) *uint64 { return &m.GoroutinesCreated })},
+	mGOMAXPROCS:          {"/sched/gomaxprocs:threads", u64(func(m *RuntimeMetrics) *uint64 { return &m.GOMAXPROCS })},
+	mThreads:             {"/sched/threads/total:threads", u64(func(m *RuntimeMetrics) *uint64 { return &m.Threads })},
+	mCgoCalls:            {"/cgo/go-to-c-calls:calls", u64(func(m *RuntimeMetrics) *uint64 { return &m.CgoCalls })},
+	mMutexWait:           {"/sync/mutex/wait/total:seconds", f64(func(m *RuntimeMetrics) *float64 { return &m.MutexWaitSeconds })},
+	mPausesTotalGC:       {"/sched/pauses/total/gc:seconds", hist(func(m *RuntimeMetrics) *Histogram { return &m.PausesTotalGC })},
+	mPausesTotalOther:    {"/sched/pauses/total/other:seconds", hist(func(m *RuntimeMetrics) *Histogram { return &m.PausesTotalOther })},
+	mPausesStoppingGC:    {"/sched/pauses/stopping/gc:seconds", hist(func(m *RuntimeMetrics) *Histogram { return &m.PausesStoppingGC })},
+	mPausesStoppingOther: {"/sched/pauses/stopping/other:seconds", hist(func(m *RuntimeMetrics) *Histogram { return &m.PausesStoppingOther })},
+	mSchedLatencies:      {"/sched/latencies:seconds", hist(func(m *RuntimeMetrics) *Histogram { return &m.SchedLatencies })},
 }
 
 const (
@@ -227,9 +263,9 @@ func unsupportedRuntimeMetrics() error {
 		known[d.Name] = true
 	}
 	var missing []string
-	for _, n := range runtimeMetricNames {
-		if !known[n] {
-			missing = append(missing, n)
+	for _, row := range runtimeMetricTable {
+		if !known[row.name] {
+			missing = append(missing, row.name)
 		}
 	}
 	if len(missing) == 0 {
@@ -243,7 +279,7 @@ func unsupportedRuntimeMetrics() error {
 func newRuntimeSamples() []metrics.Sample {
 	s := make([]metrics.Sample, numRuntimeMetrics)
 	for i := range s {
-		s[i].Name = runtimeMetricNames[i]
+		s[i].Name = runtimeMetricTable[i].name
 	}
 	return s
 }
@@ -253,93 +289,78 @@ func newRuntimeSamples() []metrics.Sample {
 func decodeRuntimeMetrics(s []metrics.Sample, m *RuntimeMetrics) {
 	m.unread = [len(m.unread)]uint64{}
 	for i := range s {
-		if s[i].Value.Kind() == metrics.KindBad {
+		v := s[i].Value
+		if v.Kind() == metrics.KindBad {
 			m.unread[i/64] |= 1 << (i % 64)
 		}
+		runtimeMetricTable[i].decode(v, m)
 	}
-	u := func(i int) uint64 {
-		if s[i].Value.Kind() != metrics.KindUint64 {
-			return 0
-		}
-		return s[i].Value.Uint64()
-	}
-	f := func(i int) float64 {
-		if s[i].Value.Kind() != metrics.KindFloat64 {
-			return 0
-		}
-		return s[i].Value.Float64()
-	}
-	h := func(i int, dst *Histogram) {
-		if s[i].Value.Kind() != metrics.KindFloat64Histogram {
-			*dst = Histogram{}
-			return
-		}
-		dst.fromRuntime(s[i].Value.Float64Histogram())
-	}
-	m.HeapObjectsBytes = u(mHeapObjects)
-	m.HeapUnusedBytes = u(mHeapUnused)
-	m.HeapFreeBytes = u(mHeapFree)
-	m.HeapReleasedBytes = u(mHeapReleased)
-	m.HeapStacksBytes = u(mHeapStacks)
-	m.OSStacksBytes = u(mOSStacks)
-	m.MSpanInuseBytes = u(mMSpanInuse)
-	m.MSpanFreeBytes = u(mMSpanFree)
-	m.MCacheInuseBytes = u(mMCacheInuse)
-	m.MCacheFreeBytes = u(mMCacheFree)
-	m.MetadataOtherBytes = u(mMetaOther)
-	m.ProfilingBucketsBytes = u(mProfBuckets)
-	m.OtherBytes = u(mOther)
-	m.TotalBytes = u(mTotal)
-	m.HeapAllocsBytes = u(mAllocsBytes)
-	m.HeapAllocsObjects = u(mAllocsObjects)
-	m.HeapTinyAllocsObjects = u(mTinyAllocs)
-	m.HeapFreesBytes = u(mFreesBytes)
-	m.HeapFreesObjects = u(mFreesObjects)
-	h(mAllocsBySize, &m.AllocsBySize)
-	h(mFreesBySize, &m.FreesBySize)
-	m.HeapObjects = u(mHeapObjectsCount)
-	m.HeapLiveBytes = u(mHeapLive)
-	m.HeapGoalBytes = u(mHeapGoal)
-	m.ScanHeapBytes = u(mScanHeap)
-	m.ScanStackBytes = u(mScanStack)
-	m.ScanGlobalsBytes = u(mScanGlobals)
-	m.ScanTotalBytes = u(mScanTotal)
-	m.StackStartingSize = u(mStackStart)
-	m.GCCyclesTotal = u(mCyclesTotal)
-	m.GCCyclesForced = u(mCyclesForced)
-	m.GCCyclesAutomatic = u(mCyclesAuto)
-	// The runtime stores GOGC and the memory limit as int64 and exports them as uint64 bit patterns.
-	m.GOGC = int64(u(mGOGC))
-	m.GOMEMLIMITBytes = int64(u(mGOMEMLIMIT))
+	// An absent memory limit is no limit, not a limit of 0.
 	if s[mGOMEMLIMIT].Value.Kind() != metrics.KindUint64 {
 		m.GOMEMLIMITBytes = math.MaxInt64
 	}
-	m.LimiterLastEnabled = u(mLimiter)
-	m.FinalizersQueued = u(mFinQueued)
-	m.FinalizersExecuted = u(mFinExec)
-	m.CleanupsQueued = u(mCleanQueued)
-	m.CleanupsExecuted = u(mCleanExec)
-	m.CPU = CPUClasses{
-		GCMarkAssist: f(mCPUAssist), GCMarkDedicated: f(mCPUDedicated), GCMarkIdle: f(mCPUIdleMark),
-		GCPause: f(mCPUPause), GCTotal: f(mCPUGCTotal), ScavengeAssist: f(mCPUScavAssist),
-		ScavengeBackground: f(mCPUScavBg), ScavengeTotal: f(mCPUScavTotal), Idle: f(mCPUIdle),
-		User: f(mCPUUser), Total: f(mCPUTotal),
-	}
-	m.Goroutines = u(mGoroutines)
-	m.GoroutinesRunnable = u(mGRunnable)
-	m.GoroutinesRunning = u(mGRunning)
-	m.GoroutinesWaiting = u(mGWaiting)
-	m.GoroutinesNotInGo = u(mGNotInGo)
-	m.GoroutinesCreated = u(mGCreated)
-	m.GOMAXPROCS = u(mGOMAXPROCS)
-	m.Threads = u(mThreads)
-	m.CgoCalls = u(mCgoCalls)
-	m.MutexWaitSeconds = f(mMutexWait)
-	h(mPausesTotalGC, &m.PausesTotalGC)
-	h(mPausesTotalOther, &m.PausesTotalOther)
-	h(mPausesStoppingGC, &m.PausesStoppingGC)
-	h(mPausesStoppingOther, &m.PausesStoppingOther)
-	h(mSchedLatencies, &m.SchedLatencies)
+}
+
+// runtimeMetric is one row of runtimeMetricTable: a metric's name and how its value is decoded.
+// A value of another kind than the field's (a metric this Go version lacks) leaves the field zero.
+type runtimeMetric struct {
+	name string
+	metricField
+}
+
+// metricField decodes a value into one field of RuntimeMetrics.
+type metricField struct {
+	decode func(v metrics.Value, m *RuntimeMetrics)
+	// field returns the field the metric is decoded into, for the test that every metric has one
+	// of its own.
+	field func(m *RuntimeMetrics) any
+}
+
+func u64(field func(*RuntimeMetrics) *uint64) metricField {
+	return metricField{func(v metrics.Value, m *RuntimeMetrics) {
+		*field(m) = 0
+		if v.Kind() == metrics.KindUint64 {
+			*field(m) = v.Uint64()
+		}
+	}, func(m *RuntimeMetrics) any {
+		return field(m)
+	}}
+}
+
+// i64 decodes the runtime's int64 settings (GOGC, the memory limit), which it exports as uint64
+// bit patterns.
+func i64(field func(*RuntimeMetrics) *int64) metricField {
+	return metricField{func(v metrics.Value, m *RuntimeMetrics) {
+		*field(m) = 0
+		if v.Kind() == metrics.KindUint64 {
+			*field(m) = int64(v.Uint64())
+		}
+	}, func(m *RuntimeMetrics) any {
+		return field(m)
+	}}
+}
+
+func f64(field func(*RuntimeMetrics) *float64) metricField {
+	return metricField{func(v metrics.Value, m *RuntimeMetrics) {
+		*field(m) = 0
+		if v.Kind() == metrics.KindFloat64 {
+			*field(m) = v.Float64()
+		}
+	}, func(m *RuntimeMetrics) any {
+		return field(m)
+	}}
+}
+
+func hist(field func(*RuntimeMetrics) *Histogram) metricField {
+	return metricField{func(v metrics.Value, m *RuntimeMetrics) {
+		if v.Kind() != metrics.KindFloat64Histogram {
+			*field(m) = Histogram{}
+			return
+		}
+		field(m).fromRuntime(v.Float64Histogram())
+	}, func(m *RuntimeMetrics) any {
+		return field(m)
+	}}
 }
 
 // GoHeapMappedBytes is the heap the runtime has address space for and has not released:

@@ -35,8 +35,9 @@ type Budget struct {
 	Max       float64
 }
 
-// BudgetUnits are the units --update writes budgets for when a benchmark has none.
-var BudgetUnits = []string{"allocs/op", "B/op"}
+// BudgetUnits returns the units --update writes budgets for when a benchmark has none: a new
+// slice on every call.
+func BudgetUnits() []string { return []string{"allocs/op", "B/op"} }
 
 // ReadBudgetsFile reads a budgets file; a file that does not exist is an empty budget, so that
 // the first --update creates it.
@@ -159,7 +160,7 @@ func (b *Budgets) Ratchet(new *Set) []BudgetChange {
 		e := &b.Entries[i]
 		id := [2]string{e.Benchmark.String(), e.Unit}
 		have[id] = true
-		if !slices.Contains(BudgetUnits, e.Unit) {
+		if !slices.Contains(BudgetUnits(), e.Unit) {
 			continue
 		}
 		m, ok := medians[id]
@@ -169,7 +170,7 @@ func (b *Budgets) Ratchet(new *Set) []BudgetChange {
 		}
 	}
 	for _, k := range order {
-		for _, unit := range BudgetUnits {
+		for _, unit := range BudgetUnits() {
 			id := [2]string{k.String(), unit}
 			m, ok := medians[id]
 			if !ok || have[id] {

@@ -90,7 +90,7 @@ func gateFlags() (*flag.FlagSet, *gateConfig) {
 	fs.BoolVar(&c.update, "update", false, "lower the budgets the new results are under, add missing ones; never raise")
 	fs.Float64Var(&c.alpha, "alpha", 0.05, "family-wise significance level of the noisy comparisons")
 	fs.StringVar(&c.minEffect, "min-effect", "5%", "smallest change of a noisy unit's median that counts as a regression")
-	fs.StringVar(&c.units, "units", strings.Join(gate.DefaultUnits, ","), "comma-separated `units` to compare against BASE (budgets are checked whatever their unit)")
+	fs.StringVar(&c.units, "units", strings.Join(gate.DefaultUnits(), ","), "comma-separated `units` to compare against BASE (budgets are checked whatever their unit)")
 	fs.StringVar(&c.ignore, "ignore", "", "comma-separated configuration `keys` that do not keep results apart, like benchstat's -ignore: file keys such as cpu or note, and gomaxprocs")
 	fs.Var(&c.tolerances, "tolerance", "`unit=spec` allowed increase of an exact unit, spec a comma list of N, N% and N/run (repeatable), e.g. B/op=16,1%")
 	fs.BoolVar(&c.allowAdded, "allow-added", false, "accept benchmarks that only NEW has")
