@@ -12,6 +12,7 @@ import (
 
 	"github.com/memdiag/memdiag/internal/humanize"
 	"github.com/memdiag/memdiag/runtimediag"
+	"github.com/memdiag/memdiag/runtimediag/rssattr"
 )
 
 // mapsView is /maps?format=json: the full tier's per-mapping table and the totals by class.
@@ -67,7 +68,7 @@ func (t *tree) unsizedMappings(r *http.Request) ([]unsizedMapping, string, error
 	if err := snap.Err(runtimediag.SourceMaps); err != nil {
 		return nil, "maps could not be read either: " + err.Error(), nil
 	}
-	c := runtimediag.ClassifyMappings(snap.Mappings, runtimediag.ExternalProcess{Exe: snap.Identity.Exe, GoProgram: true})
+	c := rssattr.ClassifyMappings(snap.Mappings, rssattr.ExternalProcess{Exe: snap.Identity.Exe, GoProgram: true})
 	out := make([]unsizedMapping, len(c.Mappings))
 	for i, m := range c.Mappings {
 		out[i] = unsizedMapping{Start: m.Start, End: m.End, Perms: m.Perms, SizeBytes: m.SizeBytes, Class: m.Class, Name: m.Name}

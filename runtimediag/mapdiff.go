@@ -19,6 +19,8 @@ import (
 	"cmp"
 	"slices"
 	"time"
+
+	"github.com/memdiag/memdiag/runtimediag/rssattr"
 )
 
 // Kinds of mapping change (MappingChange.Change).
@@ -73,27 +75,30 @@ func (c *MappingChange) RssDeltaBytes() int64 {
 // that is not Go's. "" for go_heap, which the go_heap_* categories share.
 func categoryOfClass(c MappingClass) string {
 	switch c {
-	case ClassGoRuntime:
+	case rssattr.ClassGoRuntime:
 		return CategoryGoRuntime
-	case ClassThreadStack:
+	case rssattr.ClassThreadStack:
 		return CategoryThreadStacks
-	case ClassCHeap:
+	case rssattr.ClassCHeap:
 		return CategoryCHeap
-	case ClassBinary:
+	case rssattr.ClassBinary:
 		return CategoryBinary
-	case ClassSharedLibrary:
+	case rssattr.ClassSharedLibrary:
 		return CategorySharedLibraries
-	case ClassFileMapping:
+	case rssattr.ClassFileMapping:
 		return CategoryFileMappings
-	case ClassSharedMemory:
+	case rssattr.ClassSharedMemory:
 		return CategorySharedMemory
-	case ClassAnonymous, ClassOtherAnonymous:
+	case rssattr.ClassAnonymous, rssattr.ClassOtherAnonymous:
 		return CategoryOtherAnonymous
-	case ClassKernel:
+	case rssattr.ClassKernel:
 		return CategoryKernel
 	}
 	return ""
 }
+
+// glibcHeapMaxBytes is glibc's HEAP_MAX_SIZE on 64-bit, the alignment of its malloc arenas.
+const glibcHeapMaxBytes = 64 << 20
 
 // Names the classifier gives (classify.go) that the diff treats specially.
 const (

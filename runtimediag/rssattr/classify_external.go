@@ -1,4 +1,4 @@
-package runtimediag
+package rssattr
 
 // This file classifies the mappings of a process seen from outside: another PID, or a recording,
 // with no probe objects to locate its heap and no runtime/metrics to divide it. It runs the same
