@@ -121,18 +121,8 @@ func (t *tree) serveMaps(w http.ResponseWriter, r *http.Request) error {
 			v.Notes = append(v.Notes, note)
 		}
 	}
-	idx := map[runtimediag.MappingClass]int{}
-	for _, m := range v.Mappings {
-		i, ok := idx[m.Class]
-		if !ok {
-			i = len(v.ByClass)
-			idx[m.Class] = i
-			v.ByClass = append(v.ByClass, mapsClassTotal{Class: m.Class})
-		}
-		c := &v.ByClass[i]
-		c.Mappings++
-		c.SizeBytes += m.SizeBytes
-		c.RssBytes += m.RssBytes
+	for _, c := range rssattr.SumByClass(v.Mappings) {
+		v.ByClass = append(v.ByClass, mapsClassTotal{Class: c.Class, Mappings: c.Mappings, SizeBytes: c.SizeBytes, RssBytes: c.RssBytes})
 	}
 	slices.SortFunc(v.ByClass, func(a, b mapsClassTotal) int {
 		return cmp.Or(cmp.Compare(b.RssBytes, a.RssBytes), cmp.Compare(a.Class, b.Class))

@@ -265,24 +265,10 @@ type classTotal struct {
 }
 
 func classTotals(ms []runtimediag.ClassifiedMapping) []classTotal {
-	idx := map[runtimediag.MappingClass]int{}
 	var out []classTotal
-	var sizes, rss []uint64
-	for i := range ms {
-		m := &ms[i]
-		j, ok := idx[m.Class]
-		if !ok {
-			j = len(out)
-			idx[m.Class] = j
-			out = append(out, classTotal{Class: string(m.Class), Colour: classColour(m.Class)})
-			sizes, rss = append(sizes, 0), append(rss, 0)
-		}
-		out[j].Count++
-		sizes[j] += m.SizeBytes
-		rss[j] += m.RssBytes
-	}
-	for j := range out {
-		out[j].Size, out[j].Resident = bytesFigure(sizes[j]), bytesFigure(rss[j])
+	for _, c := range rssattr.SumByClass(ms) {
+		out = append(out, classTotal{Class: string(c.Class), Colour: classColour(c.Class), Count: c.Mappings,
+			Size: bytesFigure(c.SizeBytes), Resident: bytesFigure(c.RssBytes)})
 	}
 	return out
 }

@@ -166,7 +166,7 @@ func threadStacks(ms []ClassifiedMapping) (n int, size uint64) {
 // appendCategoryMappings appends to dst the mappings of ms that count in category cat.
 func appendCategoryMappings(dst, ms []ClassifiedMapping, cat string) []ClassifiedMapping {
 	for i := range ms {
-		if categoryOfClass(ms[i].Class) == cat {
+		if ms[i].Class.Category() == cat {
 			dst = append(dst, ms[i])
 		}
 	}

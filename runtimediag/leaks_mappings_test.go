@@ -17,7 +17,7 @@ func rssOfMappings(ms []ClassifiedMapping) RSS {
 	r := RSS{Tier: TierFull, Mappings: ms}
 	sums := map[string]uint64{}
 	for _, m := range ms {
-		sums[categoryOfClass(m.Class)] += m.RssBytes
+		sums[m.Class.Category()] += m.RssBytes
 	}
 	for _, name := range rssattr.CategoryNames() {
 		r.Categories = append(r.Categories, RSSCategory{Name: name, Bytes: sums[name], Method: MethodSmaps})

@@ -19,8 +19,6 @@ import (
 	"cmp"
 	"slices"
 	"time"
-
-	"github.com/memdiag/memdiag/runtimediag/rssattr"
 )
 
 // Kinds of mapping change (MappingChange.Change).
@@ -68,33 +66,6 @@ func (c *MappingChange) SizeDeltaBytes() int64 {
 // RssDeltaBytes is the change in resident bytes, negative when they fell.
 func (c *MappingChange) RssDeltaBytes() int64 {
 	return int64(c.RssAfterBytes) - int64(c.RssBeforeBytes)
-}
-
-// categoryOfClass is the RSS category a class of mapping counts in; unnamed anonymous mappings
-// are shared between go_runtime and other_anonymous, and are tracked as other_anonymous, the part
-// that is not Go's. "" for go_heap, which the go_heap_* categories share.
-func categoryOfClass(c MappingClass) string {
-	switch c {
-	case rssattr.ClassGoRuntime:
-		return CategoryGoRuntime
-	case rssattr.ClassThreadStack:
-		return CategoryThreadStacks
-	case rssattr.ClassCHeap:
-		return CategoryCHeap
-	case rssattr.ClassBinary:
-		return CategoryBinary
-	case rssattr.ClassSharedLibrary:
-		return CategorySharedLibraries
-	case rssattr.ClassFileMapping:
-		return CategoryFileMappings
-	case rssattr.ClassSharedMemory:
-		return CategorySharedMemory
-	case rssattr.ClassAnonymous, rssattr.ClassOtherAnonymous:
-		return CategoryOtherAnonymous
-	case rssattr.ClassKernel:
-		return CategoryKernel
-	}
-	return ""
 }
 
 // glibcHeapMaxBytes is glibc's HEAP_MAX_SIZE on 64-bit, the alignment of its malloc arenas.
@@ -268,7 +239,7 @@ func (d *mapDiffer) diff(dst []MappingChange, old, cur []ClassifiedMapping, at t
 			continue
 		}
 		ch := MappingChange{
-			Time: at, Class: c.class, Category: categoryOfClass(c.class), Name: c.name,
+			Time: at, Class: c.class, Category: c.class.Category(), Name: c.name,
 			SizeBeforeBytes: c.oldSize, SizeAfterBytes: c.newSize, RssBeforeBytes: c.oldRss, RssAfterBytes: c.newRss,
 			MappingsBefore: c.oldN, MappingsAfter: c.newN,
 		}

@@ -23,7 +23,7 @@ func cm(start, end uint64, class MappingClass, name string, rss uint64) Classifi
 // chg is the change a fixture expects, addresses and sizes in MiB as for cm.
 func chg(kind string, class MappingClass, name string, start, end, sizeBefore, sizeAfter, rssBefore, rssAfter uint64, nBefore, nAfter int) MappingChange {
 	const base = 1 << 30
-	return MappingChange{Change: kind, Class: class, Category: categoryOfClass(class), Name: name,
+	return MappingChange{Change: kind, Class: class, Category: class.Category(), Name: name,
 		Start: uintptr(base + start*dmib), End: uintptr(base + end*dmib),
 		SizeBeforeBytes: sizeBefore * dmib, SizeAfterBytes: sizeAfter * dmib, RssBeforeBytes: rssBefore * dmib, RssAfterBytes: rssAfter * dmib,
 		MappingsBefore: nBefore, MappingsAfter: nAfter}

@@ -204,3 +204,30 @@ const (
 	ClassAnonymous      MappingClass = "anonymous"
 	ClassOtherAnonymous MappingClass = "other_anonymous"
 )
+
+// Category is the RSS category a class of mapping counts in; unnamed anonymous mappings
+// are shared between go_runtime and other_anonymous, and are tracked as other_anonymous, the part
+// that is not Go's. "" for go_heap, which the go_heap_* categories share.
+func (c MappingClass) Category() string {
+	switch c {
+	case ClassGoRuntime:
+		return CategoryGoRuntime
+	case ClassThreadStack:
+		return CategoryThreadStacks
+	case ClassCHeap:
+		return CategoryCHeap
+	case ClassBinary:
+		return CategoryBinary
+	case ClassSharedLibrary:
+		return CategorySharedLibraries
+	case ClassFileMapping:
+		return CategoryFileMappings
+	case ClassSharedMemory:
+		return CategorySharedMemory
+	case ClassAnonymous, ClassOtherAnonymous:
+		return CategoryOtherAnonymous
+	case ClassKernel:
+		return CategoryKernel
+	}
+	return ""
+}
