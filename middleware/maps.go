@@ -12,6 +12,7 @@ import (
 
 	"github.com/memdiag/memdiag/internal/humanize"
 	"github.com/memdiag/memdiag/runtimediag"
+	"github.com/memdiag/memdiag/runtimediag/rssattr"
 )
 
 // mapsView is /maps?format=json: the full tier's per-mapping table and the totals by class.
@@ -67,7 +68,7 @@ func (t *tree) unsizedMappings(r *http.Request) ([]unsizedMapping, string, error
 	if err := snap.Err(runtimediag.SourceMaps); err != nil {
 		return nil, "maps could not be read either: " + err.Error(), nil
 	}
-	c := runtimediag.ClassifyMappings(snap.Mappings, runtimediag.ExternalProcess{Exe: snap.Identity.Exe, GoProgram: true})
+	c := rssattr.ClassifyMappings(snap.Mappings, rssattr.ExternalProcess{Exe: snap.Identity.Exe, GoProgram: true})
 	out := make([]unsizedMapping, len(c.Mappings))
 	for i, m := range c.Mappings {
 		out[i] = unsizedMapping{Start: m.Start, End: m.End, Perms: m.Perms, SizeBytes: m.SizeBytes, Class: m.Class, Name: m.Name}
@@ -120,18 +121,8 @@ func (t *tree) serveMaps(w http.ResponseWriter, r *http.Request) error {
 			v.Notes = append(v.Notes, note)
 		}
 	}
-	idx := map[runtimediag.MappingClass]int{}
-	for _, m := range v.Mappings {
-		i, ok := idx[m.Class]
-		if !ok {
-			i = len(v.ByClass)
-			idx[m.Class] = i
-			v.ByClass = append(v.ByClass, mapsClassTotal{Class: m.Class})
-		}
-		c := &v.ByClass[i]
-		c.Mappings++
-		c.SizeBytes += m.SizeBytes
-		c.RssBytes += m.RssBytes
+	for _, c := range rssattr.SumByClass(v.Mappings) {
+		v.ByClass = append(v.ByClass, mapsClassTotal{Class: c.Class, Mappings: c.Mappings, SizeBytes: c.SizeBytes, RssBytes: c.RssBytes})
 	}
 	slices.SortFunc(v.ByClass, func(a, b mapsClassTotal) int {
 		return cmp.Or(cmp.Compare(b.RssBytes, a.RssBytes), cmp.Compare(a.Class, b.Class))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/memdiag/memdiag/internal/humanize"
 	"github.com/memdiag/memdiag/runtimediag"
+	"github.com/memdiag/memdiag/runtimediag/rssattr"
 )
 
 // The page's charts are SVG computed here, on the server, so that the page needs no script to be
@@ -98,17 +99,17 @@ const unexplainedColour = "#d8d8d8"
 // classColours maps mapping classes onto the colour of the category their bytes go to. Anonymous
 // mappings are split between go_runtime and other_anonymous, so they get a colour of their own.
 var classColours = map[runtimediag.MappingClass]string{
-	runtimediag.ClassGoHeap:         categoryColours[runtimediag.CategoryGoHeapObjects],
-	runtimediag.ClassGoRuntime:      categoryColours[runtimediag.CategoryGoRuntime],
-	runtimediag.ClassThreadStack:    categoryColours[runtimediag.CategoryThreadStacks],
-	runtimediag.ClassCHeap:          categoryColours[runtimediag.CategoryCHeap],
-	runtimediag.ClassBinary:         categoryColours[runtimediag.CategoryBinary],
-	runtimediag.ClassSharedLibrary:  categoryColours[runtimediag.CategorySharedLibraries],
-	runtimediag.ClassFileMapping:    categoryColours[runtimediag.CategoryFileMappings],
-	runtimediag.ClassSharedMemory:   categoryColours[runtimediag.CategorySharedMemory],
-	runtimediag.ClassKernel:         categoryColours[runtimediag.CategoryKernel],
-	runtimediag.ClassAnonymous:      "#b9a6dd",
-	runtimediag.ClassOtherAnonymous: categoryColours[runtimediag.CategoryOtherAnonymous],
+	rssattr.ClassGoHeap:         categoryColours[runtimediag.CategoryGoHeapObjects],
+	rssattr.ClassGoRuntime:      categoryColours[runtimediag.CategoryGoRuntime],
+	rssattr.ClassThreadStack:    categoryColours[runtimediag.CategoryThreadStacks],
+	rssattr.ClassCHeap:          categoryColours[runtimediag.CategoryCHeap],
+	rssattr.ClassBinary:         categoryColours[runtimediag.CategoryBinary],
+	rssattr.ClassSharedLibrary:  categoryColours[runtimediag.CategorySharedLibraries],
+	rssattr.ClassFileMapping:    categoryColours[runtimediag.CategoryFileMappings],
+	rssattr.ClassSharedMemory:   categoryColours[runtimediag.CategorySharedMemory],
+	rssattr.ClassKernel:         categoryColours[runtimediag.CategoryKernel],
+	rssattr.ClassAnonymous:      "#b9a6dd",
+	rssattr.ClassOtherAnonymous: categoryColours[runtimediag.CategoryOtherAnonymous],
 }
 
 func categoryColour(name string) string {
@@ -264,24 +265,10 @@ type classTotal struct {
 }
 
 func classTotals(ms []runtimediag.ClassifiedMapping) []classTotal {
-	idx := map[runtimediag.MappingClass]int{}
 	var out []classTotal
-	var sizes, rss []uint64
-	for i := range ms {
-		m := &ms[i]
-		j, ok := idx[m.Class]
-		if !ok {
-			j = len(out)
-			idx[m.Class] = j
-			out = append(out, classTotal{Class: string(m.Class), Colour: classColour(m.Class)})
-			sizes, rss = append(sizes, 0), append(rss, 0)
-		}
-		out[j].Count++
-		sizes[j] += m.SizeBytes
-		rss[j] += m.RssBytes
-	}
-	for j := range out {
-		out[j].Size, out[j].Resident = bytesFigure(sizes[j]), bytesFigure(rss[j])
+	for _, c := range rssattr.SumByClass(ms) {
+		out = append(out, classTotal{Class: string(c.Class), Colour: classColour(c.Class), Count: c.Mappings,
+			Size: bytesFigure(c.SizeBytes), Resident: bytesFigure(c.RssBytes)})
 	}
 	return out
 }

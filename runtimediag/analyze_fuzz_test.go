@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/memdiag/memdiag/procself"
+	"github.com/memdiag/memdiag/runtimediag/rssattr"
 )
 
 // FuzzAnalyze feeds Analyze random snapshots: counters in any order (a restart between the
@@ -151,7 +152,7 @@ func randomSnapshot(rng *rand.Rand, t time.Time) *Snapshot {
 
 func randomRSS(rng *rand.Rand) RSS {
 	r := RSS{ResidentBytes: rng.Uint64N(1 << 36), LazyFreeBytes: rng.Uint64N(1 << 36)}
-	for _, n := range rssCategoryNames {
+	for _, n := range rssattr.CategoryNames() {
 		r.Categories = append(r.Categories, RSSCategory{Name: n, Bytes: rng.Uint64N(1 << 34)})
 	}
 	return r

@@ -16,6 +16,7 @@ import (
 
 	"github.com/memdiag/memdiag/procself"
 	"github.com/memdiag/memdiag/runtimediag/internal/workload"
+	"github.com/memdiag/memdiag/runtimediag/rssattr"
 )
 
 var recordFixtures = flag.Bool("record", false, "record testdata/analyze fixtures from real workloads (each in a child process)")
@@ -363,7 +364,7 @@ func pointerGraph(size int) []*node {
 // recorder takes the snapshots of one scenario.
 type recorder struct {
 	c       *Collector
-	a       *Attributor
+	a       *rssattr.Attributor
 	prev    *Snapshot
 	ap      *AllocProfile
 	history []Point
@@ -425,7 +426,7 @@ func TestRecordChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &recorder{c: c, a: NewAttributor()}
+	r := &recorder{c: c, a: rssattr.NewAttributor()}
 	if err := sc.run(r); err != nil {
 		fmt.Println("scenario failed:", err)
 		os.Exit(1)
@@ -438,7 +439,7 @@ func TestRecordChild(t *testing.T) {
 		cur.sources[SourceCgroupMemory].err = err
 	}
 	r.history = append(r.history, analyzePoint(cur))
-	rss, err := r.a.Full(cur)
+	rss, err := measure(r.a, cur)
 	if err != nil {
 		fmt.Println("attribution:", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/memdiag/memdiag/procself"
+	"github.com/memdiag/memdiag/runtimediag/rssattr"
 )
 
 // BenchmarkRSSAttribution measures a full attribution (smaps read and parse, arena location,
@@ -29,7 +30,7 @@ func BenchmarkRSSAttribution(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer c.Close()
-			a := NewAttributor()
+			a := rssattr.NewAttributor()
 			fs := procself.New("/")
 			s := c.Full(context.Background())
 			var smapsTime, classifyTime time.Duration
@@ -43,7 +44,7 @@ func BenchmarkRSSAttribution(b *testing.B) {
 				}
 				t1 := time.Now()
 				s.Mappings = ms
-				if _, err := a.Full(s); err != nil {
+				if _, err := measure(a, s); err != nil {
 					b.Fatal(err)
 				}
 				smapsTime += t1.Sub(t0)

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/memdiag/memdiag/runtimediag/internal/workload"
+	"github.com/memdiag/memdiag/runtimediag/rssattr"
 )
 
 // rssWorkload creates memory of a known size in one category and returns how to release it.
@@ -44,7 +45,7 @@ func TestRSSAttributionAccuracy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	a := NewAttributor()
+	a := rssattr.NewAttributor()
 	measure := func(t *testing.T) RSS {
 		t.Helper()
 		// Two cycles: the first frees what the last workload released, the second sweeps it, so
@@ -56,7 +57,7 @@ func TestRSSAttributionAccuracy(t *testing.T) {
 		runtime.GC()
 		debug.FreeOSMemory()
 		s := c.Full(context.Background())
-		r, err := a.Full(s)
+		r, err := measure(a, s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +102,7 @@ func TestRSSAttributionAccuracy(t *testing.T) {
 				t.Errorf("%s grew by %s for %s created (%+.1f%%): want within 5%%\nbefore:\n%s\nafter:\n%s", w.category,
 					signedMiB(got), mib(w.created), errPct, formatCategories(&before), formatCategories(&after))
 				for _, m := range after.Mappings {
-					if m.RssBytes >= 1<<20 || m.Class == ClassCHeap || m.Class == ClassAnonymous {
+					if m.RssBytes >= 1<<20 || m.Class == rssattr.ClassCHeap || m.Class == rssattr.ClassAnonymous {
 						t.Logf("%x-%x %s %10s %10s %-14s %s", m.Start, m.End, m.Perms, mib(m.SizeBytes), mib(m.RssBytes), m.Class, m.Name)
 					}
 				}
@@ -119,15 +120,15 @@ func TestRSSTierAgreement(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	a := NewAttributor()
+	a := rssattr.NewAttributor()
 	release := createGoHeap(t)
 	defer release()
 	runtime.GC()
-	full, err := a.Full(c.Full(context.Background()))
+	full, err := measure(a, c.Full(context.Background()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	est := a.Estimate(c.Cheap())
+	est := estimate(a, c.Cheap())
 	heap := func(r *RSS) uint64 {
 		return r.Category(CategoryGoHeapObjects) + r.Category(CategoryGoHeapUnused) + r.Category(CategoryGoHeapFree) + r.Category(CategoryGoStacks)
 	}
@@ -297,19 +298,19 @@ func TestCHeapChunksBelowForeignMapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	a := NewAttributor()
+	a := rssattr.NewAttributor()
 	large, err := workload.Malloc(64, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer large.Free()
-	r, err := a.Full(c.Full(context.Background()))
+	r, err := measure(a, c.Full(context.Background()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var lowest uintptr
 	for _, m := range r.Mappings {
-		if m.Class == ClassCHeap && m.Name == "(malloc mmap)" && m.RssBytes >= 8<<20 {
+		if m.Class == rssattr.ClassCHeap && m.Name == "(malloc mmap)" && m.RssBytes >= 8<<20 {
 			lowest = m.Start
 			break
 		}
@@ -336,7 +337,7 @@ func TestCHeapChunksBelowForeignMapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := r.Category(CategoryCHeap)
-	r, err = a.Full(c.Full(context.Background()))
+	r, err = measure(a, c.Full(context.Background()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -346,3 +346,20 @@ func TestCheapCarriesCgroupStat(t *testing.T) {
 		t.Error("the full tier carried memory.stat")
 	}
 }
+
+// TestHeapRecheckRead: a full snapshot reads the heap's free and released bytes again after
+// smaps; one without smaps does not.
+func TestHeapRecheckRead(t *testing.T) {
+	c, err := NewCollector()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s := c.Full(context.Background())
+	if s.MappingsHaveSizes && !s.HeapAfterMappings.Read {
+		t.Error("smaps read, heap not read again after it")
+	}
+	if s := c.Cheap(); s.HeapAfterMappings.Read {
+		t.Error("a cheap snapshot has a heap recheck")
+	}
+}

@@ -213,3 +213,11 @@ func limiterEngaged(w *window) bool {
 }
 
 func clamp01(v float64) float64 { return min(max(finite(v), 0), 1) }
+
+// sat is a - b, or 0 when b > a.
+func sat(a, b uint64) uint64 {
+	if b > a {
+		return 0
+	}
+	return a - b
+}

@@ -2,6 +2,7 @@ package runtimediag
 
 import (
 	"context"
+	"github.com/memdiag/memdiag/runtimediag/rssattr"
 	"testing"
 )
 
@@ -13,22 +14,22 @@ func TestPointRSSMatchesEstimate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	a := NewAttributor()
+	a := rssattr.NewAttributor()
 	for _, classify := range []bool{false, true} {
 		if classify {
-			if _, err := a.Full(c.Full(context.Background())); err != nil {
+			if _, err := measure(a, c.Full(context.Background())); err != nil {
 				t.Fatal(err)
 			}
 		}
 		s := c.Cheap()
-		est := a.Estimate(s)
-		in := estimateInputOf(s)
-		var got [len(rssCategoryNames)]uint64
-		if classified := a.estimateBytes(&in, &got); classified != classify {
+		est := estimate(a, s)
+		in := rssCheapReading(s)
+		var got [rssattr.NumCategories]uint64
+		if classified := a.EstimateBytes(&in, &got); classified != classify {
 			t.Errorf("classified %v, want %v", classified, classify)
 		}
 		for i, cat := range est.Categories {
-			if cat.Name != rssCategoryNames[i] || (cat.Method != MethodNotMeasured && cat.Bytes != got[i]) {
+			if cat.Name != rssattr.CategoryNames()[i] || (cat.Method != MethodNotMeasured && cat.Bytes != got[i]) {
 				t.Errorf("classified %v: %s is %d in Estimate, %d at the tick", classify, cat.Name, cat.Bytes, got[i])
 			}
 		}

@@ -2,6 +2,7 @@ package runtimediag
 
 import (
 	"encoding/json"
+	"github.com/memdiag/memdiag/runtimediag/rssattr"
 	"math"
 	"runtime/metrics"
 	"strings"
@@ -87,7 +88,7 @@ func TestPointKeepsLongestPauses(t *testing.T) {
 
 // TestPointJSONNulls: a figure the tick did not measure is null, never a 0 that looks measured.
 func TestPointJSONNulls(t *testing.T) {
-	b, err := json.Marshal(Point{Time: time.Unix(1, 0), RSSEstimated: true, RSSCategoryBytes: [len(rssCategoryNames)]uint64{1, 2, 3, 4, 5}})
+	b, err := json.Marshal(Point{Time: time.Unix(1, 0), RSSEstimated: true, RSSCategoryBytes: [rssattr.NumCategories]uint64{1, 2, 3, 4, 5}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func TestPointJSONRoundTrip(t *testing.T) {
 	full.GCScanHeapBytes, full.GCScanStackBytes, full.GCScanGlobalsBytes, full.GCScanRead = 1<<20, 8192, 4096, true
 	full.Custom[0], full.Custom[2], full.CustomRead = 1.5, -3, 0b101
 	full.addPause(GCPause{End: time.Unix(4, 5).UTC(), Duration: 300 * time.Microsecond})
-	for _, p := range []Point{full, {Time: time.Unix(6, 0).UTC()}, {Time: time.Unix(7, 0).UTC(), RSSEstimated: true, RSSCategoryBytes: [len(rssCategoryNames)]uint64{1}}} {
+	for _, p := range []Point{full, {Time: time.Unix(6, 0).UTC()}, {Time: time.Unix(7, 0).UTC(), RSSEstimated: true, RSSCategoryBytes: [rssattr.NumCategories]uint64{1}}} {
 		b, err := json.Marshal(p)
 		if err != nil {
 			t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/memdiag/memdiag/internal/humanize"
 	"github.com/memdiag/memdiag/runtimediag/internal/trend"
+	"github.com/memdiag/memdiag/runtimediag/rssattr"
 )
 
 const (
@@ -143,12 +144,12 @@ func keepMappingChange(c *MappingChange) bool {
 	if d := c.RssDeltaBytes(); d >= mappingChangeMinBytes || d <= -mappingChangeMinBytes {
 		return true
 	}
-	return c.Class == ClassThreadStack && c.Change != MappingGrew && c.Change != MappingShrank
+	return c.Class == rssattr.ClassThreadStack && c.Change != MappingGrew && c.Change != MappingShrank
 }
 
 // isStack reports whether a thread_stack mapping is a stack (not its guard).
 func isStack(m *ClassifiedMapping) bool {
-	return m.Class == ClassThreadStack && m.Name != nameThreadGuard
+	return m.Class == rssattr.ClassThreadStack && m.Name != nameThreadGuard
 }
 
 // threadStacks counts the thread stacks of a table and their mapped size.
@@ -165,7 +166,7 @@ func threadStacks(ms []ClassifiedMapping) (n int, size uint64) {
 // appendCategoryMappings appends to dst the mappings of ms that count in category cat.
 func appendCategoryMappings(dst, ms []ClassifiedMapping, cat string) []ClassifiedMapping {
 	for i := range ms {
-		if categoryOfClass(ms[i].Class) == cat {
+		if ms[i].Class.Category() == cat {
 			dst = append(dst, ms[i])
 		}
 	}
@@ -315,7 +316,7 @@ func mappingGrowthPhrase(cat string, carriers []MappingChange, se *mappingSeries
 	for i := range carriers {
 		c := &carriers[i]
 		key := c.Name
-		if c.Class == ClassThreadStack {
+		if c.Class == rssattr.ClassThreadStack {
 			key = nameThreadStack
 		}
 		g := groups[key]

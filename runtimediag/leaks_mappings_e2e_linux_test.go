@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/memdiag/memdiag/runtimediag/internal/workload"
+	"github.com/memdiag/memdiag/runtimediag/rssattr"
 )
 
 // The mapping timeline's end-to-end tests run a Monitor (a full reading every 250 ms) against a
@@ -131,7 +132,7 @@ func TestMappingLeakCHeap(t *testing.T) {
 	if r.suspect.Unit != "bytes" || r.suspect.GrowthPerSecond <= 0 {
 		t.Errorf("unit %s growth %v", r.suspect.Unit, r.suspect.GrowthPerSecond)
 	}
-	if !hasChange(r.changes, MappingGrew, ClassCHeap) && !hasChange(r.changes, MappingAppeared, ClassCHeap) {
+	if !hasChange(r.changes, MappingGrew, rssattr.ClassCHeap) && !hasChange(r.changes, MappingAppeared, rssattr.ClassCHeap) {
 		t.Errorf("the timeline has no c_heap change: %+v", r.changes)
 	}
 }
@@ -161,7 +162,7 @@ func TestMappingLeakThreads(t *testing.T) {
 	if r.suspect.Unit != "mappings" || !strings.Contains(r.suspect.Headline, "thread stacks of") {
 		t.Errorf("unit %s, headline %q", r.suspect.Unit, r.suspect.Headline)
 	}
-	if !hasChange(r.changes, MappingAppeared, ClassThreadStack) {
+	if !hasChange(r.changes, MappingAppeared, rssattr.ClassThreadStack) {
 		t.Errorf("the timeline has no thread stack that appeared: %+v", r.changes)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/memdiag/memdiag/runtimediag/rssattr"
 )
 
 // TestMappingLeakAfterFlatHours: a leak that starts after a long flat stretch — up to the whole
@@ -19,7 +21,7 @@ func TestMappingLeakAfterFlatHours(t *testing.T) {
 				ms := steadyTable()
 				if i >= flat {
 					// 2 MiB a minute.
-					ms = append(ms, cm(300, 300+uint64(2*(i-flat+1)), ClassFileMapping, "/data.db", uint64(2*(i-flat+1))))
+					ms = append(ms, cm(300, 300+uint64(2*(i-flat+1)), rssattr.ClassFileMapping, "/data.db", uint64(2*(i-flat+1))))
 				}
 				slices.SortFunc(ms, func(a, b ClassifiedMapping) int { return int(a.Start) - int(b.Start) })
 				r := rssOfMappings(ms)

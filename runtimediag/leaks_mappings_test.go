@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/memdiag/memdiag/runtimediag/rssattr"
 )
 
 // rssOfMappings is the full attribution of a fixture table: each class's resident bytes in its
@@ -15,9 +17,9 @@ func rssOfMappings(ms []ClassifiedMapping) RSS {
 	r := RSS{Tier: TierFull, Mappings: ms}
 	sums := map[string]uint64{}
 	for _, m := range ms {
-		sums[categoryOfClass(m.Class)] += m.RssBytes
+		sums[m.Class.Category()] += m.RssBytes
 	}
-	for _, name := range rssCategoryNames {
+	for _, name := range rssattr.CategoryNames() {
 		r.Categories = append(r.Categories, RSSCategory{Name: name, Bytes: sums[name], Method: MethodSmaps})
 	}
 	return r
@@ -26,10 +28,10 @@ func rssOfMappings(ms []ClassifiedMapping) RSS {
 // steadyTable is a process's usual mappings: a binary, a C heap, a file, Go's heap.
 func steadyTable() []ClassifiedMapping {
 	return []ClassifiedMapping{
-		cm(0, 4, ClassCHeap, "[heap]", 3),
-		cm(8, 12, ClassBinary, "/app", 4),
-		cm(20, 21, ClassOtherAnonymous, "", 1),
-		cm(2000, 2064, ClassGoHeap, "(go arena)", 40),
+		cm(0, 4, rssattr.ClassCHeap, "[heap]", 3),
+		cm(8, 12, rssattr.ClassBinary, "/app", 4),
+		cm(20, 21, rssattr.ClassOtherAnonymous, "", 1),
+		cm(2000, 2064, rssattr.ClassGoHeap, "(go arena)", 40),
 	}
 }
 
@@ -82,30 +84,30 @@ func TestMappingSourceSuspects(t *testing.T) {
 				var ms []ClassifiedMapping
 				for k := range i {
 					a := uint64(1024 + 64*k)
-					ms = append(ms, cm(a, a+40, ClassCHeap, nameGlibcArena, 40), cm(a+40, a+64, ClassCHeap, nameGlibcArena, 0))
+					ms = append(ms, cm(a, a+40, rssattr.ClassCHeap, nameGlibcArena, 40), cm(a+40, a+64, rssattr.ClassCHeap, nameGlibcArena, 0))
 				}
 				return ms
 			}),
 			category: CategoryCHeap, certainty: LeakSignificant, headline: []string{"+7 glibc arenas of 64 MiB", "c_heap grew 280 MiB"}, culprit: "glibc arena"},
 		{name: "a file mapping remapped larger each reading",
 			readings: tables(8, func(i int) []ClassifiedMapping {
-				return []ClassifiedMapping{cm(300, 300+uint64(32*(i+1)), ClassFileMapping, "/var/lib/app/data.db", uint64(32*(i+1)))}
+				return []ClassifiedMapping{cm(300, 300+uint64(32*(i+1)), rssattr.ClassFileMapping, "/var/lib/app/data.db", uint64(32*(i+1)))}
 			}),
 			category: CategoryFileMappings, certainty: LeakSignificant, headline: []string{"file mapping data.db grew +224 MiB"}, culprit: "/var/lib/app/data.db"},
 		{name: "only four readings, each higher: weak",
 			readings: tables(4, func(i int) []ClassifiedMapping {
-				return []ClassifiedMapping{cm(300, 300+uint64(32*(i+1)), ClassFileMapping, "/data.db", uint64(32*(i+1)))}
+				return []ClassifiedMapping{cm(300, 300+uint64(32*(i+1)), rssattr.ClassFileMapping, "/data.db", uint64(32*(i+1)))}
 			}),
 			category: CategoryFileMappings, certainty: LeakWeak, headline: []string{"not yet significant"}, culprit: "/data.db"},
 		{name: "warmed up, then held: no suspect",
 			readings: tables(16, func(i int) []ClassifiedMapping {
 				n := min(i, 4)
-				return []ClassifiedMapping{cm(300, 300+uint64(32*(n+1)), ClassFileMapping, "/data.db", uint64(32*(n+1)))}
+				return []ClassifiedMapping{cm(300, 300+uint64(32*(n+1)), rssattr.ClassFileMapping, "/data.db", uint64(32*(n+1)))}
 			}),
 		},
 		{name: "growth under 4 MiB is noise",
 			readings: tables(12, func(i int) []ClassifiedMapping {
-				return []ClassifiedMapping{cm(300, 301, ClassOtherAnonymous, "[anon: lib]", 0), cm(301, 309, ClassCHeap, "(malloc mmap)", uint64(i/4))}
+				return []ClassifiedMapping{cm(300, 301, rssattr.ClassOtherAnonymous, "[anon: lib]", 0), cm(301, 309, rssattr.ClassCHeap, "(malloc mmap)", uint64(i/4))}
 			}),
 		},
 	}
@@ -227,9 +229,9 @@ func steadyNoise(t *testing.T, seed uint64) {
 			ms = append(ms, threadAt(109, 1)...)
 		}
 		if rng.IntN(3) == 0 {
-			ms = append(ms, cm(300, 332, ClassCHeap, "(malloc mmap)", 32))
+			ms = append(ms, cm(300, 332, rssattr.ClassCHeap, "(malloc mmap)", 32))
 		}
-		ms = append(ms, cm(400, 400+64, ClassFileMapping, "/data.db", 0))
+		ms = append(ms, cm(400, 400+64, rssattr.ClassFileMapping, "/data.db", 0))
 		ms[len(ms)-1].RssBytes = jitter(30)
 		slices.SortFunc(ms, func(a, b ClassifiedMapping) int { return int(a.Start) - int(b.Start) })
 		r := rssOfMappings(ms)

@@ -9,6 +9,8 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/memdiag/memdiag/runtimediag/rssattr"
 )
 
 // The messages and field names of the Monitor's log lines. They are a contract with whoever
@@ -239,7 +241,7 @@ type summaryInput struct {
 	from, to Point
 	pauseP99 float64
 	pauseMax float64
-	estimate estimateInput // what Attributor.Estimate reads of the tick's snapshot
+	estimate rssattr.Reading // what Attributor.Estimate reads of the tick's snapshot
 	// minRateSeconds is the shortest interval the line's rates are computed over: below it the
 	// rate fields are left out, never computed over milliseconds.
 	minRateSeconds float64
@@ -253,14 +255,14 @@ func minSummaryRateSeconds(interval time.Duration) float64 {
 
 // newSummaryInput copies what a summary line needs from the tick's state.
 func newSummaryInput(from, to *Point, pauseP99, pauseMax float64, cur *Snapshot, minRateSeconds float64) *summaryInput {
-	return &summaryInput{from: *from, to: *to, pauseP99: pauseP99, pauseMax: pauseMax, estimate: estimateInputOf(cur), minRateSeconds: minRateSeconds}
+	return &summaryInput{from: *from, to: *to, pauseP99: pauseP99, pauseMax: pauseMax, estimate: rssCheapReading(cur), minRateSeconds: minRateSeconds}
 }
 
 // summaryFields composes the periodic line.
 func (m *Monitor) summaryFields(in *summaryInput) []zapcore.Field {
 	from, to := &in.from, &in.to
 	secs := to.Time.Sub(from.Time).Seconds()
-	rss := m.attr.estimate(&in.estimate)
+	rss := m.attr.Estimate(&in.estimate)
 	rep := m.lastReport.Load()
 
 	fs := make([]zapcore.Field, 0, 20)

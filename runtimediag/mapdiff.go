@@ -68,32 +68,8 @@ func (c *MappingChange) RssDeltaBytes() int64 {
 	return int64(c.RssAfterBytes) - int64(c.RssBeforeBytes)
 }
 
-// categoryOfClass is the RSS category a class of mapping counts in; unnamed anonymous mappings
-// are shared between go_runtime and other_anonymous, and are tracked as other_anonymous, the part
-// that is not Go's. "" for go_heap, which the go_heap_* categories share.
-func categoryOfClass(c MappingClass) string {
-	switch c {
-	case ClassGoRuntime:
-		return CategoryGoRuntime
-	case ClassThreadStack:
-		return CategoryThreadStacks
-	case ClassCHeap:
-		return CategoryCHeap
-	case ClassBinary:
-		return CategoryBinary
-	case ClassSharedLibrary:
-		return CategorySharedLibraries
-	case ClassFileMapping:
-		return CategoryFileMappings
-	case ClassSharedMemory:
-		return CategorySharedMemory
-	case ClassAnonymous, ClassOtherAnonymous:
-		return CategoryOtherAnonymous
-	case ClassKernel:
-		return CategoryKernel
-	}
-	return ""
-}
+// glibcHeapMaxBytes is glibc's HEAP_MAX_SIZE on 64-bit, the alignment of its malloc arenas.
+const glibcHeapMaxBytes = 64 << 20
 
 // Names the classifier gives (classify.go) that the diff treats specially.
 const (
@@ -263,7 +239,7 @@ func (d *mapDiffer) diff(dst []MappingChange, old, cur []ClassifiedMapping, at t
 			continue
 		}
 		ch := MappingChange{
-			Time: at, Class: c.class, Category: categoryOfClass(c.class), Name: c.name,
+			Time: at, Class: c.class, Category: c.class.Category(), Name: c.name,
 			SizeBeforeBytes: c.oldSize, SizeAfterBytes: c.newSize, RssBeforeBytes: c.oldRss, RssAfterBytes: c.newRss,
 			MappingsBefore: c.oldN, MappingsAfter: c.newN,
 		}

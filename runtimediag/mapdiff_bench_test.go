@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/memdiag/memdiag/runtimediag/rssattr"
 )
 
 // benchTables builds two tables of n mappings each, as a process with many mappings has them:
@@ -15,10 +17,10 @@ func benchTables(n int) (old, cur []ClassifiedMapping) {
 		name  string
 		pages uint64
 	}{
-		{ClassThreadStack, nameThreadGuard, 1}, {ClassThreadStack, nameThreadStack, 2048},
-		{ClassCHeap, nameGlibcArena, 512}, {ClassCHeap, "(malloc mmap)", 64},
-		{ClassFileMapping, "/var/lib/app/data.db", 256}, {ClassAnonymous, "", 16},
-		{ClassGoHeap, "(go arena)", 1024}, {ClassSharedLibrary, "/lib/libc.so.6", 32},
+		{rssattr.ClassThreadStack, nameThreadGuard, 1}, {rssattr.ClassThreadStack, nameThreadStack, 2048},
+		{rssattr.ClassCHeap, nameGlibcArena, 512}, {rssattr.ClassCHeap, "(malloc mmap)", 64},
+		{rssattr.ClassFileMapping, "/var/lib/app/data.db", 256}, {rssattr.ClassAnonymous, "", 16},
+		{rssattr.ClassGoHeap, "(go arena)", 1024}, {rssattr.ClassSharedLibrary, "/lib/libc.so.6", 32},
 	}
 	addr := uintptr(1 << 32)
 	for i := range n {
@@ -30,7 +32,7 @@ func benchTables(n int) (old, cur []ClassifiedMapping) {
 		case 3:
 			m.RssBytes = uint64(size)
 		case 7:
-			m.Class = ClassOtherAnonymous
+			m.Class = rssattr.ClassOtherAnonymous
 		}
 		cur = append(cur, m)
 		addr += size + 4096 // a hole between mappings: no two merge

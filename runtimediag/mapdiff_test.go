@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/memdiag/memdiag/runtimediag/rssattr"
 )
 
 const dmib = 1 << 20
@@ -22,7 +23,7 @@ func cm(start, end uint64, class MappingClass, name string, rss uint64) Classifi
 // chg is the change a fixture expects, addresses and sizes in MiB as for cm.
 func chg(kind string, class MappingClass, name string, start, end, sizeBefore, sizeAfter, rssBefore, rssAfter uint64, nBefore, nAfter int) MappingChange {
 	const base = 1 << 30
-	return MappingChange{Change: kind, Class: class, Category: categoryOfClass(class), Name: name,
+	return MappingChange{Change: kind, Class: class, Category: class.Category(), Name: name,
 		Start: uintptr(base + start*dmib), End: uintptr(base + end*dmib),
 		SizeBeforeBytes: sizeBefore * dmib, SizeAfterBytes: sizeAfter * dmib, RssBeforeBytes: rssBefore * dmib, RssAfterBytes: rssAfter * dmib,
 		MappingsBefore: nBefore, MappingsAfter: nAfter}
@@ -32,8 +33,8 @@ func chg(kind string, class MappingClass, name string, start, end, sizeBefore, s
 // the fixture stays in whole MiB; the classifier's names are what matter).
 func threadAt(start uint64, rss uint64) []ClassifiedMapping {
 	return []ClassifiedMapping{
-		cm(start, start+1, ClassThreadStack, nameThreadGuard, 0),
-		cm(start+1, start+9, ClassThreadStack, nameThreadStack, rss),
+		cm(start, start+1, rssattr.ClassThreadStack, nameThreadGuard, 0),
+		cm(start+1, start+9, rssattr.ClassThreadStack, nameThreadStack, rss),
 	}
 }
 
@@ -45,83 +46,83 @@ func TestDiffMappings(t *testing.T) {
 		want     []MappingChange
 	}{
 		{name: "identical tables: no change",
-			old: []ClassifiedMapping{cm(0, 4, ClassCHeap, "[heap]", 2), cm(10, 20, ClassFileMapping, file, 3)},
-			cur: []ClassifiedMapping{cm(0, 4, ClassCHeap, "[heap]", 2), cm(10, 20, ClassFileMapping, file, 3)},
+			old: []ClassifiedMapping{cm(0, 4, rssattr.ClassCHeap, "[heap]", 2), cm(10, 20, rssattr.ClassFileMapping, file, 3)},
+			cur: []ClassifiedMapping{cm(0, 4, rssattr.ClassCHeap, "[heap]", 2), cm(10, 20, rssattr.ClassFileMapping, file, 3)},
 		},
 		{name: "appeared and went away",
-			old: []ClassifiedMapping{cm(0, 4, ClassCHeap, "[heap]", 2)},
-			cur: []ClassifiedMapping{cm(10, 266, ClassFileMapping, file, 100)},
+			old: []ClassifiedMapping{cm(0, 4, rssattr.ClassCHeap, "[heap]", 2)},
+			cur: []ClassifiedMapping{cm(10, 266, rssattr.ClassFileMapping, file, 100)},
 			want: []MappingChange{
-				chg(MappingWentAway, ClassCHeap, "[heap]", 0, 4, 4, 0, 2, 0, 1, 0),
-				chg(MappingAppeared, ClassFileMapping, file, 10, 266, 0, 256, 0, 100, 0, 1),
+				chg(MappingWentAway, rssattr.ClassCHeap, "[heap]", 0, 4, 4, 0, 2, 0, 1, 0),
+				chg(MappingAppeared, rssattr.ClassFileMapping, file, 10, 266, 0, 256, 0, 100, 0, 1),
 			},
 		},
 		{name: "a grown heap that merged with its neighbour is one region that grew",
-			old:  []ClassifiedMapping{cm(0, 4, ClassAnonymous, "", 4), cm(6, 8, ClassAnonymous, "", 2)},
-			cur:  []ClassifiedMapping{cm(0, 8, ClassAnonymous, "", 8)},
-			want: []MappingChange{chg(MappingGrew, ClassAnonymous, "", 0, 8, 6, 8, 6, 8, 2, 1)},
+			old:  []ClassifiedMapping{cm(0, 4, rssattr.ClassAnonymous, "", 4), cm(6, 8, rssattr.ClassAnonymous, "", 2)},
+			cur:  []ClassifiedMapping{cm(0, 8, rssattr.ClassAnonymous, "", 8)},
+			want: []MappingChange{chg(MappingGrew, rssattr.ClassAnonymous, "", 0, 8, 6, 8, 6, 8, 2, 1)},
 		},
 		{name: "a split by mprotect is no change",
-			old: []ClassifiedMapping{cm(0, 8, ClassCHeap, "(malloc mmap)", 8)},
-			cur: []ClassifiedMapping{cm(0, 3, ClassCHeap, "(malloc mmap)", 3), cm(3, 8, ClassCHeap, "(malloc mmap)", 5)},
+			old: []ClassifiedMapping{cm(0, 8, rssattr.ClassCHeap, "(malloc mmap)", 8)},
+			cur: []ClassifiedMapping{cm(0, 3, rssattr.ClassCHeap, "(malloc mmap)", 3), cm(3, 8, rssattr.ClassCHeap, "(malloc mmap)", 5)},
 		},
 		{name: "a glibc heap growing inside its reservation grows by its resident bytes",
-			old:  []ClassifiedMapping{cm(64, 66, ClassCHeap, nameGlibcArena, 2), cm(66, 128, ClassCHeap, nameGlibcArena, 0)},
-			cur:  []ClassifiedMapping{cm(64, 90, ClassCHeap, nameGlibcArena, 26), cm(90, 128, ClassCHeap, nameGlibcArena, 0)},
-			want: []MappingChange{chg(MappingGrew, ClassCHeap, nameGlibcArena, 64, 128, 64, 64, 2, 26, 2, 2)},
+			old:  []ClassifiedMapping{cm(64, 66, rssattr.ClassCHeap, nameGlibcArena, 2), cm(66, 128, rssattr.ClassCHeap, nameGlibcArena, 0)},
+			cur:  []ClassifiedMapping{cm(64, 90, rssattr.ClassCHeap, nameGlibcArena, 26), cm(90, 128, rssattr.ClassCHeap, nameGlibcArena, 0)},
+			want: []MappingChange{chg(MappingGrew, rssattr.ClassCHeap, nameGlibcArena, 64, 128, 64, 64, 2, 26, 2, 2)},
 		},
 		{name: "adjacent glibc arenas stay apart: +2 arenas",
-			old: []ClassifiedMapping{cm(64, 65, ClassCHeap, nameGlibcArena, 1), cm(65, 128, ClassCHeap, nameGlibcArena, 0)},
+			old: []ClassifiedMapping{cm(64, 65, rssattr.ClassCHeap, nameGlibcArena, 1), cm(65, 128, rssattr.ClassCHeap, nameGlibcArena, 0)},
 			cur: []ClassifiedMapping{
-				cm(64, 65, ClassCHeap, nameGlibcArena, 1), cm(65, 128, ClassCHeap, nameGlibcArena, 0),
-				cm(128, 130, ClassCHeap, nameGlibcArena, 2), cm(130, 192, ClassCHeap, nameGlibcArena, 0),
-				cm(192, 194, ClassCHeap, nameGlibcArena, 2), cm(194, 256, ClassCHeap, nameGlibcArena, 0)},
+				cm(64, 65, rssattr.ClassCHeap, nameGlibcArena, 1), cm(65, 128, rssattr.ClassCHeap, nameGlibcArena, 0),
+				cm(128, 130, rssattr.ClassCHeap, nameGlibcArena, 2), cm(130, 192, rssattr.ClassCHeap, nameGlibcArena, 0),
+				cm(192, 194, rssattr.ClassCHeap, nameGlibcArena, 2), cm(194, 256, rssattr.ClassCHeap, nameGlibcArena, 0)},
 			want: []MappingChange{
-				chg(MappingAppeared, ClassCHeap, nameGlibcArena, 128, 192, 0, 64, 0, 2, 0, 2),
-				chg(MappingAppeared, ClassCHeap, nameGlibcArena, 192, 256, 0, 64, 0, 2, 0, 2),
+				chg(MappingAppeared, rssattr.ClassCHeap, nameGlibcArena, 128, 192, 0, 64, 0, 2, 0, 2),
+				chg(MappingAppeared, rssattr.ClassCHeap, nameGlibcArena, 192, 256, 0, 64, 0, 2, 0, 2),
 			},
 		},
 		{name: "adjacent thread stacks stay apart: +2 stacks, each with its guard",
 			old: threadAt(100, 1),
 			cur: slices.Concat(threadAt(82, 1), threadAt(91, 1), threadAt(100, 1)),
 			want: []MappingChange{
-				chg(MappingAppeared, ClassThreadStack, nameThreadStack, 82, 91, 0, 9, 0, 1, 0, 2),
-				chg(MappingAppeared, ClassThreadStack, nameThreadStack, 91, 100, 0, 9, 0, 1, 0, 2),
+				chg(MappingAppeared, rssattr.ClassThreadStack, nameThreadStack, 82, 91, 0, 9, 0, 1, 0, 2),
+				chg(MappingAppeared, rssattr.ClassThreadStack, nameThreadStack, 91, 100, 0, 9, 0, 1, 0, 2),
 			},
 		},
 		{name: "a thread that exited: its stack went away",
 			old:  slices.Concat(threadAt(91, 1), threadAt(100, 1)),
 			cur:  threadAt(100, 1),
-			want: []MappingChange{chg(MappingWentAway, ClassThreadStack, nameThreadStack, 91, 100, 9, 0, 1, 0, 2, 0)},
+			want: []MappingChange{chg(MappingWentAway, rssattr.ClassThreadStack, nameThreadStack, 91, 100, 9, 0, 1, 0, 2, 0)},
 		},
 		{name: "a file remapped larger at the same place grew",
-			old:  []ClassifiedMapping{cm(10, 74, ClassFileMapping, file, 64)},
-			cur:  []ClassifiedMapping{cm(10, 266, ClassFileMapping, file, 256)},
-			want: []MappingChange{chg(MappingGrew, ClassFileMapping, file, 10, 266, 64, 256, 64, 256, 1, 1)},
+			old:  []ClassifiedMapping{cm(10, 74, rssattr.ClassFileMapping, file, 64)},
+			cur:  []ClassifiedMapping{cm(10, 266, rssattr.ClassFileMapping, file, 256)},
+			want: []MappingChange{chg(MappingGrew, rssattr.ClassFileMapping, file, 10, 266, 64, 256, 64, 256, 1, 1)},
 		},
 		{name: "shrank",
-			old:  []ClassifiedMapping{cm(0, 32, ClassCHeap, "[heap]", 30)},
-			cur:  []ClassifiedMapping{cm(0, 8, ClassCHeap, "[heap]", 8)},
-			want: []MappingChange{chg(MappingShrank, ClassCHeap, "[heap]", 0, 8, 32, 8, 30, 8, 1, 1)},
+			old:  []ClassifiedMapping{cm(0, 32, rssattr.ClassCHeap, "[heap]", 30)},
+			cur:  []ClassifiedMapping{cm(0, 8, rssattr.ClassCHeap, "[heap]", 8)},
+			want: []MappingChange{chg(MappingShrank, rssattr.ClassCHeap, "[heap]", 0, 8, 32, 8, 30, 8, 1, 1)},
 		},
 		{name: "resident noise under the threshold is no change",
-			old: []ClassifiedMapping{cm(0, 32, ClassOtherAnonymous, "", 10)},
-			cur: []ClassifiedMapping{cm(0, 32, ClassOtherAnonymous, "", 11)},
+			old: []ClassifiedMapping{cm(0, 32, rssattr.ClassOtherAnonymous, "", 10)},
+			cur: []ClassifiedMapping{cm(0, 32, rssattr.ClassOtherAnonymous, "", 11)},
 		},
 		{name: "a class change at the same address: one went away, one appeared",
-			old: []ClassifiedMapping{cm(0, 32, ClassAnonymous, "", 10)},
-			cur: []ClassifiedMapping{cm(0, 32, ClassCHeap, "(malloc mmap)", 10)},
+			old: []ClassifiedMapping{cm(0, 32, rssattr.ClassAnonymous, "", 10)},
+			cur: []ClassifiedMapping{cm(0, 32, rssattr.ClassCHeap, "(malloc mmap)", 10)},
 			want: []MappingChange{
-				chg(MappingAppeared, ClassCHeap, "(malloc mmap)", 0, 32, 0, 32, 0, 10, 0, 1),
-				chg(MappingWentAway, ClassAnonymous, "", 0, 32, 32, 0, 10, 0, 1, 0),
+				chg(MappingAppeared, rssattr.ClassCHeap, "(malloc mmap)", 0, 32, 0, 32, 0, 10, 0, 1),
+				chg(MappingWentAway, rssattr.ClassAnonymous, "", 0, 32, 32, 0, 10, 0, 1, 0),
 			},
 		},
 		{name: "a chain of merges and splits is one component",
-			old: []ClassifiedMapping{cm(0, 2, ClassCHeap, "(malloc mmap)", 2), cm(3, 5, ClassCHeap, "(malloc mmap)", 2), cm(6, 9, ClassCHeap, "(malloc mmap)", 3)},
-			cur: []ClassifiedMapping{cm(1, 7, ClassCHeap, "(malloc mmap)", 6), cm(7, 8, ClassOtherAnonymous, "[anon: x]", 1), cm(8, 12, ClassCHeap, "(malloc mmap)", 4)},
+			old: []ClassifiedMapping{cm(0, 2, rssattr.ClassCHeap, "(malloc mmap)", 2), cm(3, 5, rssattr.ClassCHeap, "(malloc mmap)", 2), cm(6, 9, rssattr.ClassCHeap, "(malloc mmap)", 3)},
+			cur: []ClassifiedMapping{cm(1, 7, rssattr.ClassCHeap, "(malloc mmap)", 6), cm(7, 8, rssattr.ClassOtherAnonymous, "[anon: x]", 1), cm(8, 12, rssattr.ClassCHeap, "(malloc mmap)", 4)},
 			want: []MappingChange{
-				chg(MappingGrew, ClassCHeap, "(malloc mmap)", 1, 12, 7, 10, 7, 10, 3, 2),
-				chg(MappingAppeared, ClassOtherAnonymous, "[anon: x]", 7, 8, 0, 1, 0, 1, 0, 1),
+				chg(MappingGrew, rssattr.ClassCHeap, "(malloc mmap)", 1, 12, 7, 10, 7, 10, 3, 2),
+				chg(MappingAppeared, rssattr.ClassOtherAnonymous, "[anon: x]", 7, 8, 0, 1, 0, 1, 0, 1),
 			},
 		},
 	}
@@ -196,7 +197,7 @@ func checkDiffInvariants(t *testing.T, old, cur []ClassifiedMapping, got []Mappi
 // fuzzTable reads a mapping table from b: per mapping, a gap and a length in pages, a class and
 // a name (each from a short list), and resident pages up to the length.
 func fuzzTable(b []byte) []ClassifiedMapping {
-	classes := []MappingClass{ClassCHeap, ClassThreadStack, ClassFileMapping, ClassAnonymous, ClassGoHeap}
+	classes := []MappingClass{rssattr.ClassCHeap, rssattr.ClassThreadStack, rssattr.ClassFileMapping, rssattr.ClassAnonymous, rssattr.ClassGoHeap}
 	names := []string{"", nameThreadGuard, nameThreadStack, nameGlibcArena, "/f"}
 	var ms []ClassifiedMapping
 	addr := uint64(1 << 30)

@@ -13,6 +13,8 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/memdiag/memdiag/runtimediag/rssattr"
 )
 
 // Monitor watches the process's memory from inside it. Once started it
@@ -51,7 +53,7 @@ type Monitor struct {
 	col *Collector
 	// fullCol serves full reports, so that they never wait on, or hold up, the tick's col.
 	fullCol *Collector
-	attr    *Attributor
+	attr    *rssattr.Attributor
 	user    *zap.Logger // the caller's logger; written only by the log writer
 	log     *zap.Logger // queues its lines for the log writer
 	q       *logQueue
@@ -208,7 +210,7 @@ func NewMonitor(opts ...Option) (*Monitor, error) {
 		mc:            mc,
 		col:           col,
 		fullCol:       fullCol,
-		attr:          NewAttributor(),
+		attr:          rssattr.NewAttributor(),
 		user:          cfg.logger,
 		log:           async,
 		q:             q,
@@ -552,8 +554,8 @@ func (m *Monitor) tick() {
 	pointFrom(&m.point, prev, cur)
 	sampleCustom(&m.point, m.mc.custom)
 	m.point.RSSEstimated = true
-	est := estimateInputOf(cur)
-	m.point.RSSClassified = m.attr.estimateBytes(&est, &m.point.RSSCategoryBytes)
+	est := rssCheapReading(cur)
+	m.point.RSSClassified = m.attr.EstimateBytes(&est, &m.point.RSSCategoryBytes)
 	m.hist.push(&m.point)
 	m.checkTickTriggers(&m.point)
 	if m.memLimit.update(cur) {
@@ -673,7 +675,8 @@ func (m *Monitor) classifyNonGo(ctx context.Context) {
 	var err error
 	d := measureCPU(func() {
 		m.fullCol.Read(ctx, m.classSnap, classifySources)
-		rss, err = m.attr.Full(m.classSnap)
+		in := rssReading(m.classSnap)
+		rss, err = m.attr.Measure(&in)
 	})
 	m.selfCPU.Add(int64(d))
 	if ctx.Err() != nil {
@@ -830,9 +833,10 @@ func (m *Monitor) collectFull(ctx context.Context) (*fullReading, error) {
 		return nil, errMonitorClosed
 	}
 	rd := &fullReading{snap: snap, prof: m.reader.read(true, false, false)}
-	rss, err := m.attr.Full(snap)
+	in := rssReading(snap)
+	rss, err := m.attr.Measure(&in)
 	if err != nil {
-		rss = m.attr.Estimate(snap)
+		rss = m.attr.Estimate(&in)
 		rss.Notes = append(rss.Notes, "no per-mapping attribution ("+err.Error()+"): categories are estimates")
 	} else {
 		m.memLimit.noteClassification(snap.Time, &rss, nil)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/memdiag/memdiag/internal/humanize"
+	"github.com/memdiag/memdiag/runtimediag/rssattr"
 )
 
 // Report is memdiag's answer for a window between two snapshots: where resident memory is (RSS),
@@ -370,7 +371,7 @@ type Point struct {
 	// order of RSSCategoryNames (Attributor.Estimate's figures). The Go categories come from
 	// runtime/metrics and are read at every tick (RSSEstimated); the others only once a full
 	// classification exists (RSSClassified). JSON null when not estimated.
-	RSSCategoryBytes [len(rssCategoryNames)]uint64 `json:"-"`
+	RSSCategoryBytes [rssattr.NumCategories]uint64 `json:"-"`
 	// CPU is the cumulative /cpu/classes/* reading (the runtime's estimate), for a CPU-class
 	// breakdown between points.
 	CPU PointCPU `json:"-"`

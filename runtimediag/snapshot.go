@@ -55,13 +55,6 @@ type Snapshot struct {
 	sources [numSources]sourceResult
 }
 
-// HeapRecheck is a second reading of the heap's free and released bytes (Snapshot.HeapAfterMappings).
-type HeapRecheck struct {
-	Read          bool // false when smaps or runtime/metrics was not read
-	FreeBytes     uint64
-	ReleasedBytes uint64
-}
-
 type sourceResult struct {
 	err  error
 	cost time.Duration

@@ -14,6 +14,7 @@ import (
 	"github.com/memdiag/memdiag/internal/humanize"
 	"github.com/memdiag/memdiag/procself"
 	"github.com/memdiag/memdiag/runtimediag"
+	"github.com/memdiag/memdiag/runtimediag/rssattr"
 )
 
 const mapsSynopsis = `usage: memdiag maps [flags] PID|self
@@ -65,7 +66,7 @@ type mapsResult struct {
 	GoVersion string `json:"go_version,omitempty"`
 	// Source is the file the mappings were read from: smaps, or maps when smaps was denied.
 	Source string `json:"source"`
-	runtimediag.MappingClassification
+	rssattr.MappingClassification
 }
 
 func runMaps(args []string, stdout, stderr io.Writer) int {
@@ -128,7 +129,7 @@ func readMaps(pid int) (*mapsResult, error) {
 	if bi, err := buildinfo.ReadFile(pfs.ProcPath("exe")); err == nil {
 		goProgram, res.GoVersion = true, bi.GoVersion
 	}
-	res.MappingClassification = runtimediag.ClassifyMappings(ms, runtimediag.ExternalProcess{Exe: exe, GoProgram: goProgram})
+	res.MappingClassification = rssattr.ClassifyMappings(ms, rssattr.ExternalProcess{Exe: exe, GoProgram: goProgram})
 	return res, nil
 }
 
@@ -190,15 +191,15 @@ func writeMaps(w io.Writer, res *mapsResult, table bool) {
 // classMeaning says in a few words what each class holds, for a reader of the table who has not
 // read docs/rss-categories.md.
 var classMeaning = map[runtimediag.MappingClass]string{
-	runtimediag.ClassGoHeap:         "Go heap arenas: objects, fragmentation, free pages, goroutine stacks",
-	runtimediag.ClassGoRuntime:      "Go runtime metadata, named by Go",
-	runtimediag.ClassThreadStack:    "OS thread stacks: [stack] and pthread stacks",
-	runtimediag.ClassCHeap:          "C malloc: [heap] and glibc arenas",
-	runtimediag.ClassBinary:         "the executable and its bss",
-	runtimediag.ClassSharedLibrary:  "shared libraries and their bss",
-	runtimediag.ClassFileMapping:    "other mapped files (reclaimable page cache)",
-	runtimediag.ClassSharedMemory:   "/dev/shm, System V, memfd, shared anonymous",
-	runtimediag.ClassKernel:         "[vdso], [vvar], [vsyscall]",
-	runtimediag.ClassAnonymous:      "Go runtime off-heap memory or others' (only the process can tell)",
-	runtimediag.ClassOtherAnonymous: "anonymous memory not recognised as any of the above",
+	rssattr.ClassGoHeap:         "Go heap arenas: objects, fragmentation, free pages, goroutine stacks",
+	rssattr.ClassGoRuntime:      "Go runtime metadata, named by Go",
+	rssattr.ClassThreadStack:    "OS thread stacks: [stack] and pthread stacks",
+	rssattr.ClassCHeap:          "C malloc: [heap] and glibc arenas",
+	rssattr.ClassBinary:         "the executable and its bss",
+	rssattr.ClassSharedLibrary:  "shared libraries and their bss",
+	rssattr.ClassFileMapping:    "other mapped files (reclaimable page cache)",
+	rssattr.ClassSharedMemory:   "/dev/shm, System V, memfd, shared anonymous",
+	rssattr.ClassKernel:         "[vdso], [vvar], [vsyscall]",
+	rssattr.ClassAnonymous:      "Go runtime off-heap memory or others' (only the process can tell)",
+	rssattr.ClassOtherAnonymous: "anonymous memory not recognised as any of the above",
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/memdiag/memdiag/runtimediag"
+	"github.com/memdiag/memdiag/runtimediag/rssattr"
 )
 
 // TestMappingTimeline: the text shows the newest changes of the timeline, each with its kind,
@@ -15,10 +16,10 @@ func TestMappingTimeline(t *testing.T) {
 	var cs []runtimediag.MappingChange
 	for i := range 12 {
 		cs = append(cs, runtimediag.MappingChange{Time: at.Add(time.Duration(i) * time.Minute), Change: runtimediag.MappingAppeared,
-			Class: runtimediag.ClassThreadStack, Category: runtimediag.CategoryThreadStacks, Name: "(pthread stack)",
+			Class: rssattr.ClassThreadStack, Category: runtimediag.CategoryThreadStacks, Name: "(pthread stack)",
 			SizeAfterBytes: 8 << 20, RssAfterBytes: 12 << 10, MappingsAfter: 2})
 	}
-	cs = append(cs, runtimediag.MappingChange{Time: at.Add(time.Hour), Change: runtimediag.MappingGrew, Class: runtimediag.ClassFileMapping,
+	cs = append(cs, runtimediag.MappingChange{Time: at.Add(time.Hour), Change: runtimediag.MappingGrew, Class: rssattr.ClassFileMapping,
 		Category: runtimediag.CategoryFileMappings, Name: "/var/lib/app/data.db",
 		SizeBeforeBytes: 64 << 20, SizeAfterBytes: 256 << 20, RssBeforeBytes: 64 << 20, RssAfterBytes: 256 << 20, MappingsBefore: 1, MappingsAfter: 1})
 	var b strings.Builder

@@ -1,4 +1,4 @@
-package runtimediag
+package rssattr
 
 // This file classifies the mappings of a process seen from outside: another PID, or a recording,
 // with no probe objects to locate its heap and no runtime/metrics to divide it. It runs the same
@@ -86,7 +86,6 @@ func ClassifyMappings(ms []procself.Mapping, p ExternalProcess) MappingClassific
 	c := classifier{exe: p.Exe, arenas: arenas}
 	labels := c.classify(ms)
 	out.Mappings = make([]ClassifiedMapping, len(ms))
-	var sums [numClasses]MappingClassSum
 	for i := range ms {
 		m := &ms[i]
 		l := labels[i]
@@ -101,21 +100,31 @@ func ClassifyMappings(ms []procself.Mapping, p ExternalProcess) MappingClassific
 			Start: m.Start, End: m.End, Perms: m.Perms.String(), SizeBytes: uint64(m.End - m.Start),
 			RssBytes: m.RssBytes, LazyFreeBytes: m.LazyFreeBytes, SwapBytes: m.SwapBytes, Class: l.class, Name: name,
 		}
-		s := &sums[classIndex(l.class)]
-		s.Class = l.class
+		out.ResidentBytes += m.RssBytes
+	}
+	out.Classes = SumByClass(out.Mappings)
+	sortClassSums(out.Classes)
+	return out
+}
+
+// SumByClass adds up the rows of a per-mapping table by class, in the order each class first
+// appears.
+func SumByClass(ms []ClassifiedMapping) []MappingClassSum {
+	var out []MappingClassSum
+	for i := range ms {
+		m := &ms[i]
+		j := slices.IndexFunc(out, func(s MappingClassSum) bool { return s.Class == m.Class })
+		if j < 0 {
+			j = len(out)
+			out = append(out, MappingClassSum{Class: m.Class})
+		}
+		s := &out[j]
 		s.Mappings++
-		s.SizeBytes += uint64(m.End - m.Start)
+		s.SizeBytes += m.SizeBytes
 		s.RssBytes += m.RssBytes
 		s.SwapBytes += m.SwapBytes
 		s.LazyFreeBytes += m.LazyFreeBytes
-		out.ResidentBytes += m.RssBytes
 	}
-	for _, s := range sums {
-		if s.Mappings > 0 {
-			out.Classes = append(out.Classes, s)
-		}
-	}
-	sortClassSums(out.Classes)
 	return out
 }
 
@@ -167,12 +176,10 @@ func glibcShaped(ms []procself.Mapping, r AddressRange) bool {
 }
 
 // sortClassSums orders sums by resident bytes, then by size (for maps without sizes), largest
-// first: the table answers "where is the memory" top down.
+// first: the table answers "where is the memory" top down. Ties keep the classes' own order.
 func sortClassSums(s []MappingClassSum) {
-	slices.SortStableFunc(s, func(a, b MappingClassSum) int {
-		if c := cmp.Compare(b.RssBytes, a.RssBytes); c != 0 {
-			return c
-		}
-		return cmp.Compare(b.SizeBytes, a.SizeBytes)
+	slices.SortFunc(s, func(a, b MappingClassSum) int {
+		return cmp.Or(cmp.Compare(b.RssBytes, a.RssBytes), cmp.Compare(b.SizeBytes, a.SizeBytes),
+			cmp.Compare(classIndex(a.Class), classIndex(b.Class)))
 	})
 }

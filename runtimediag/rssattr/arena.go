@@ -1,4 +1,4 @@
-package runtimediag
+package rssattr
 
 // This file finds the Go heap's arenas in the address space without reaching into the runtime:
 // memdiag keeps a few heap objects of different size classes alive (probes), looks up the mappings
@@ -165,7 +165,7 @@ func mergeRanges(rs []AddressRange) []AddressRange {
 }
 
 // checkArenas compares the committed size of the arenas with runtime/metrics' heap classes.
-func checkArenas(ms []procself.Mapping, arenas []AddressRange, rt *RuntimeMetrics) ArenaCheck {
+func checkArenas(ms []procself.Mapping, arenas []AddressRange, rt *Runtime) ArenaCheck {
 	c := classifier{arenas: arenas}
 	var committed uint64
 	for i := range ms {
@@ -174,7 +174,7 @@ func checkArenas(ms []procself.Mapping, arenas []AddressRange, rt *RuntimeMetric
 			committed += uint64(m.End - m.Start)
 		}
 	}
-	expected := rt.GoHeapMappedBytes() + rt.HeapReleasedBytes
+	expected := rt.goHeapMappedBytes() + rt.HeapReleasedBytes
 	ck := ArenaCheck{CommittedBytes: committed, ExpectedBytes: expected, DifferenceBytes: int64(committed) - int64(expected)}
 	switch d := ck.DifferenceBytes; {
 	case expected == 0:

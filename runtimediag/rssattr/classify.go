@@ -1,4 +1,4 @@
-package runtimediag
+package rssattr
 
 // This file classifies every mapping of maps/smaps: whose memory it is. It is a pure function of
 // the parsed mappings, the executable's path and the Go heap arenas found by the probes, plus,

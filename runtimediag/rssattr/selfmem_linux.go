@@ -1,4 +1,4 @@
-package runtimediag
+package rssattr
 
 import (
 	"io"

@@ -1,7 +1,7 @@
-package runtimediag
+package rssattr
 
 import (
-	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -15,11 +15,10 @@ import (
 // unused and stacks keep what the runtime says they hold. The report says it raced the scavenger.
 func TestHeapShortfallFromFree(t *testing.T) {
 	const mb = 1 << 20
-	rt := RuntimeMetrics{HeapObjectsBytes: 100 * mb, HeapUnusedBytes: 10 * mb, HeapFreeBytes: 60 * mb, HeapStacksBytes: 4 * mb, HeapReleasedBytes: 8 * mb}
+	rt := Runtime{HeapObjectsBytes: 100 * mb, HeapUnusedBytes: 10 * mb, HeapFreeBytes: 60 * mb, HeapStacksBytes: 4 * mb, HeapReleasedBytes: 8 * mb}
 	committed := uint64(174 * mb)
 	const returned = 40 * mb // by the scavenger, between the runtime/metrics read and smaps
-	s := &Snapshot{
-		Requested:         Set(SourceRuntimeMetrics) | Set(SourceSmaps),
+	s := &Reading{
 		Runtime:           rt,
 		MappingsHaveSizes: true,
 		Mappings: []procself.Mapping{{Start: 0xc000000000, End: 0xc000000000 + uintptr(committed), Perms: procself.PermRead | procself.PermWrite,
@@ -65,19 +64,4 @@ func TestHeapShortfallFromFree(t *testing.T) {
 	}
 }
 
-// TestHeapRecheckRead: a full snapshot reads the heap's free and released bytes again after
-// smaps; one without smaps does not.
-func TestHeapRecheckRead(t *testing.T) {
-	c, err := NewCollector()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s := c.Full(context.Background())
-	if s.MappingsHaveSizes && !s.HeapAfterMappings.Read {
-		t.Error("smaps read, heap not read again after it")
-	}
-	if s := c.Cheap(); s.HeapAfterMappings.Read {
-		t.Error("a cheap snapshot has a heap recheck")
-	}
-}
+func mib(b uint64) string { return fmt.Sprintf("%.2f MiB", float64(b)/(1<<20)) }

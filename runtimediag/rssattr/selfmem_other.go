@@ -1,6 +1,6 @@
 //go:build !linux
 
-package runtimediag
+package rssattr
 
 import "io"
 

@@ -1,4 +1,4 @@
-package runtimediag
+package rssattr
 
 import (
 	"compress/gzip"
@@ -54,7 +54,7 @@ func TestClassifyRecordedMappings(t *testing.T) {
 				ClassSharedLibrary, ClassFileMapping, ClassSharedMemory, ClassKernel, ClassAnonymous, ClassOtherAnonymous} {
 				fmt.Fprintf(&sb, "# %s: %d mappings\n", cl, counts[cl])
 			}
-			s := &Snapshot{Mappings: ms, MappingsHaveSizes: true}
+			s := &Reading{Mappings: ms, MappingsHaveSizes: true}
 			r := attribute(s, labels, &ArenaCheck{})
 			for _, cat := range r.Categories {
 				fmt.Fprintf(&sb, "# %s %d %s\n", cat.Name, cat.Bytes, cat.Method)
@@ -79,7 +79,7 @@ func TestClassifyRecordedMappings(t *testing.T) {
 				t.Errorf("classes differ from %s (-want +got):\n%s", golden, d)
 			}
 			if tc.wantGo != 0 {
-				ck := checkArenas(ms, loc.arenas, &RuntimeMetrics{HeapFreeBytes: tc.wantGo})
+				ck := checkArenas(ms, loc.arenas, &Runtime{HeapFreeBytes: tc.wantGo})
 				if !ck.OK {
 					t.Errorf("arena committed %d bytes, want the recorded heap's %d", ck.CommittedBytes, tc.wantGo)
 				}
@@ -106,7 +106,7 @@ func firstArenaLike(ms []procself.Mapping) uintptr {
 // temporary root when the fixture is stored compressed.
 func readSmapsFixture(t *testing.T, name string) []procself.Mapping {
 	t.Helper()
-	root := filepath.Join("..", "procself", "testdata", "smaps", name)
+	root := filepath.Join("..", "..", "procself", "testdata", "smaps", name)
 	gz := filepath.Join(root, "proc", "self", "smaps.gz")
 	if f, err := os.Open(gz); err == nil {
 		defer f.Close()
@@ -172,18 +172,19 @@ func FuzzAttribute(f *testing.F) {
 		loc := locateArenas(ms, probes)
 		c := classifier{arenas: loc.arenas, mem: randomMemory{rng}}
 		labels := c.classify(ms)
-		rt := RuntimeMetrics{
+		rt := Runtime{
 			HeapObjectsBytes: rng.Uint64N(1 << 36), HeapUnusedBytes: rng.Uint64N(1 << 30), HeapFreeBytes: rng.Uint64N(1 << 32),
 			HeapStacksBytes: rng.Uint64N(1 << 30), HeapReleasedBytes: rng.Uint64N(1 << 32), MetadataOtherBytes: rng.Uint64N(1 << 26),
-			OSStacksBytes: rng.Uint64N(1 << 24), OtherBytes: rng.Uint64N(1 << 24),
+			OSStacksBytes: rng.Uint64N(1 << 24),
 		}
+		rt.GoRuntimeBytes = rt.MetadataOtherBytes + rt.OSStacksBytes + rng.Uint64N(1<<24) // + other
 		ck := checkArenas(ms, loc.arenas, &rt)
-		s := &Snapshot{Mappings: ms, MappingsHaveSizes: true, Runtime: rt, Statm: procself.Statm{ResidentBytes: resident % (1 << 42)}}
+		s := &Reading{Mappings: ms, MappingsHaveSizes: true, Runtime: rt, ResidentBytes: resident % (1 << 42)}
 		if resident%2 == 0 {
-			s.Requested = Set(SourceStatm)
+			s.StatmRead = true
 		}
 		r := attribute(s, labels, &ck)
-		if len(r.Mappings) != len(ms) || len(r.Categories) != len(rssCategoryNames) {
+		if len(r.Mappings) != len(ms) || len(r.Categories) != len(categoryNames) {
 			t.Fatalf("%d rows for %d mappings, %d categories", len(r.Mappings), len(ms), len(r.Categories))
 		}
 		var sum int64

@@ -1,4 +1,4 @@
-package runtimediag
+package rssattr
 
 import (
 	"errors"
@@ -6,19 +6,18 @@ import (
 	"math/bits"
 	"runtime"
 	"sync"
-	"time"
 
 	"github.com/memdiag/memdiag/internal/humanize"
 )
 
-// Attributor explains a process's resident memory: [Attributor.Full] classifies every mapping of a
-// full snapshot and measures each category with smaps; [Attributor.Estimate] estimates the same
-// categories from a cheap snapshot and the last full classification. It holds the probe objects
+// Attributor explains a process's resident memory: [Attributor.Measure] classifies every mapping of
+// a full reading and measures each category with smaps; [Attributor.Estimate] estimates the same
+// categories from a cheap reading and the last full classification. It holds the probe objects
 // that locate the Go heap (a few KiB, alive as long as the Attributor) and that last
 // classification. It starts nothing and holds no file open; it is safe for concurrent use.
 //
-// The attribution is only meaningful for snapshots of this process: the probes locate this
-// process's heap. For a snapshot of another process or of recorded files the arenas are not found,
+// The attribution is only meaningful for readings of this process: the probes locate this
+// process's heap. For a reading of another process or of recorded files the arenas are not found,
 // the Go heap is reported in other_anonymous, and ArenaCheck says so.
 type Attributor struct {
 	mu     sync.Mutex
@@ -37,15 +36,15 @@ func NewAttributor() *Attributor {
 	return &Attributor{probes: newProbeSet(0)}
 }
 
-// Full attributes the resident memory of s, which must carry per-mapping smaps sizes
+// Measure attributes the resident memory of s, which must carry per-mapping smaps sizes
 // (s.MappingsHaveSizes); otherwise it returns an error wrapping [ErrNoMappingSizes] and the reason
-// smaps could not be read (off Linux, [errors.ErrUnsupported]). It also records the
+// smaps could not be read (s.SmapsErr; off Linux, [errors.ErrUnsupported]). It also records the
 // classification for [Attributor.Estimate].
-func (a *Attributor) Full(s *Snapshot) (RSS, error) {
+func (a *Attributor) Measure(s *Reading) (RSS, error) {
 	if s == nil || !s.MappingsHaveSizes {
 		var why error
 		if s != nil {
-			why = s.Err(SourceSmaps)
+			why = s.SmapsErr
 		}
 		if why == nil {
 			why = errors.New("smaps not read")
@@ -76,7 +75,7 @@ func (a *Attributor) Full(s *Snapshot) (RSS, error) {
 		ck.Message = "no probe object lies in these mappings: they are not this process's, or its heap was not found"
 	}
 
-	c := classifier{exe: s.Identity.Exe, arenas: loc.arenas, searchBuf: a.searchBuf}
+	c := classifier{exe: s.Exe, arenas: loc.arenas, searchBuf: a.searchBuf}
 	if loc.located > 0 {
 		// The probes prove the mappings are this process's, so its memory may be read to confirm
 		// malloc's chunk headers.
@@ -85,7 +84,7 @@ func (a *Attributor) Full(s *Snapshot) (RSS, error) {
 		c.mem = mem
 	}
 	labels := c.classify(s.Mappings)
-	c.searchAnonymous(s.Mappings, labels, sat(s.Runtime.GoRuntimeBytes(), s.Runtime.OSStacksBytes))
+	c.searchAnonymous(s.Mappings, labels, sat(s.Runtime.GoRuntimeBytes, s.Runtime.OSStacksBytes))
 	a.searchBuf = c.searchBuf
 	r := attribute(s, labels, &ck)
 	r.Arenas = loc.arenas
@@ -97,8 +96,8 @@ func (a *Attributor) Full(s *Snapshot) (RSS, error) {
 	last := r
 	last.Mappings = nil
 	a.last = &last
-	a.lastShared = s.Statm.SharedBytes
-	a.lastGoRtMeta = s.Runtime.GoRuntimeBytes()
+	a.lastShared = s.SharedBytes
+	a.lastGoRtMeta = s.Runtime.GoRuntimeBytes
 	return r, nil
 }
 
@@ -111,7 +110,7 @@ func (a *Attributor) probeAddrs() []uintptr {
 }
 
 // attribute sums the classified mappings into categories.
-func attribute(s *Snapshot, labels []mappingLabel, ck *ArenaCheck) RSS {
+func attribute(s *Reading, labels []mappingLabel, ck *ArenaCheck) RSS {
 	ms := s.Mappings
 	rt := &s.Runtime
 	r := RSS{Tier: TierFull, Time: s.Time, Mappings: make([]ClassifiedMapping, len(ms))}
@@ -160,14 +159,14 @@ func attribute(s *Snapshot, labels []mappingLabel, ck *ArenaCheck) RSS {
 			"the report raced the scavenger: heap released to the OS went from %s to %s while smaps was read; the arenas' %s shortfall against runtime/metrics was taken from go_heap_free",
 			humanize.Bytes(rt.HeapReleasedBytes), humanize.Bytes(rec.ReleasedBytes), humanize.Bytes(short)))
 	}
-	if rt.GoHeapMappedBytes()+workBufs == 0 && arenaRSS > 0 {
+	if rt.goHeapMappedBytes()+workBufs == 0 && arenaRSS > 0 {
 		r.Notes = append(r.Notes, "runtime/metrics not read: the Go arenas' resident bytes are all shown as heap objects")
 	}
 
 	// Go's off-heap runtime memory shares the unnamed anonymous mappings with everyone else's. The
 	// runtime says how much it has mapped there; the mappings say how much of them is resident.
 	goNamed := byClass.get(ClassGoRuntime)
-	goOffHeap := sat(sat(sat(rt.GoRuntimeBytes(), rt.OSStacksBytes), workBufs), goNamed)
+	goOffHeap := sat(sat(sat(rt.GoRuntimeBytes, rt.OSStacksBytes), workBufs), goNamed)
 	anon := byClass.get(ClassAnonymous)
 	goFromAnon := min(anon, goOffHeap)
 	goRuntimeMethod := MethodSmaps
@@ -180,8 +179,8 @@ func attribute(s *Snapshot, labels []mappingLabel, ck *ArenaCheck) RSS {
 		}
 	}
 
-	cats := [len(rssCategoryNames)]RSSCategory{}
-	set := func(i int, b uint64, method string) { cats[i] = RSSCategory{rssCategoryNames[i], b, method} }
+	cats := [NumCategories]RSSCategory{}
+	set := func(i int, b uint64, method string) { cats[i] = RSSCategory{categoryNames[i], b, method} }
 	set(0, split[0], MethodRuntimeShare)
 	set(1, split[1], MethodRuntimeShare)
 	set(2, split[2]+arenaLazy, MethodRuntimeShare)
@@ -202,8 +201,8 @@ func attribute(s *Snapshot, labels []mappingLabel, ck *ArenaCheck) RSS {
 	r.Categories = cats[:]
 
 	r.ResidentBytes = smapsTotal
-	if s.Has(SourceStatm) && s.Statm.ResidentBytes > 0 {
-		r.ResidentBytes = s.Statm.ResidentBytes
+	if s.StatmRead && s.ResidentBytes > 0 {
+		r.ResidentBytes = s.ResidentBytes
 	} else {
 		r.Notes = append(r.Notes, "statm not read: resident bytes are smaps' sum")
 	}
@@ -293,55 +292,22 @@ func (r *RSS) finish() {
 	}
 }
 
-// Estimate attributes the resident memory of a cheap snapshot (statm and runtime/metrics): the Go
+// Estimate attributes the resident memory of a cheap reading (statm and runtime/metrics): the Go
 // heap categories from runtime/metrics (heap mapped less released, which is what is resident
 // unless the kernel took pages back), the file-backed categories scaled by statm's shared bytes
 // since the last full classification, the rest as that classification found them. Every category
 // is marked "estimate"; ClassifiedAt says how old the classification is. Before any full
-// classification, everything outside the Go heap is unexplained.
-func (a *Attributor) Estimate(s *Snapshot) RSS {
-	in := estimateInputOf(s)
-	return a.estimate(&in)
-}
-
-// estimateInput is what Estimate reads of a snapshot: a few words, so that the Monitor's summary
-// line can take a copy from the tick without copying the whole Snapshot.
-type estimateInput struct {
-	time          time.Time
-	residentBytes uint64 // statm
-	sharedBytes   uint64 // statm
-	heapObjects   uint64
-	heapUnused    uint64
-	heapFree      uint64
-	heapStacks    uint64
-	goRuntime     uint64 // RuntimeMetrics.GoRuntimeBytes
-	osStacks      uint64
-}
-
-func estimateInputOf(s *Snapshot) estimateInput {
-	rt := &s.Runtime
-	return estimateInput{
-		time:          s.Time,
-		residentBytes: s.Statm.ResidentBytes,
-		sharedBytes:   s.Statm.SharedBytes,
-		heapObjects:   rt.HeapObjectsBytes,
-		heapUnused:    rt.HeapUnusedBytes,
-		heapFree:      rt.HeapFreeBytes,
-		heapStacks:    rt.HeapStacksBytes,
-		goRuntime:     rt.GoRuntimeBytes(),
-		osStacks:      rt.OSStacksBytes,
-	}
-}
-
-func (a *Attributor) estimate(s *estimateInput) RSS {
-	var bytes [len(rssCategoryNames)]uint64
+// classification, everything outside the Go heap is unexplained. It reads only the cheap fields
+// of s (Time, ResidentBytes, SharedBytes, Runtime).
+func (a *Attributor) Estimate(s *Reading) RSS {
+	var bytes [NumCategories]uint64
 	last := a.estimateFrom(s, &bytes)
 	classified := last != nil
 
-	r := RSS{Tier: TierCheap, Time: s.time, ResidentBytes: s.residentBytes}
-	cats := [len(rssCategoryNames)]RSSCategory{}
+	r := RSS{Tier: TierCheap, Time: s.Time, ResidentBytes: s.ResidentBytes}
+	cats := [NumCategories]RSSCategory{}
 	for i := range cats {
-		cats[i] = RSSCategory{Name: rssCategoryNames[i], Method: MethodEstimate, Bytes: bytes[i]}
+		cats[i] = RSSCategory{Name: categoryNames[i], Method: MethodEstimate, Bytes: bytes[i]}
 		if i >= 5 && !classified {
 			cats[i].Method = MethodNotMeasured
 		}
@@ -350,7 +316,7 @@ func (a *Attributor) estimate(s *estimateInput) RSS {
 		r.Notes = append(r.Notes, "no full classification yet: go_runtime is what the runtime has mapped off-heap, and everything outside Go is unexplained")
 	} else {
 		r.ClassifiedAt = last.Time
-		r.ClassificationAgeSeconds = s.time.Sub(last.Time).Seconds()
+		r.ClassificationAgeSeconds = s.Time.Sub(last.Time).Seconds()
 		r.LazyFreeBytes = last.LazyFreeBytes
 	}
 	r.Categories = cats[:]
@@ -361,29 +327,30 @@ func (a *Attributor) estimate(s *estimateInput) RSS {
 	return r
 }
 
-// estimateBytes writes Estimate's category figures for s into out without allocating (the
-// Monitor's tick uses it); classified is false before the first full classification, when only the
+// EstimateBytes writes Estimate's category figures for s into out without allocating (a
+// monitor's tick uses it); classified is false before the first full classification, when only the
 // Go categories (the first five) are figures and the others are left 0.
-func (a *Attributor) estimateBytes(s *estimateInput, out *[len(rssCategoryNames)]uint64) (classified bool) {
+func (a *Attributor) EstimateBytes(s *Reading, out *[NumCategories]uint64) (classified bool) {
 	return a.estimateFrom(s, out) != nil
 }
 
 // estimateFrom is estimateBytes, returning the full classification it scaled (nil when none).
-func (a *Attributor) estimateFrom(s *estimateInput, out *[len(rssCategoryNames)]uint64) *RSS {
+func (a *Attributor) estimateFrom(s *Reading, out *[NumCategories]uint64) *RSS {
 	a.mu.Lock()
 	last, lastShared, lastGoRt := a.last, a.lastShared, a.lastGoRtMeta
 	a.mu.Unlock()
-	*out = [len(rssCategoryNames)]uint64{s.heapObjects, s.heapUnused, s.heapFree, s.heapStacks}
+	rt := &s.Runtime
+	*out = [NumCategories]uint64{rt.HeapObjectsBytes, rt.HeapUnusedBytes, rt.HeapFreeBytes, rt.HeapStacksBytes}
 	if last == nil {
-		out[4] = s.goRuntime - min(s.goRuntime, s.osStacks)
+		out[4] = rt.GoRuntimeBytes - min(rt.GoRuntimeBytes, rt.OSStacksBytes)
 		return nil
 	}
-	out[4] = scale(last.Category(CategoryGoRuntime), s.goRuntime, lastGoRt)
+	out[4] = scale(last.Category(CategoryGoRuntime), rt.GoRuntimeBytes, lastGoRt)
 	for i := 5; i < len(out); i++ {
-		b := last.Category(rssCategoryNames[i])
-		switch rssCategoryNames[i] {
+		b := last.Category(categoryNames[i])
+		switch categoryNames[i] {
 		case CategoryBinary, CategorySharedLibraries, CategoryFileMappings, CategorySharedMemory:
-			b = scale(b, s.sharedBytes, lastShared)
+			b = scale(b, s.SharedBytes, lastShared)
 		}
 		out[i] = b
 	}
