@@ -7,11 +7,11 @@ import (
 	"text/tabwriter"
 
 	"github.com/memdiag/memdiag/internal/humanize"
-	"github.com/memdiag/memdiag/internal/reporttext"
 	"github.com/memdiag/memdiag/runtimediag"
+	"github.com/memdiag/memdiag/runtimediag/reporttext"
 )
 
-// renderReportText writes /report.txt: the same text `memdiag report` prints (internal/reporttext).
+// renderReportText writes /report.txt: the same text `memdiag report` prints (runtimediag/reporttext).
 func renderReportText(w io.Writer, rep *runtimediag.Report) error {
 	return reporttext.Write(w, rep, "")
 }

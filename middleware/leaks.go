@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"net/http"
 
-	"github.com/memdiag/memdiag/internal/reporttext"
+	"github.com/memdiag/memdiag/runtimediag/reporttext"
 )
 
 // serveLeaks answers /leaks (?format=json|text, JSON by default), /leaks.json and /leaks.txt: the

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/memdiag/memdiag/internal/humanize"
-	"github.com/memdiag/memdiag/internal/reporttext"
 	"github.com/memdiag/memdiag/runtimediag"
+	"github.com/memdiag/memdiag/runtimediag/reporttext"
 )
 
 //go:embed templates/page.html.tmpl templates/page.css templates/page.js

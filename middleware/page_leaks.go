@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/memdiag/memdiag/internal/reporttext"
 	"github.com/memdiag/memdiag/runtimediag"
+	"github.com/memdiag/memdiag/runtimediag/reporttext"
 )
 
 // leaksView is the page's "What grows" section: every suspect, whatever its kind, with a

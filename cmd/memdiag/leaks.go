@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/memdiag/memdiag/internal/reporttext"
 	"github.com/memdiag/memdiag/runtimediag"
+	"github.com/memdiag/memdiag/runtimediag/reporttext"
 )
 
 const leaksSynopsis = `usage: memdiag leaks [flags] URL

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/memdiag/memdiag/internal/reporttext"
+	"github.com/memdiag/memdiag/runtimediag/reporttext"
 )
 
 // reportServer serves the recorded report the way a memdiag tree does, and the answers a CLI

@@ -11,7 +11,7 @@ import (
 	"os/signal"
 	"time"
 
-	"github.com/memdiag/memdiag/internal/reporttext"
+	"github.com/memdiag/memdiag/runtimediag/reporttext"
 )
 
 const watchSynopsis = `usage: memdiag watch [flags] URL

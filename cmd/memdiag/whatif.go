@@ -10,7 +10,7 @@ import (
 	"os/signal"
 	"time"
 
-	"github.com/memdiag/memdiag/internal/reporttext"
+	"github.com/memdiag/memdiag/runtimediag/reporttext"
 )
 
 const whatifSynopsis = `usage: memdiag whatif [flags] URL
