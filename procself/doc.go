@@ -4,11 +4,14 @@
 // # Overview
 //
 // Each file has one reader and one pure parser (parseX over bytes or an io.Reader), testable without a
-// filesystem. Where github.com/prometheus/procfs already reads a file well (status, stat, limits,
-// smaps_rollup, maps, fd, cgroup, mountinfo, wchan, cmdline, comm, cwd, exe, root, environ) the reader
-// is a thin conversion of its result into bytes-everywhere types; files procfs does not read
-// (per-mapping smaps, auxv, syscall, task/*/stack, latency, the cgroup memory controller files) and
-// the hot-path statm reader are parsed here.
+// filesystem. github.com/prometheus/procfs backs exactly these readers: [FS.Cmdline], [FS.Comm],
+// [FS.Wchan], [FS.Environ], [FS.FDs] (the descriptor count; the targets are read here),
+// [FS.MemoryCgroup] (cgroup and mountinfo) and [FS.Threads] (the task list and each thread's stat and
+// wchan). Every other file is parsed here, by parsers of this package: statm, status, stat, limits,
+// smaps_rollup, maps and per-mapping smaps, auxv, syscall, task/*/stack, latency, the cgroup memory
+// controller files, and the cwd, exe and root links. procfs either has no reader for those files or
+// loses what memory work needs (docs/architecture.md says what, file by file); a test in
+// internal/docscheck fails when this list and the package's use of procfs drift.
 //
 // Every size in this package is in bytes and named ...Bytes: never kB, never pages.
 //

@@ -1,4 +1,5 @@
 // Package docscheck holds no code: its tests fail when docs/ drifts from the code — the report's
 // JSON schema against real reports and the Report type, and every finding code, RSS category,
-// CLI command, HTTP endpoint and Prometheus metric name against the documents that list them.
+// CLI command, HTTP endpoint and Prometheus metric name against the documents that list them, and
+// procself's list of procfs-backed readers against its use of procfs.
 package docscheck
