@@ -17,6 +17,9 @@ func TestLeakCaptureDiff(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a real workload and go tool pprof")
 	}
+	if runAlone(t) {
+		return
+	}
 	gotool, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("no go command to run go tool pprof")

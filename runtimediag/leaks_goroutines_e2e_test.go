@@ -161,6 +161,9 @@ func TestGoroutineLeakPlanted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real workloads for seconds")
 	}
+	if runAlone(t) {
+		return
+	}
 	_, thisFile, _, _ := runtime.Caller(0)
 	cases := []struct {
 		name, fn, wait, creator string
@@ -235,6 +238,9 @@ func TestGoroutineLeakPlanted(t *testing.T) {
 func TestGoroutineLeakQuiet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real workloads for seconds")
+	}
+	if runAlone(t) {
+		return
 	}
 	pool := newWorkerPool(32)
 	defer pool.release()

@@ -153,6 +153,9 @@ func TestHeapLeakPlanted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real workloads for seconds")
 	}
+	if runAlone(t) {
+		return
+	}
 	cases := []struct {
 		name, fn string
 		work     func(int)
@@ -244,6 +247,9 @@ func containsInt(s []int, v int) bool {
 func TestHeapLeakQuiet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real workloads for seconds")
+	}
+	if runAlone(t) {
+		return
 	}
 	cases := []struct {
 		name string

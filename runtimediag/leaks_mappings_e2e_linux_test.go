@@ -110,6 +110,9 @@ func TestMappingLeakCHeap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a Monitor over a real leak for several seconds")
 	}
+	if runAlone(t) {
+		return
+	}
 	if !workload.Available {
 		t.Skip(workload.ErrNoCgo)
 	}
@@ -142,6 +145,9 @@ func TestMappingLeakThreads(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a Monitor over a real leak for several seconds")
 	}
+	if runAlone(t) {
+		return
+	}
 	if !workload.Available {
 		// Without cgo the runtime allocates thread stacks itself, from the Go heap: no mapping.
 		t.Skip(workload.ErrNoCgo)
@@ -171,6 +177,9 @@ func TestMappingLeakThreads(t *testing.T) {
 func TestMappingLeakFileMapping(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a Monitor over a real leak for several seconds")
+	}
+	if runAlone(t) {
+		return
 	}
 	p := filepath.Join(t.TempDir(), "data.db")
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
@@ -215,6 +224,9 @@ func TestMappingLeakFileMapping(t *testing.T) {
 func TestMappingLeakQuiet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a Monitor for several seconds")
+	}
+	if runAlone(t) {
+		return
 	}
 	if raceEnabled {
 		t.Skip("the race detector's shadow memory grows with every new address the heap touches: real other_anonymous growth")

@@ -32,6 +32,9 @@ func TestMonitorSeesPlantedProblems(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real workloads for several seconds")
 	}
+	if runAlone(t) {
+		return
+	}
 	// A memory limit is set for the run, so that unsetting it is the gomemlimit case's plant.
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(16 << 30))
 
