@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/memdiag/memdiag/internal/alonetest"
 )
 
 // TestLeakCaptureDiff: a capture fired by a heap leak suspect holds a base heap profile from
@@ -17,7 +19,7 @@ func TestLeakCaptureDiff(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a real workload and go tool pprof")
 	}
-	if runAlone(t) {
+	if alonetest.Run(t) {
 		return
 	}
 	gotool, err := exec.LookPath("go")

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/memdiag/memdiag/internal/alonetest"
 )
 
 // The planted goroutine leaks and their quiet twin. Each line a leaked goroutine waits at carries a
@@ -161,7 +163,7 @@ func TestGoroutineLeakPlanted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real workloads for seconds")
 	}
-	if runAlone(t) {
+	if alonetest.Run(t) {
 		return
 	}
 	_, thisFile, _, _ := runtime.Caller(0)
@@ -239,7 +241,7 @@ func TestGoroutineLeakQuiet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real workloads for seconds")
 	}
-	if runAlone(t) {
+	if alonetest.Run(t) {
 		return
 	}
 	pool := newWorkerPool(32)

@@ -13,6 +13,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/memdiag/memdiag/internal/alonetest"
 )
 
 // The planted leaks and their quiet twins. Each allocating line carries a "planted:" comment
@@ -153,7 +155,7 @@ func TestHeapLeakPlanted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real workloads for seconds")
 	}
-	if runAlone(t) {
+	if alonetest.Run(t) {
 		return
 	}
 	cases := []struct {
@@ -248,7 +250,7 @@ func TestHeapLeakQuiet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real workloads for seconds")
 	}
-	if runAlone(t) {
+	if alonetest.Run(t) {
 		return
 	}
 	cases := []struct {

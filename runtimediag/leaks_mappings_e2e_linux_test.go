@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memdiag/memdiag/internal/alonetest"
 	"github.com/memdiag/memdiag/runtimediag/internal/workload"
 )
 
@@ -110,7 +111,7 @@ func TestMappingLeakCHeap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a Monitor over a real leak for several seconds")
 	}
-	if runAlone(t) {
+	if alonetest.Run(t) {
 		return
 	}
 	if !workload.Available {
@@ -145,7 +146,7 @@ func TestMappingLeakThreads(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a Monitor over a real leak for several seconds")
 	}
-	if runAlone(t) {
+	if alonetest.Run(t) {
 		return
 	}
 	if !workload.Available {
@@ -178,7 +179,7 @@ func TestMappingLeakFileMapping(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a Monitor over a real leak for several seconds")
 	}
-	if runAlone(t) {
+	if alonetest.Run(t) {
 		return
 	}
 	p := filepath.Join(t.TempDir(), "data.db")
@@ -225,7 +226,7 @@ func TestMappingLeakQuiet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a Monitor for several seconds")
 	}
-	if runAlone(t) {
+	if alonetest.Run(t) {
 		return
 	}
 	if raceEnabled {

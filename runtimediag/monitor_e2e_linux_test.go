@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memdiag/memdiag/internal/alonetest"
 	"github.com/memdiag/memdiag/runtimediag/internal/workload"
 )
 
@@ -32,7 +33,7 @@ func TestMonitorSeesPlantedProblems(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real workloads for several seconds")
 	}
-	if runAlone(t) {
+	if alonetest.Run(t) {
 		return
 	}
 	// A memory limit is set for the run, so that unsetting it is the gomemlimit case's plant.

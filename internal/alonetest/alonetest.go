@@ -1,0 +1,81 @@
+// Package alonetest runs a test by itself in a child process of its own test binary, for tests
+// that plant leaks, goroutines or profiles in the process and read them back: such tests cannot
+// share a process with one another, but each can run beside the others in a process of its own.
+//
+// It is imported only by _test.go files.
+package alonetest
+
+import (
+	"flag"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Env names the test a child process runs by itself.
+const Env = "MEMDIAG_TEST_ALONE"
+
+// slots bounds how many child processes run at once: two a core. Their workloads are timed but
+// mostly wait on tickers and timers; more than two a core and they starve one another.
+var slots = make(chan struct{}, 2*runtime.GOMAXPROCS(0))
+
+// Run runs the calling test in a child process of the test binary, in parallel with the other
+// tests that do the same, and reports whether it did: the caller returns when it did. In the
+// child it returns false and the test runs its body.
+func Run(t *testing.T) (ran bool) {
+	t.Helper()
+	if os.Getenv(Env) == t.Name() {
+		return false
+	}
+	t.Parallel()
+	slots <- struct{}{}
+	defer func() { <-slots }()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-test.run=^" + regexp.QuoteMeta(t.Name()) + "$", "-test.count=1", "-test.v"}
+	for _, name := range []string{"test.short", "test.timeout", "test.failfast"} {
+		if f := flag.Lookup(name); f != nil {
+			args = append(args, "-"+name+"="+f.Value.String())
+		}
+	}
+	cmd := exec.CommandContext(t.Context(), exe, args...)
+	cmd.Env = append(os.Environ(), Env+"="+t.Name())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s in a child process: %v\n%s", t.Name(), err, out)
+	}
+	if strings.Contains(string(out), "--- SKIP: "+t.Name()+" ") {
+		t.Skipf("skipped in the child process:\n%s", out)
+	}
+	if !strings.Contains(string(out), "--- PASS: "+t.Name()+" ") {
+		t.Fatalf("%s did not run in the child process:\n%s", t.Name(), out)
+	}
+	if testing.Verbose() {
+		t.Logf("child process:\n%s", out)
+	}
+	return true
+}
+
+// RaiseParallel, called from TestMain before m.Run, lets every test that runs in a child be
+// under way at once unless -test.parallel was given: their parents only wait, and the children
+// are bounded on their own. It does nothing in a child.
+func RaiseParallel() {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if set || os.Getenv(Env) != "" {
+		return
+	}
+	if f := flag.Lookup("test.parallel"); f != nil {
+		n, _ := strconv.Atoi(f.Value.String())
+		flag.Set("test.parallel", strconv.Itoa(max(n, cap(slots)+2)))
+	}
+}
