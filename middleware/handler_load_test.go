@@ -16,6 +16,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/memdiag/memdiag/internal/alonetest"
 	"github.com/memdiag/memdiag/runtimediag"
 )
 
@@ -26,6 +27,9 @@ import (
 func TestLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("10 s of load")
+	}
+	if alonetest.Run(t) {
+		return
 	}
 	const (
 		clients   = 32
