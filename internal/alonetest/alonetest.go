@@ -38,7 +38,14 @@ func Run(t *testing.T) (ran bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"-test.run=^" + regexp.QuoteMeta(t.Name()) + "$", "-test.count=1", "-test.v"}
+	run := "^" + regexp.QuoteMeta(t.Name()) + "$"
+	if f := flag.Lookup("test.run"); f != nil {
+		// -run Test/sub selects subtests: the child keeps the levels below the test's own.
+		if _, sub, ok := strings.Cut(f.Value.String(), "/"); ok {
+			run += "/" + sub
+		}
+	}
+	args := []string{"-test.run=" + run, "-test.count=1", "-test.v"}
 	for _, name := range []string{"test.short", "test.timeout", "test.failfast"} {
 		if f := flag.Lookup(name); f != nil {
 			args = append(args, "-"+name+"="+f.Value.String())
