@@ -28,7 +28,7 @@ func TestLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("10 s of load")
 	}
-	if alonetest.Run(t) {
+	if alonetest.RunExclusive(t) { // 32 clients load every core: beside other children its requests time out
 		return
 	}
 	const (

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -28,12 +29,35 @@ var slots = make(chan struct{}, 2*runtime.GOMAXPROCS(0))
 // child it returns false and the test runs its body.
 func Run(t *testing.T) (ran bool) {
 	t.Helper()
+	return run(t, 1)
+}
+
+// RunExclusive is Run for a test that loads every core, such as a load test: no other child
+// runs beside it.
+func RunExclusive(t *testing.T) (ran bool) {
+	t.Helper()
+	return run(t, cap(slots))
+}
+
+// exclusive keeps two tests that each take several slots from holding part of them each.
+var exclusive sync.Mutex
+
+func run(t *testing.T, weight int) (ran bool) {
+	t.Helper()
 	if os.Getenv(Env) == t.Name() {
 		return false
 	}
 	t.Parallel()
-	slots <- struct{}{}
-	defer func() { <-slots }()
+	exclusive.Lock()
+	for range weight {
+		slots <- struct{}{}
+	}
+	exclusive.Unlock()
+	defer func() {
+		for range weight {
+			<-slots
+		}
+	}()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
