@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/felixge/fgprof"
+
+	"github.com/memdiag/memdiag/internal/alonetest"
 )
 
 // TestHostileRequests is what a careless or hostile client may send: every answer is a 4xx that
@@ -346,6 +348,9 @@ func TestThroughReverseProxy(t *testing.T) {
 // TestConcurrentProfiles checks that a second profile of a kind gets 429 with Retry-After while
 // the first runs, that the other kind is not blocked, and that the slot frees when the first ends.
 func TestConcurrentProfiles(t *testing.T) {
+	if alonetest.Run(t) {
+		return
+	}
 	mon := newTestMonitor(t)
 	h := newTestTree(t, mon)
 	for _, kind := range []string{"allocs", "fgprof", "cpu"} {

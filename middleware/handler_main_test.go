@@ -11,12 +11,17 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/memdiag/memdiag/internal/alonetest"
 	"github.com/memdiag/memdiag/runtimediag"
 )
 
 // TestMain fails the package when a test leaves a goroutine behind: a profile's sampler, a
 // Monitor, a server. It is the package's only TestMain; the page's and Instrument's tests share it.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// The tests that run alone in child processes are let run at once.
+func TestMain(m *testing.M) {
+	alonetest.RaiseParallel()
+	goleak.VerifyTestMain(m)
+}
 
 // newTestMonitor starts a Monitor that ticks fast and takes full reports only when asked.
 func newTestMonitor(t testing.TB, opts ...runtimediag.Option) *runtimediag.Monitor {

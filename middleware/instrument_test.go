@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/memdiag/memdiag/internal/alonetest"
 	"github.com/memdiag/memdiag/runtimediag"
 )
 
@@ -451,6 +452,9 @@ func TestInstrumentPprofLabels(t *testing.T) {
 }
 
 func TestCPUByRouteOnARealProfile(t *testing.T) {
+	if alonetest.Run(t) {
+		return
+	}
 	mon := newIdleMonitor(t)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /busy", func(http.ResponseWriter, *http.Request) {

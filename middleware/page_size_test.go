@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memdiag/memdiag/internal/alonetest"
 	"github.com/memdiag/memdiag/runtimediag"
 )
 
@@ -16,6 +17,9 @@ const pageBudgetBytes = 1 << 20
 // each a copy of a real tick's point (with its GC pauses), and logs their sizes
 // (docs/performance.md quotes them).
 func TestPageSizeWithAnHourOfHistory(t *testing.T) {
+	if alonetest.Run(t) {
+		return
+	}
 	mon := newTestMonitor(t, runtimediag.WithTickInterval(time.Second))
 	if err := mon.Start(t.Context()); err != nil {
 		t.Fatal(err)

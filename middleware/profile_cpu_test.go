@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memdiag/memdiag/internal/alonetest"
 	"github.com/memdiag/memdiag/runtimediag"
 )
 
@@ -56,6 +57,9 @@ func loadWhile(h http.Handler) (stop func()) {
 // /cpu while an instrumented, labelled route allocates gives that route CPU and allocator time in
 // /report.json, and the bytes served are the profile the split was made from.
 func TestCPUProfileFillsRouteCPU(t *testing.T) {
+	if alonetest.Run(t) {
+		return
+	}
 	mon := newTestMonitor(t)
 	h := newTestTree(t, mon)
 	stop := loadWhile(instrument(t, mon, busyAllocMux(), WithPprofLabels()))
@@ -100,6 +104,9 @@ func TestCPUProfileFillsRouteCPU(t *testing.T) {
 // TestCPUProfileWithoutLabels: the profile is still served, the routes' CPU stays empty, and the
 // response says why.
 func TestCPUProfileWithoutLabels(t *testing.T) {
+	if alonetest.Run(t) {
+		return
+	}
 	for _, tc := range []struct {
 		name       string
 		instrument bool

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memdiag/memdiag/internal/alonetest"
 	"github.com/memdiag/memdiag/runtimediag"
 )
 
@@ -141,6 +142,9 @@ func TestPprofTextAndLimits(t *testing.T) {
 func TestPprofTrace(t *testing.T) {
 	if trace.IsEnabled() {
 		t.Skip("a trace is already running")
+	}
+	if alonetest.Run(t) {
+		return
 	}
 	mon := newTestMonitor(t)
 	h := newTestTree(t, mon)

@@ -50,6 +50,7 @@ func TestSecretsNeverServed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a child process and runs two 1 s profiles")
 	}
+	t.Parallel() // the process it reads is a child of its own
 	cmd := exec.Command(os.Args[0], "-test.run=^TestSecretsChild$", "-test.v", "--",
 		"--password=hunter2", "--token", "tok-planted-9f8e", "--db=postgres://app:s3cr3t-in-url@db/x",
 		"--pw=pw-planted-31", "--orders=app:dsn-planted-42@tcp(db:3306)/orders", "--header", "X-Api-Key: hdr-planted-53",

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/memdiag/memdiag/internal/alonetest"
 )
 
 // TestLeakCaptureDiff: a capture fired by a heap leak suspect holds a base heap profile from
@@ -16,6 +18,9 @@ import (
 func TestLeakCaptureDiff(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a real workload and go tool pprof")
+	}
+	if alonetest.Run(t) {
+		return
 	}
 	gotool, err := exec.LookPath("go")
 	if err != nil {

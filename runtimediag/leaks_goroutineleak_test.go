@@ -21,6 +21,7 @@ func TestGoroutineLeakProfileProves(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a program with another GOEXPERIMENT (a rebuild of the standard library)")
 	}
+	t.Parallel() // its work runs in child processes
 	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
 	src, err := filepath.Abs("testdata/goroutineleak")
 	if err != nil {

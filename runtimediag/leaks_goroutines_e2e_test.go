@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/memdiag/memdiag/internal/alonetest"
 )
 
 // The planted goroutine leaks and their quiet twin. Each line a leaked goroutine waits at carries a
@@ -161,6 +163,9 @@ func TestGoroutineLeakPlanted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real workloads for seconds")
 	}
+	if alonetest.Run(t) {
+		return
+	}
 	_, thisFile, _, _ := runtime.Caller(0)
 	cases := []struct {
 		name, fn, wait, creator string
@@ -235,6 +240,9 @@ func TestGoroutineLeakPlanted(t *testing.T) {
 func TestGoroutineLeakQuiet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real workloads for seconds")
+	}
+	if alonetest.Run(t) {
+		return
 	}
 	pool := newWorkerPool(32)
 	defer pool.release()

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memdiag/memdiag/internal/alonetest"
 	"github.com/memdiag/memdiag/runtimediag/internal/workload"
 	"github.com/memdiag/memdiag/runtimediag/rssattr"
 )
@@ -111,6 +112,9 @@ func TestMappingLeakCHeap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a Monitor over a real leak for several seconds")
 	}
+	if alonetest.Run(t) {
+		return
+	}
 	if !workload.Available {
 		t.Skip(workload.ErrNoCgo)
 	}
@@ -143,6 +147,9 @@ func TestMappingLeakThreads(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a Monitor over a real leak for several seconds")
 	}
+	if alonetest.Run(t) {
+		return
+	}
 	if !workload.Available {
 		// Without cgo the runtime allocates thread stacks itself, from the Go heap: no mapping.
 		t.Skip(workload.ErrNoCgo)
@@ -172,6 +179,9 @@ func TestMappingLeakThreads(t *testing.T) {
 func TestMappingLeakFileMapping(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a Monitor over a real leak for several seconds")
+	}
+	if alonetest.Run(t) {
+		return
 	}
 	p := filepath.Join(t.TempDir(), "data.db")
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
@@ -216,6 +226,9 @@ func TestMappingLeakFileMapping(t *testing.T) {
 func TestMappingLeakQuiet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a Monitor for several seconds")
+	}
+	if alonetest.Run(t) {
+		return
 	}
 	if raceEnabled {
 		t.Skip("the race detector's shadow memory grows with every new address the heap touches: real other_anonymous growth")

@@ -64,6 +64,7 @@ func TestMemoryLimitInCgroup(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs three child processes under a memory cgroup for a few seconds each")
 	}
+	t.Parallel() // its work runs in child processes
 	if raceEnabled {
 		t.Skip("runs in the plain test run; the children are not race-built")
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memdiag/memdiag/internal/alonetest"
 	"github.com/memdiag/memdiag/runtimediag/internal/workload"
 )
 
@@ -31,6 +32,9 @@ type plantedProblem struct {
 func TestMonitorSeesPlantedProblems(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real workloads for several seconds")
+	}
+	if alonetest.Run(t) {
+		return
 	}
 	// A memory limit is set for the run, so that unsetting it is the gomemlimit case's plant.
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(16 << 30))
