@@ -27,15 +27,23 @@ func ExampleNewMonitor() {
 	// Output: true
 }
 
-// Analyze is a pure function of two snapshots: the same input gives the same report, so a
-// report can be recomputed from recorded snapshots. Here the input is a process that kept one
-// 512-byte object in 32 alive across a GC (testdata/analyze/fragmentation.json).
+// Analyze is a pure function of snapshots: the same input gives the same report, so a report
+// can be recomputed from recorded snapshots, or from figures written by hand as here. The heap
+// below holds 64 MiB of objects in spans with 192 MiB more that hold none — what remains when a
+// few long-lived objects keep the spans of many short-lived ones — and 320 MiB of free heap the
+// runtime has not yet returned to the OS.
 func ExampleAnalyze() {
-	in, err := runtimediag.AnalyzeFixture("fragmentation")
-	if err != nil {
-		log.Fatal(err)
+	const MiB = 1 << 20
+	cur := runtimediag.Snapshot{
+		Time:      time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC),
+		Requested: runtimediag.Set(runtimediag.SourceRuntimeMetrics),
 	}
-	rep := runtimediag.Analyze(in)
+	cur.Runtime.HeapObjectsBytes = 64 * MiB
+	cur.Runtime.HeapUnusedBytes = 192 * MiB
+	cur.Runtime.HeapFreeBytes = 320 * MiB
+	cur.Runtime.GOGC = 100
+
+	rep := runtimediag.Analyze(runtimediag.AnalyzeInput{Cur: &cur})
 	for _, f := range rep.Findings {
 		fmt.Println(f.Severity, f.Code)
 	}
