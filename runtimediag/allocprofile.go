@@ -281,7 +281,7 @@ func (r *allocReader) stack(rec *runtime.MemProfileRecord) *stackInfo {
 			break
 		}
 	}
-	info.site.self = memdiagFrames(info.funcs, files)
+	info.site.self = IsMemdiagStack(info.funcs, files)
 	if info.site.self {
 		info.site.app = appframe.Frame{} // memdiag's own lines are summed as one
 	}
@@ -358,9 +358,7 @@ var callbackFrames = []string{
 // around the application's handler). The standard library and third-party code between the
 // allocation and that frame (runtime/pprof, encoding/json, compress/flate, zap) are memdiag's when
 // memdiag called them. files may be nil when unknown.
-func IsMemdiagStack(funcs, files []string) bool { return memdiagFrames(funcs, files) }
-
-func memdiagFrames(funcs, files []string) bool {
+func IsMemdiagStack(funcs, files []string) bool {
 	for i, fn := range funcs {
 		file := ""
 		if i < len(files) {
