@@ -1,5 +1,12 @@
 package bench
 
+// The testing package's own units, which [Main] describes too.
+const (
+	UnitNs     = "ns/op"
+	UnitBytes  = "B/op"
+	UnitAllocs = "allocs/op"
+)
+
 // Units reported by [Measure], in the order [Main] describes them.
 const (
 	UnitFracAllocs     = "frac-allocs/op"
@@ -27,9 +34,9 @@ type UnitInfo struct {
 // [Measure].
 func Units() []UnitInfo {
 	return []UnitInfo{
-		{Unit: "ns/op"},
-		{Unit: "B/op", Exact: true},
-		{Unit: "allocs/op", Exact: true},
+		{Unit: UnitNs},
+		{Unit: UnitBytes, Exact: true},
+		{Unit: UnitAllocs, Exact: true},
 		{Unit: UnitFracAllocs, Exact: true},
 		{Unit: UnitFracBytes, Exact: true},
 		{Unit: UnitGCCycles, Exact: true},

@@ -4,6 +4,7 @@ import (
 	"iter"
 	"math"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -97,6 +98,29 @@ func (p *AllocProfile) withoutStacks() *AllocProfile {
 	q := *p
 	q.stacks = nil
 	return &q
+}
+
+// ReadAllocProfile reads the allocs profile of this process and sums it by allocating line, with
+// memdiag's own allocations summed apart.
+//
+// It reads runtime.MemProfile directly, which copies the profile's buckets under the runtime's
+// profile lock while other goroutines keep running: it does not stop the world (only the text
+// form of runtime/pprof's heap profile, debug=1, calls runtime.ReadMemStats, and memdiag never asks
+// for it). Its cost grows with the number of distinct allocating stacks, each resolved to function
+// names once per call here; a Monitor keeps one reader and resolves each stack once for its life.
+// The reading keeps its stacks ([AllocProfile.Stacks]).
+func ReadAllocProfile() (*AllocProfile, error) {
+	return newAllocReader().read(true, true, false), nil
+}
+
+// gcCyclesNow is the runtime's count of completed GC cycles.
+func gcCyclesNow() uint64 {
+	s := [1]metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s[:])
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }
 
 // siteTable interns the allocating lines a reader has seen, so that a reading is a dense slice of
@@ -281,7 +305,7 @@ func (r *allocReader) stack(rec *runtime.MemProfileRecord) *stackInfo {
 			break
 		}
 	}
-	info.site.self = memdiagFrames(info.funcs, files)
+	info.site.self = IsMemdiagStack(info.funcs, files)
 	if info.site.self {
 		info.site.app = appframe.Frame{} // memdiag's own lines are summed as one
 	}
@@ -358,9 +382,7 @@ var callbackFrames = []string{
 // around the application's handler). The standard library and third-party code between the
 // allocation and that frame (runtime/pprof, encoding/json, compress/flate, zap) are memdiag's when
 // memdiag called them. files may be nil when unknown.
-func IsMemdiagStack(funcs, files []string) bool { return memdiagFrames(funcs, files) }
-
-func memdiagFrames(funcs, files []string) bool {
+func IsMemdiagStack(funcs, files []string) bool {
 	for i, fn := range funcs {
 		file := ""
 		if i < len(files) {

@@ -2,34 +2,10 @@ package runtimediag
 
 import (
 	"cmp"
-	"runtime/metrics"
 	"slices"
 
 	"github.com/memdiag/memdiag/internal/appframe"
 )
-
-// ReadAllocProfile reads the allocs profile of this process and sums it by allocating line, with
-// memdiag's own allocations summed apart.
-//
-// It reads runtime.MemProfile directly, which copies the profile's buckets under the runtime's
-// profile lock while other goroutines keep running: it does not stop the world (only the text
-// form of runtime/pprof's heap profile, debug=1, calls runtime.ReadMemStats, and memdiag never asks
-// for it). Its cost grows with the number of distinct allocating stacks, each resolved to function
-// names once per call here; a Monitor keeps one reader and resolves each stack once for its life.
-// The reading keeps its stacks ([AllocProfile.Stacks]).
-func ReadAllocProfile() (*AllocProfile, error) {
-	return newAllocReader().read(true, true, false), nil
-}
-
-// gcCyclesNow is the runtime's count of completed GC cycles.
-func gcCyclesNow() uint64 {
-	s := [1]metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
-	metrics.Read(s[:])
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0
-	}
-	return s[0].Value.Uint64()
-}
 
 // MemdiagItself is the name of the one line that stands for all of memdiag's own allocation sites.
 const MemdiagItself = "memdiag itself"

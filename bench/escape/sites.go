@@ -2,7 +2,6 @@ package escape
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -54,43 +53,13 @@ func ProfileSites(p *profile.Profile, own appframe.Matcher, ops float64) ([]Site
 	if !(ops > 0) {
 		return nil, fmt.Errorf("iterations %v: want more than 0", ops)
 	}
-	oi, bi := -1, -1
-	for i, st := range p.SampleType {
-		switch st.Type {
-		case "alloc_objects":
-			oi = i
-		case "alloc_space":
-			bi = i
-		}
+	all, err := pprofstack.AllocSites(p, own, ops)
+	if err != nil {
+		return nil, err
 	}
-	if oi < 0 || bi < 0 {
-		return nil, errors.New("not a heap profile: no alloc_objects and alloc_space sample types")
-	}
-	type key struct{ app, leaf Frame }
-	sums := map[key]*Site{}
-	var order []key
-	for _, s := range p.Sample {
-		if len(s.Value) <= max(oi, bi) {
-			continue
-		}
-		st, ok := pprofstack.PickStack(own, s.Location)
-		if !ok {
-			continue
-		}
-		site := Site{App: st.App, Leaf: st.Leaf, InlinedInto: st.InlinedInto}
-		k := key{site.App, site.Leaf}
-		sum := sums[k]
-		if sum == nil {
-			sum = &site
-			sums[k] = sum
-			order = append(order, k)
-		}
-		sum.Objects += float64(s.Value[oi]) / ops
-		sum.Bytes += float64(s.Value[bi]) / ops
-	}
-	out := make([]Site, 0, len(order))
-	for _, k := range order {
-		out = append(out, *sums[k])
+	out := make([]Site, 0, len(all))
+	for _, s := range all {
+		out = append(out, Site{App: s.App, Leaf: s.Leaf, InlinedInto: s.InlinedInto, Objects: s.Objects, Bytes: s.Bytes})
 	}
 	slices.SortStableFunc(out, func(a, b Site) int {
 		if c := cmp.Compare(b.Bytes, a.Bytes); c != 0 {

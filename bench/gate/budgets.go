@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/memdiag/memdiag/bench"
 )
 
 // Budgets are per-benchmark maxima, checked into the repository next to the benchmarks.
@@ -37,7 +39,7 @@ type Budget struct {
 
 // BudgetUnits returns the units --update writes budgets for when a benchmark has none: a new
 // slice on every call.
-func BudgetUnits() []string { return []string{"allocs/op", "B/op"} }
+func BudgetUnits() []string { return []string{bench.UnitAllocs, bench.UnitBytes} }
 
 // ReadBudgetsFile reads a budgets file; a file that does not exist is an empty budget, so that
 // the first --update creates it.

@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/perf/benchfmt"
 	"golang.org/x/perf/benchmath"
+
+	"github.com/memdiag/memdiag/bench"
 )
 
 // Tolerance is how much an exact unit may grow before it is a regression: the largest of Abs,
@@ -61,27 +63,40 @@ func (t Tolerance) validate() error {
 // so stw-pauses/op allows what one more cycle per run adds.
 func DefaultTolerances() map[string]Tolerance {
 	return map[string]Tolerance{
-		"allocs/op":      {},
-		"B/op":           {Abs: 16, Rel: 0.01},
-		"frac-allocs/op": {PerRun: 64},
-		"frac-B/op":      {Abs: 16, Rel: 0.01, PerRun: 16384},
-		"gc-cycles/op":   {Rel: 0.05, PerRun: 1},
-		"stw-pauses/op":  {Rel: 0.05, PerRun: 2},
+		bench.UnitAllocs:     {},
+		bench.UnitBytes:      {Abs: 16, Rel: 0.01},
+		bench.UnitFracAllocs: {PerRun: 64},
+		bench.UnitFracBytes:  {Abs: 16, Rel: 0.01, PerRun: 16384},
+		bench.UnitGCCycles:   {Rel: 0.05, PerRun: 1},
+		bench.UnitSTWPauses:  {Rel: 0.05, PerRun: 2},
 	}
 }
 
 // DefaultUnits returns the units gated against a base unless Options.Units says otherwise: a new
 // slice on every call.
 func DefaultUnits() []string {
-	return []string{"allocs/op", "B/op", "frac-allocs/op", "frac-B/op", "gc-cycles/op", "stw-pauses/op", "ns/op", "stw-ns/op"}
+	return []string{bench.UnitAllocs, bench.UnitBytes, bench.UnitFracAllocs, bench.UnitFracBytes, bench.UnitGCCycles,
+		bench.UnitSTWPauses, bench.UnitNs, bench.UnitSTW}
 }
 
 // minExactSamples is the fewest samples per side an exact unit is compared with: one sample
 // cannot show that the value does not vary.
 const minExactSamples = 2
 
-// exactUnits are exact even when the input carries no unit metadata (plain go test output).
-var exactUnits = []string{"allocs/op", "B/op", "frac-allocs/op", "frac-B/op", "gc-cycles/op", "stw-pauses/op"}
+// exactUnits are exact even when the input carries no unit metadata (plain go test output):
+// those package bench says are.
+var exactUnits = exactOf(bench.Units())
+
+// exactOf returns the units of units that are exact.
+func exactOf(units []bench.UnitInfo) []string {
+	var out []string
+	for _, u := range units {
+		if u.Exact {
+			out = append(out, u.Unit)
+		}
+	}
+	return out
+}
 
 // Options configure a comparison. The zero value is not valid; start from [DefaultOptions].
 type Options struct {

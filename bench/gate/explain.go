@@ -2,7 +2,6 @@ package gate
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -68,23 +67,6 @@ func ReadProfile(name string) (*profile.Profile, error) {
 	return p, nil
 }
 
-// sampleIndex returns the positions of alloc_objects and alloc_space in a heap profile.
-func sampleIndex(p *profile.Profile) (objects, bytes int, err error) {
-	objects, bytes = -1, -1
-	for i, st := range p.SampleType {
-		switch st.Type {
-		case "alloc_objects":
-			objects = i
-		case "alloc_space":
-			bytes = i
-		}
-	}
-	if objects < 0 || bytes < 0 {
-		return 0, 0, errors.New("not a heap profile: no alloc_objects and alloc_space sample types")
-	}
-	return objects, bytes, nil
-}
-
 type siteKey struct {
 	fn, file         string
 	line             int64
@@ -94,24 +76,21 @@ type siteKey struct {
 
 // sites sums a profile's allocations by site, divided by ops.
 func sites(p *profile.Profile, ops float64, own appframe.Matcher) (map[siteKey][2]float64, map[siteKey][]appframe.Frame, error) {
-	oi, bi, err := sampleIndex(p)
+	all, err := pprofstack.AllocSites(p, own, ops)
 	if err != nil {
 		return nil, nil, err
 	}
-	out := map[siteKey][2]float64{}
-	inlined := map[siteKey][]appframe.Frame{}
-	for _, s := range p.Sample {
-		st, ok := pprofstack.PickStack(own, s.Location)
-		if !ok {
-			continue
-		}
+	out := make(map[siteKey][2]float64, len(all))
+	inlined := make(map[siteKey][]appframe.Frame, len(all))
+	for _, st := range all {
 		k := siteKey{fn: st.App.Function, file: st.App.File, line: int64(st.App.Line)}
 		if st.Leaf != st.App {
 			k.leafFn, k.leafFile, k.leafLine = st.Leaf.Function, st.Leaf.File, int64(st.Leaf.Line)
 		}
+		// Added, not set: a site that is its own leaf and one whose leaf is an empty frame share a key.
 		v := out[k]
-		v[0] += float64(s.Value[oi]) / ops
-		v[1] += float64(s.Value[bi]) / ops
+		v[0] += st.Objects
+		v[1] += st.Bytes
 		out[k] = v
 		if _, ok := inlined[k]; !ok {
 			inlined[k] = st.InlinedInto

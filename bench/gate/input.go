@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/perf/benchfmt"
 	"golang.org/x/perf/benchproc"
+
+	"github.com/memdiag/memdiag/bench"
 )
 
 // InputError lists every line of the inputs that could not be used, as file:line: message.
@@ -113,8 +115,8 @@ type Set struct {
 // nonNegativeUnits cannot hold a negative value: counts, sizes, times and rates. A negative
 // one is a broken input, not an improvement. Units of differences (retained-heap-B,
 // rss-growth-B and any unit not listed) may be negative.
-var nonNegativeUnits = []string{"ns/op", "sec/op", "B/op", "allocs/op", "MB/s", "B/s",
-	"frac-allocs/op", "frac-B/op", "gc-cycles/op", "stw-ns/op", "stw-pauses/op", "peak-heap-B"}
+var nonNegativeUnits = []string{bench.UnitNs, "sec/op", bench.UnitBytes, bench.UnitAllocs, "MB/s", "B/s",
+	bench.UnitFracAllocs, bench.UnitFracBytes, bench.UnitGCCycles, bench.UnitSTW, bench.UnitSTWPauses, bench.UnitPeakHeap}
 
 // ReadOptions configure how results are read.
 type ReadOptions struct {

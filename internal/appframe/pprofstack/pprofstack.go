@@ -1,9 +1,16 @@
-// Package pprofstack reads a pprof sample's locations as appframe frames. It is apart from
-// appframe so that the runtime side (runtimediag, linked into services) can pick application
-// frames without linking github.com/google/pprof/profile.
+// Package pprofstack reads a pprof sample's locations as appframe frames, and sums an allocation
+// profile's samples by site. It is apart from appframe so that the runtime side (runtimediag,
+// linked into services) can pick application frames without linking github.com/google/pprof/profile.
+//
+// It is the one reader of -memprofile files and `allocs` protos by site: the gate's explain step
+// (bench/gate) and `memdiag why` (bench/escape) both sum through [AllocSites]. runtimediag reads
+// runtime.MemProfile records instead (no proto), and middleware's per-route figures read those
+// through runtimediag.
 package pprofstack
 
 import (
+	"errors"
+
 	"github.com/google/pprof/profile"
 
 	"github.com/memdiag/memdiag/internal/appframe"
@@ -26,4 +33,68 @@ func PickStack(m appframe.Matcher, locs []*profile.Location) (appframe.Stack, bo
 		}
 	}
 	return m.PickFrames(frames)
+}
+
+// ErrNotAllocProfile is returned for a profile without the alloc_objects and alloc_space sample
+// types of a heap or allocs profile.
+var ErrNotAllocProfile = errors.New("not a heap profile: no alloc_objects and alloc_space sample types")
+
+// AllocIndex returns the positions of alloc_objects and alloc_space in a heap or allocs
+// profile's sample values.
+func AllocIndex(p *profile.Profile) (objects, bytes int, err error) {
+	objects, bytes = -1, -1
+	for i, st := range p.SampleType {
+		switch st.Type {
+		case "alloc_objects":
+			objects = i
+		case "alloc_space":
+			bytes = i
+		}
+	}
+	if objects < 0 || bytes < 0 {
+		return 0, 0, ErrNotAllocProfile
+	}
+	return objects, bytes, nil
+}
+
+// Site is what a profile allocated at one site: the stack's own frame (App), the frame that
+// allocated (Leaf) and, from the site's first sample, the frames App was inlined into.
+type Site struct {
+	appframe.Stack
+	// Objects and Bytes are the site's alloc_objects and alloc_space, each sample's value
+	// divided by the ops given to [AllocSites].
+	Objects, Bytes float64
+}
+
+// AllocSites sums p's alloc_objects and alloc_space by site — a sample's App and Leaf frames as
+// [PickStack] picks them with own — dividing each sample's values by ops (1 keeps the totals).
+// The sites come in the order of their first sample. Samples without a named function, or with
+// fewer values than the sample types say, are left out.
+func AllocSites(p *profile.Profile, own appframe.Matcher, ops float64) ([]Site, error) {
+	oi, bi, err := AllocIndex(p)
+	if err != nil {
+		return nil, err
+	}
+	type key struct{ app, leaf appframe.Frame }
+	index := map[key]int{}
+	var out []Site
+	for _, s := range p.Sample {
+		if len(s.Value) <= max(oi, bi) {
+			continue
+		}
+		st, ok := PickStack(own, s.Location)
+		if !ok {
+			continue
+		}
+		k := key{st.App, st.Leaf}
+		i, ok := index[k]
+		if !ok {
+			i = len(out)
+			index[k] = i
+			out = append(out, Site{Stack: st})
+		}
+		out[i].Objects += float64(s.Value[oi]) / ops
+		out[i].Bytes += float64(s.Value[bi]) / ops
+	}
+	return out, nil
 }
