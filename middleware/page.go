@@ -140,7 +140,7 @@ type figure struct {
 }
 
 func bytesFigure(b uint64) figure {
-	return figure{Text: humanize.Bytes(b), Exact: groupDigits(b) + " bytes", Raw: strconv.FormatUint(b, 10)}
+	return figure{Text: humanize.Bytes(b), Exact: humanize.Comma(b) + " bytes", Raw: strconv.FormatUint(b, 10)}
 }
 
 // notReadFigure is a figure whose source could not be read: never a 0 that looks measured.
@@ -154,12 +154,13 @@ func knownBytesFigure(b uint64) figure {
 	return bytesFigure(b)
 }
 
+// signedBytesFigure is bytesFigure for a difference, with humanize's minus sign.
 func signedBytesFigure(b int64) figure {
 	if b >= 0 {
 		return bytesFigure(uint64(b))
 	}
-	f := bytesFigure(uint64(-b))
-	return figure{Text: "−" + f.Text, Exact: "−" + f.Exact, Raw: strconv.FormatInt(b, 10)}
+	f := bytesFigure(uint64(-b)) // uint64(-MinInt64) is still 1<<63
+	return figure{Text: humanize.SignedBytes(b), Exact: "-" + f.Exact, Raw: strconv.FormatInt(b, 10)}
 }
 
 func floatFigure(text string, v float64, unit string) figure {
@@ -278,7 +279,7 @@ func buildPageView(in *pageInput) *pageView {
 	v := &pageView{Nonce: in.Nonce, ReportErr: in.ReportErr}
 	p := in.Point
 	if !p.Time.IsZero() {
-		v.Live = liveView{Have: true, Time: p.Time.UTC().Format(time.RFC3339Nano), Clock: fmtClock(p.Time),
+		v.Live = liveView{Have: true, Time: p.Time.UTC().Format(time.RFC3339Nano), Clock: humanize.Clock(p.Time),
 			Resident: knownBytesFigure(p.ResidentBytes), GoTotal: bytesFigure(p.GoTotalBytes),
 			HeapLive: bytesFigure(p.HeapLiveBytes), HeapGoal: bytesFigure(p.HeapGoalBytes),
 			Goroutines: strconv.FormatUint(uint64(p.Goroutines), 10), Threads: strconv.FormatUint(uint64(p.Threads), 10)}
@@ -292,7 +293,7 @@ func buildPageView(in *pageInput) *pageView {
 	v.HaveReport = true
 	v.ReportTime = rep.Time.UTC().Format(time.RFC3339Nano)
 	v.ReportClock = rep.Time.UTC().Format("2006-01-02 15:04:05 UTC")
-	v.Window = fmtSeconds(rep.WindowSeconds)
+	v.Window = windowSpan(rep.WindowSeconds)
 	if win := rep.Window; win != nil {
 		v.WindowLine = reporttext.WindowLine(win)
 		v.WindowStart, v.WindowEnd = win.Start.UTC().Format(time.RFC3339Nano), win.End.UTC().Format(time.RFC3339Nano)
@@ -300,8 +301,8 @@ func buildPageView(in *pageInput) *pageView {
 	}
 	if sc := rep.MemdiagSelf; sc != nil {
 		v.SelfCost = fmt.Sprintf("memdiag itself over the window: CPU %s (%s of the process's busy CPU), allocation %s/s (%s of sampled bytes), live heap %s (%s of resident), kept out of the application's figures",
-			humanize.Duration(sc.CPUSeconds), fmtPercent(sc.CPUShare), fmtBytesF(sc.AllocBytesPerSecond), fmtPercent(sc.AllocShare),
-			humanize.Bytes(sc.HeapInuseBytes), fmtPercent(sc.ResidentShare))
+			humanize.Duration(sc.CPUSeconds), humanize.Percent(sc.CPUShare), humanize.FloatBytes(sc.AllocBytesPerSecond), humanize.Percent(sc.AllocShare),
+			humanize.Bytes(sc.HeapInuseBytes), humanize.Percent(sc.ResidentShare))
 	}
 	rss := &rep.RSS
 	v.Tier = rss.Tier
@@ -309,14 +310,14 @@ func buildPageView(in *pageInput) *pageView {
 	res := float64(max(rss.ResidentBytes, 1))
 	pct := func(b uint64) string {
 		if !rss.ResidentKnown() {
-			return "–"
+			return humanize.Absent
 		}
-		return fmtPercent(float64(b) / res)
+		return humanize.Percent(float64(b) / res)
 	}
 	v.GoManaged, v.GoManagedPct = bytesFigure(rss.GoManagedBytes), pct(rss.GoManagedBytes)
 	v.NonGo, v.NonGoPct = bytesFigure(rss.NonGoBytes), pct(rss.NonGoBytes)
 	if !rss.NonGoMeasured() {
-		v.NonGo, v.NonGoPct = notReadFigure, "–"
+		v.NonGo, v.NonGoPct = notReadFigure, humanize.Absent
 	}
 	v.Unexplained = notReadFigure
 	if rss.ResidentKnown() {
@@ -342,7 +343,7 @@ func buildPageView(in *pageInput) *pageView {
 		cv := categoryView{Name: c.Name, Colour: categoryColour(c.Name), Method: c.Method,
 			Bytes: bytesFigure(c.Bytes), Pct: pct(c.Bytes), Empty: c.Bytes == 0}
 		if c.Method == runtimediag.MethodNotMeasured {
-			cv.Bytes, cv.Pct = notReadFigure, "–"
+			cv.Bytes, cv.Pct = notReadFigure, humanize.Absent
 		}
 		v.Categories = append(v.Categories, cv)
 	}
@@ -366,19 +367,19 @@ func buildPageView(in *pageInput) *pageView {
 
 	if s := rep.TopAllocationSites; s != nil {
 		v.SitesNote = fmt.Sprintf("estimates from the runtime's sampled allocation profile (one sample about every %s allocated), over the %s of GC cycles completed in the window; %s/s allocated by the application's sites",
-			humanize.Bytes(uint64(max(s.SampleRateBytes, 0))), fmtSeconds(s.WindowSeconds), fmtBytesF(s.TotalBytesPerSecond))
+			humanize.Bytes(uint64(max(s.SampleRateBytes, 0))), windowSpan(s.WindowSeconds), humanize.FloatBytes(s.TotalBytesPerSecond))
 		for _, site := range s.Sites {
 			v.Sites = append(v.Sites, siteView{Function: site.Function, Where: fmt.Sprintf("%s:%d", site.File, site.Line),
-				Rate:             floatFigure(fmtBytesF(site.BytesPerSecond)+"/s", site.BytesPerSecond, "bytes/s"),
-				Objects:          floatFigure(fmtCount(site.ObjectsPerSecond)+"/s", site.ObjectsPerSecond, "objects/s"),
-				Share:            fmtPercent(site.Share),
+				Rate:             floatFigure(humanize.FloatBytes(site.BytesPerSecond)+"/s", site.BytesPerSecond, "bytes/s"),
+				Objects:          floatFigure(humanize.Count(site.ObjectsPerSecond)+"/s", site.ObjectsPerSecond, "objects/s"),
+				Share:            humanize.Percent(site.Share),
 				ShareBarFraction: num(math.Min(math.Max(site.Share, 0), 1) * 100)})
 		}
 		if m := s.MemdiagItself; m != nil && s.GCCycles > 0 && s.TotalBytesPerSecond+m.BytesPerSecond > 0 {
 			v.SelfSite = &siteView{Function: runtimediag.MemdiagItself, Where: "every memdiag site, not in the application's shares",
-				Rate:    floatFigure(fmtBytesF(m.BytesPerSecond)+"/s", m.BytesPerSecond, "bytes/s"),
-				Objects: floatFigure(fmtCount(m.ObjectsPerSecond)+"/s", m.ObjectsPerSecond, "objects/s"),
-				Share:   fmtPercent(m.Share) + " of all"}
+				Rate:    floatFigure(humanize.FloatBytes(m.BytesPerSecond)+"/s", m.BytesPerSecond, "bytes/s"),
+				Objects: floatFigure(humanize.Count(m.ObjectsPerSecond)+"/s", m.ObjectsPerSecond, "objects/s"),
+				Share:   humanize.Percent(m.Share) + " of all"}
 		}
 		if s.Note != "" {
 			v.SitesNote += "; " + s.Note
@@ -465,15 +466,15 @@ func evidenceFigure(e runtimediag.Evidence) figure {
 		}
 		return bytesFigure(uint64(e.Value))
 	case "bytes/s":
-		return floatFigure(fmtBytesF(e.Value)+"/s", e.Value, e.Unit)
+		return floatFigure(humanize.FloatBytes(e.Value)+"/s", e.Value, e.Unit)
 	case "seconds":
 		return durationFigure(e.Value)
 	case "ratio":
-		return floatFigure(fmtPercent(e.Value), e.Value, e.Unit)
+		return floatFigure(humanize.Percent(e.Value), e.Value, e.Unit)
 	case "percent":
 		return floatFigure(strconv.FormatFloat(e.Value, 'f', 1, 64)+"%", e.Value, e.Unit)
 	default:
-		return floatFigure(fmtCount(e.Value)+" "+e.Unit, e.Value, e.Unit)
+		return floatFigure(humanize.Count(e.Value)+" "+e.Unit, e.Value, e.Unit)
 	}
 }
 
@@ -496,19 +497,19 @@ func quantileFigure(sec *float64, why string) figure {
 
 func efficiencyRows(e *runtimediag.Efficiency) []kv {
 	rows := []kv{
-		{"allocation rate", floatFigure(fmtBytesF(e.AllocBytesPerSecond)+"/s", e.AllocBytesPerSecond, "bytes/s")},
-		{"objects allocated", floatFigure(fmtCount(e.AllocObjectsPerSecond)+"/s", e.AllocObjectsPerSecond, "objects/s")},
-		{"mean object size", floatFigure(fmtBytesF(e.MeanObjectBytes), e.MeanObjectBytes, "bytes")},
+		{"allocation rate", floatFigure(humanize.FloatBytes(e.AllocBytesPerSecond)+"/s", e.AllocBytesPerSecond, "bytes/s")},
+		{"objects allocated", floatFigure(humanize.Count(e.AllocObjectsPerSecond)+"/s", e.AllocObjectsPerSecond, "objects/s")},
+		{"mean object size", floatFigure(humanize.FloatBytes(e.MeanObjectBytes), e.MeanObjectBytes, "bytes")},
 		{"GC cycles", floatFigure(strconv.FormatFloat(e.GCCyclesPerSecond, 'f', 2, 64)+"/s", e.GCCyclesPerSecond, "cycles/s")},
-		{"GC CPU (of GOMAXPROCS × wall)", floatFigure(fmtPercent(e.GCCPUFraction), e.GCCPUFraction, "fraction")},
-		{"GC CPU (of CPU used)", floatFigure(fmtPercent(e.GCBusyCPUShare), e.GCBusyCPUShare, "fraction")},
-		{"mark assist (of CPU used)", floatFigure(fmtPercent(e.GCAssistBusyCPUShare), e.GCAssistBusyCPUShare, "fraction")},
+		{"GC CPU (of GOMAXPROCS × wall)", floatFigure(humanize.Percent(e.GCCPUFraction), e.GCCPUFraction, "fraction")},
+		{"GC CPU (of CPU used)", floatFigure(humanize.Percent(e.GCBusyCPUShare), e.GCBusyCPUShare, "fraction")},
+		{"mark assist (of CPU used)", floatFigure(humanize.Percent(e.GCAssistBusyCPUShare), e.GCAssistBusyCPUShare, "fraction")},
 		{"CPU used", floatFigure(strconv.FormatFloat(e.BusyCores, 'f', 2, 64)+" cores", e.BusyCores, "cores")},
 		{"live heap", bytesFigure(e.HeapLiveBytes)},
 		{"heap goal", bytesFigure(e.HeapGoalBytes)},
 		{"churn (allocated per GC ÷ live heap)", floatFigure(strconv.FormatFloat(e.Churn, 'f', 2, 64), e.Churn, "ratio")},
-		{"fragmentation (unused ÷ objects)", floatFigure(fmtPercent(e.HeapUnusedRatio), e.HeapUnusedRatio, "ratio")},
-		{"free not returned (÷ heap mapped)", floatFigure(fmtPercent(e.HeapFreeRatio), e.HeapFreeRatio, "ratio")},
+		{"fragmentation (unused ÷ objects)", floatFigure(humanize.Percent(e.HeapUnusedRatio), e.HeapUnusedRatio, "ratio")},
+		{"free not returned (÷ heap mapped)", floatFigure(humanize.Percent(e.HeapFreeRatio), e.HeapFreeRatio, "ratio")},
 	}
 	gogc := strconv.FormatInt(e.GOGC, 10)
 	if e.GOGC < 0 {
@@ -544,21 +545,21 @@ func routeRows(rs []runtimediag.RouteStats) []routeView {
 	var out []routeView
 	for i := range rs {
 		r := &rs[i]
-		rv := routeView{Name: r.Route, Requests: groupDigits(r.Requests), InFlight: "–", Delayed: groupDigits(r.DelayedRequests),
+		rv := routeView{Name: r.Route, Requests: humanize.Comma(r.Requests), InFlight: humanize.Absent, Delayed: humanize.Comma(r.DelayedRequests),
 			P50: quantileFigure(r.LatencyP50Seconds, "no requests"), P99: quantileFigure(r.LatencyP99Seconds, "too few requests for a p99 (it needs 100)"), Max: quantileFigure(r.LatencyMaxSeconds, "no requests"),
-			STW: durationFigure(r.STWSeconds), AllocNote: r.AllocNote, CPU: figure{Text: "–", Exact: "no CPU profile with route labels was taken"}}
+			STW: durationFigure(r.STWSeconds), AllocNote: r.AllocNote, CPU: figure{Text: humanize.Absent, Exact: "no CPU profile with route labels was taken"}}
 		if r.InFlight != nil {
 			rv.InFlight = strconv.FormatInt(*r.InFlight, 10)
 		}
 		if a := r.Alloc; a != nil {
-			rv.Alloc = floatFigure(fmtBytesF(a.BytesPerRequest)+" ± "+fmtPercent(a.RelativeError), a.BytesPerRequest,
+			rv.Alloc = floatFigure(humanize.FloatBytes(a.BytesPerRequest)+" ± "+humanize.Percent(a.RelativeError), a.BytesPerRequest,
 				fmt.Sprintf("bytes per request from %d samples at one per %d bytes", a.Samples, a.SampleRateBytes))
 		} else {
-			rv.Alloc = figure{Text: "–", Exact: firstNonEmpty(r.AllocNote)}
+			rv.Alloc = figure{Text: humanize.Absent, Exact: firstNonEmpty(r.AllocNote)}
 		}
 		if c := r.CPU; c != nil {
 			rv.CPU = floatFigure(humanize.Duration(c.CPUSeconds), c.CPUSeconds, fmt.Sprintf("s of CPU in a %s profile; %s in the allocator, %s assisting the GC",
-				fmtSeconds(c.ProfileSeconds), humanize.Duration(c.AllocCPUSeconds), humanize.Duration(c.AssistCPUSeconds)))
+				windowSpan(c.ProfileSeconds), humanize.Duration(c.AllocCPUSeconds), humanize.Duration(c.AssistCPUSeconds)))
 		}
 		out = append(out, rv)
 	}
@@ -566,75 +567,14 @@ func routeRows(rs []runtimediag.RouteStats) []routeView {
 }
 
 func countFigure(n uint64) figure {
-	return figure{Text: groupDigits(n), Exact: strconv.FormatUint(n, 10), Raw: strconv.FormatUint(n, 10)}
+	return figure{Text: humanize.Comma(n), Exact: strconv.FormatUint(n, 10), Raw: strconv.FormatUint(n, 10)}
 }
 
-// Formatting. Sizes are in binary units, as the runtime and the kernel count them.
-
-// fmtBytesF formats a byte figure that arrives as a float: a rate, a mean, an evidence value.
-func fmtBytesF(b float64) string {
-	if math.IsNaN(b) || math.IsInf(b, 0) {
-		return "–"
-	}
-	return humanize.SignedBytes(int64(math.Round(b)))
-}
-
-// groupDigits writes n with thousands separators, for exact values people read.
-func groupDigits(n uint64) string {
-	s := strconv.FormatUint(n, 10)
-	if len(s) <= 3 {
-		return s
-	}
-	var b strings.Builder
-	pre := len(s) % 3
-	if pre > 0 {
-		b.WriteString(s[:pre])
-	}
-	for i := pre; i < len(s); i += 3 {
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(s[i : i+3])
-	}
-	return b.String()
-}
-
-func fmtPercent(f float64) string {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return "–"
-	}
-	return strconv.FormatFloat(f*100, 'f', 1, 64) + "%"
-}
-
-func fmtCount(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "–"
-	case f >= 1e9:
-		return strconv.FormatFloat(f/1e9, 'f', 2, 64) + "G"
-	case f >= 1e6:
-		return strconv.FormatFloat(f/1e6, 'f', 2, 64) + "M"
-	case f >= 1e4:
-		return strconv.FormatFloat(f/1e3, 'f', 1, 64) + "k"
-	default:
-		return humanize.Float(f)
-	}
-}
-
-func fmtSeconds(sec float64) string {
+// windowSpan is the length of a window or a profile as humanize.Span writes it, or "no window"
+// when it is not positive.
+func windowSpan(sec float64) string {
 	if sec <= 0 {
 		return "no window"
 	}
-	d := time.Duration(sec * float64(time.Second))
-	if d >= time.Minute {
-		return d.Round(time.Second).String()
-	}
-	return humanize.Duration(sec)
-}
-
-func fmtClock(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format("15:04:05")
+	return humanize.Span(sec)
 }
