@@ -1,7 +1,27 @@
-// Package middleware serves memdiag over HTTP: [Handler] is the /debug/memdiag tree (a page people
-// read, JSON and text for tools, the runtime's profiles under pprof/ and captures on demand) and [Instrument] attributes requests, latency,
-// stop-the-world delays and allocation to routes. It is the only memdiag package that imports
-// net/http.
+// Package middleware serves memdiag over HTTP. It has two front doors, each over a
+// [runtimediag.Monitor]:
+//
+//   - [Handler] is the /debug/memdiag tree: a page people read, JSON and text for tools, the
+//     runtime's profiles under pprof/ and captures on demand. Mount it on a mux of its own:
+//     dbg.Handle("/debug/memdiag/", middleware.Handler(mon)).
+//   - [Instrument] wraps the application's handler and attributes requests, latency,
+//     stop-the-world delays and allocation to routes, which the Monitor's reports and the page
+//     then show: middleware.Instrument(mon)(appMux).
+//
+// [NewHandler] and [NewInstrument] are the same with a misconfiguration returned as an error at
+// construction, for a service that wants to fail at start; Handler and Instrument fail safe
+// instead (see each). It is the only memdiag package that imports net/http.
+//
+// # Options
+//
+// One [Option] type serves both constructors, but each option belongs to one of them and the
+// other refuses it with an error naming both. Handler's: [WithPrefix] (where the tree is
+// mounted), [WithMaxDuration] (the bound on every request that takes a duration),
+// [WithRuntimeControl] (POST gc and setgc), and who may read the tree — [WithAuthorizer],
+// [WithTrustedProxies], [WithAllowedHosts], [WithAllowedOrigins]. Instrument's: [WithRouteFunc]
+// (how a request's route is named), [WithMaxRoutes] (how many routes are kept apart) and
+// [WithPprofLabels] (the route as a profiler label, for the per-route CPU that [CPUByRoute]
+// reads).
 //
 // # Security
 //

@@ -392,7 +392,7 @@ func lastFigure(vs []float64, unit string) figure {
 			return floatFigure(fmtUnit(vs[i], unit), vs[i], unit)
 		}
 	}
-	return figure{Text: "–", Exact: "no value yet"}
+	return figure{Text: humanize.Absent, Exact: "no value yet"}
 }
 
 // downsample keeps at most n points, evenly spaced, always keeping the newest.
@@ -647,9 +647,9 @@ func niceCeil(v float64, unit string) float64 {
 func fmtUnit(v float64, unit string) string {
 	switch unit {
 	case bytesUnit:
-		return fmtBytesF(v)
+		return humanize.FloatBytes(v)
 	case rate:
-		return fmtBytesF(v) + "/s"
+		return humanize.FloatBytes(v) + "/s"
 	case percentUnit:
 		if v < 10 {
 			return strconv.FormatFloat(v, 'f', 2, 64) + "%"
@@ -658,9 +658,9 @@ func fmtUnit(v float64, unit string) string {
 	case secondsUnit:
 		return humanize.Duration(v)
 	case countUnit:
-		return fmtCount(v)
+		return humanize.Count(v)
 	case countRate:
-		return fmtCount(v) + "/s"
+		return humanize.Count(v) + "/s"
 	case secondsRate:
 		return humanize.Duration(v) + "/s"
 	}

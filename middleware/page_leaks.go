@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/memdiag/memdiag/internal/humanize"
 	"github.com/memdiag/memdiag/runtimediag"
 	"github.com/memdiag/memdiag/runtimediag/reporttext"
 )
@@ -43,7 +44,7 @@ func leaksSection(l *runtimediag.Leaks) *leaksView {
 			Culprit: reporttext.LeakCulpritLine(&s.Culprit), Stack: s.Culprit.Stack,
 			Growth:    "+" + reporttext.LeakAmount(s.GrowthPerSecond*60, s.Unit) + "/min",
 			Current:   reporttext.LeakAmount(s.Current, s.Unit),
-			Since:     fmtClock(s.Since),
+			Since:     humanize.Clock(s.Since),
 			Sparkline: sparkline(s.Series, s.Kind+" "+s.Culprit.Function),
 		})
 	}

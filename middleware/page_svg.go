@@ -153,7 +153,7 @@ func rssBar(rss *runtimediag.RSS) template.HTML {
 		s.open("rect", "x", num(x), "y", "0", "width", num(cw), "height", num(h),
 			"fill", categoryColour(c.Name), "data-category", c.Name, "data-bytes", strconv.FormatUint(c.Bytes, 10))
 		s.elem("title", fmt.Sprintf("%s: %s (%s bytes, %s of resident) — %s",
-			c.Name, humanize.Bytes(c.Bytes), groupDigits(c.Bytes), fmtPercent(float64(c.Bytes)/float64(max(rss.ResidentBytes, 1))), c.Method))
+			c.Name, humanize.Bytes(c.Bytes), humanize.Comma(c.Bytes), humanize.Percent(float64(c.Bytes)/float64(max(rss.ResidentBytes, 1))), c.Method))
 		s.close("rect")
 		x += cw
 	}
@@ -161,7 +161,7 @@ func rssBar(rss *runtimediag.RSS) template.HTML {
 		u := uint64(rss.UnexplainedBytes)
 		s.open("rect", "x", num(x), "y", "0", "width", num(w-x), "height", num(h),
 			"fill", unexplainedColour, "data-unexplained", strconv.FormatUint(u, 10))
-		s.elem("title", fmt.Sprintf("unexplained: %s (%s bytes)", humanize.Bytes(u), groupDigits(u)))
+		s.elem("title", fmt.Sprintf("unexplained: %s (%s bytes)", humanize.Bytes(u), humanize.Comma(u)))
 		s.close("rect")
 	}
 	s.close("svg")
@@ -237,7 +237,7 @@ func addressStrip(ms []runtimediag.ClassifiedMapping) template.HTML {
 		gw := units[i] * scale
 		col := classColour(g.Class)
 		title := fmt.Sprintf("%s: %d mapping(s) %#x–%#x, %s mapped (%s bytes), %s resident (%s bytes)",
-			g.Class, g.Count, g.Start, g.End, humanize.Bytes(g.SizeBytes), groupDigits(g.SizeBytes), humanize.Bytes(g.RssBytes), groupDigits(g.RssBytes))
+			g.Class, g.Count, g.Start, g.End, humanize.Bytes(g.SizeBytes), humanize.Comma(g.SizeBytes), humanize.Bytes(g.RssBytes), humanize.Comma(g.RssBytes))
 		if len(g.Names) > 0 {
 			title += " — " + strings.Join(g.Names, ", ")
 		}

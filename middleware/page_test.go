@@ -273,17 +273,16 @@ func TestPageEscapesHostileStrings(t *testing.T) {
 
 func TestFormatting(t *testing.T) {
 	for _, tc := range []struct{ got, want string }{
-		{fmtBytesF(-2048), "-2.0 KiB"},
-		{fmtBytesF(48.6), "49 B"},
-		{fmtBytesF(math.NaN()), "–"},
-		{groupDigits(58761216), "58,761,216"},
-		{groupDigits(999), "999"},
-		{fmtPercent(0.2104), "21.0%"},
+		// The page formats with internal/humanize (its own tests cover Bytes, Count, Percent...);
+		// what is left here is the page's own: figures, units, "no window".
+		{signedBytesFigure(-2048).Text, "-2.0 KiB"},
+		{signedBytesFigure(-2048).Exact, "-2,048 bytes"},
+		{fmtUnit(-2048, bytesUnit), "-2.0 KiB"},
+		{fmtUnit(math.NaN(), bytesUnit), "–"},
 		{fmtUnit(0.25, percentUnit), "0.25%"},
-		{fmtSeconds(90), "1m30s"},
-		{fmtCount(0.24485152821823805), "0.24"},
-		{fmtCount(1234.5), "1235"},
-		{fmtCount(19400), "19.4k"},
+		{fmtUnit(19400, countUnit), "19.4k"},
+		{windowSpan(90), "1m30s"},
+		{windowSpan(0), "no window"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)

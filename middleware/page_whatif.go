@@ -33,10 +33,10 @@ func whatIfTable(wi *runtimediag.WhatIf) *whatIfView {
 	}
 	c := wi.Current
 	v.Rows = append(v.Rows, whatIfRowView{Setting: c.Setting + " (now, measured)", Current: true, Cycles: humanize.Float(c.GCCyclesPerSecond),
-		GCCPU: humanize.Percent(c.GCCPUFraction), Assist: humanize.Percent(c.GCAssistCPUFraction), PeakHeap: "–", PeakResident: "–", Headroom: "–"})
+		GCCPU: humanize.Percent(c.GCCPUFraction), Assist: humanize.Percent(c.GCAssistCPUFraction), PeakHeap: humanize.Absent, PeakResident: humanize.Absent, Headroom: humanize.Absent})
 	for _, p := range wi.Predictions {
 		r := whatIfRowView{Setting: p.Setting, Cycles: humanize.Float(p.GCCyclesPerSecond), GCCPU: humanize.Percent(p.GCCPUFraction),
-			Assist: humanize.Percent(p.GCAssistCPUFraction), PeakHeap: "–", PeakResident: "–", Headroom: "–"}
+			Assist: humanize.Percent(p.GCAssistCPUFraction), PeakHeap: humanize.Absent, PeakResident: humanize.Absent, Headroom: humanize.Absent}
 		switch {
 		case p.HeapUnbounded:
 			r.PeakHeap, r.PeakResident = "unbounded", "unbounded"

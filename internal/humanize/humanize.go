@@ -1,13 +1,20 @@
-// Package humanize formats byte counts, durations and shares for people: the HTML page, the
-// text report and the CLI all print them the same way. It imports nothing of memdiag so that
-// every package, runtimediag included, can use it.
+// Package humanize formats byte counts, durations, counts and shares for people: the HTML page,
+// the text report and the CLI all print them the same way, with one glyph for a figure that is
+// absent or not a number ([Absent], an en dash) and one minus sign (ASCII '-', which report.txt
+// has always printed and its readers parse). It imports nothing of memdiag so that every
+// package, runtimediag included, can use it.
 package humanize
 
 import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 )
+
+// Absent is what every formatter here prints for a figure that is not a number, and what callers
+// print for one that was not measured: an en dash, never a 0 that looks measured.
+const Absent = "–"
 
 // Bytes formats b in binary units, as the runtime and the kernel count memory: whole bytes
 // below 1 KiB, then one decimal below 100 of a unit and none from 100 — "512 B", "68.0 KiB",
@@ -37,12 +44,58 @@ func SignedBytes(b int64) string {
 	return Bytes(uint64(b))
 }
 
+// FloatBytes is SignedBytes for a byte figure that arrives as a float — a rate, a mean, a
+// finding's evidence — rounded to the byte; NaN and infinities are [Absent].
+func FloatBytes(b float64) string {
+	if math.IsNaN(b) || math.IsInf(b, 0) {
+		return Absent
+	}
+	return SignedBytes(int64(math.Round(b)))
+}
+
+// Comma writes n with a comma between thousands, "58,761,216": an exact value people read.
+func Comma(n uint64) string {
+	s := strconv.FormatUint(n, 10)
+	if len(s) <= 3 {
+		return s
+	}
+	var b strings.Builder
+	pre := len(s) % 3
+	if pre > 0 {
+		b.WriteString(s[:pre])
+	}
+	for i := pre; i < len(s); i += 3 {
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(s[i : i+3])
+	}
+	return b.String()
+}
+
+// Count formats a count or a rate of things (objects/s, cycles): three significant digits below
+// 10,000 ([Float]), then "19.4k", "2.50M", "1.20G". NaN is [Absent].
+func Count(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return Absent
+	case f >= 1e9:
+		return strconv.FormatFloat(f/1e9, 'f', 2, 64) + "G"
+	case f >= 1e6:
+		return strconv.FormatFloat(f/1e6, 'f', 2, 64) + "M"
+	case f >= 1e4:
+		return strconv.FormatFloat(f/1e3, 'f', 1, 64) + "k"
+	default:
+		return Float(f)
+	}
+}
+
 // Duration formats sec seconds in the unit that keeps one to three digits before the point,
-// with three significant digits at most: "49.2 µs", "2.5 ms", "1.5 s", "600 s". NaN is "–".
+// with three significant digits at most: "49.2 µs", "2.5 ms", "1.5 s", "600 s". NaN is [Absent].
 func Duration(sec float64) string {
 	switch {
 	case math.IsNaN(sec):
-		return "–"
+		return Absent
 	case sec == 0:
 		return "0"
 	case sec < 0:
@@ -58,14 +111,32 @@ func Duration(sec float64) string {
 	}
 }
 
+// Span formats a length of time that may run to minutes or hours, a window or a profile's
+// duration: [Duration] under a minute, then hours, minutes and seconds as Go writes them, to the
+// second: "1m30s", "2h0m0s".
+func Span(sec float64) string {
+	if sec >= 60 {
+		return time.Duration(sec * float64(time.Second)).Round(time.Second).String()
+	}
+	return Duration(sec)
+}
+
+// Clock is the time of day of t in UTC, "15:04:05", or "" for the zero time.
+func Clock(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("15:04:05")
+}
+
 // DurationRange formats a histogram bucket [lo, hi) of seconds as the range it is, "between 16.8
 // and 33.6 ms": a bucket bound is not a measurement, and a quantile read from a histogram is only
 // known to lie in its bucket. An unbounded bucket is "over lo", one starting at or below 0 "under
-// hi", equal bounds the one value; NaN is "–".
+// hi", equal bounds the one value; NaN is [Absent].
 func DurationRange(lo, hi float64) string {
 	switch {
 	case math.IsNaN(lo) || math.IsNaN(hi):
-		return "–"
+		return Absent
 	case math.IsInf(hi, 1):
 		return "over " + Duration(lo)
 	case lo <= 0:
@@ -80,7 +151,7 @@ func DurationRange(lo, hi float64) string {
 	return "between " + a + " and " + b
 }
 
-// digits3 keeps three significant digits at most, without trailing zeros.
+// Float keeps three significant digits at most, without trailing zeros: "0.24", "12.3", "1235".
 func Float(f float64) string {
 	switch {
 	case f >= 100:
@@ -93,10 +164,10 @@ func Float(f float64) string {
 }
 
 // Percent formats a fraction as a percentage with one decimal, or two when it is not zero but
-// would print as 0.0%. NaN and infinities are "?".
+// would print as 0.0%. NaN and infinities are [Absent].
 func Percent(fraction float64) string {
 	if math.IsNaN(fraction) || math.IsInf(fraction, 0) {
-		return "?"
+		return Absent
 	}
 	p := fraction * 100
 	if p != 0 && math.Abs(p) < 0.1 {

@@ -3,6 +3,7 @@ package humanize
 import (
 	"math"
 	"testing"
+	"time"
 )
 
 func TestFormats(t *testing.T) {
@@ -20,6 +21,20 @@ func TestFormats(t *testing.T) {
 		{SignedBytes(-2048), "-2.0 KiB"},
 		{SignedBytes(2048), "2.0 KiB"},
 		{SignedBytes(math.MinInt64), "-8.0 EiB"},
+		{FloatBytes(-2048), "-2.0 KiB"},
+		{FloatBytes(48.6), "49 B"},
+		{FloatBytes(math.NaN()), "–"},
+		{FloatBytes(math.Inf(-1)), "–"},
+		{Comma(58761216), "58,761,216"},
+		{Comma(999), "999"},
+		{Comma(1000), "1,000"},
+		{Comma(math.MaxUint64), "18,446,744,073,709,551,615"},
+		{Count(0.24485152821823805), "0.24"},
+		{Count(1234.5), "1235"},
+		{Count(19400), "19.4k"},
+		{Count(2.5e6), "2.50M"},
+		{Count(1.2e9), "1.20G"},
+		{Count(math.NaN()), "–"},
 		{Duration(0), "0"},
 		{Duration(math.NaN()), "–"},
 		{Duration(12e-9), "12 ns"},
@@ -29,6 +44,13 @@ func TestFormats(t *testing.T) {
 		{Duration(1.5), "1.5 s"},
 		{Duration(-0.0025), "-2.5 ms"},
 		{Duration(600), "600 s"},
+		{Span(90), "1m30s"},
+		{Span(7200.4), "2h0m0s"},
+		{Span(59.5), "59.5 s"},
+		{Span(0.0025), "2.5 ms"},
+		{Span(math.NaN()), "–"},
+		{Clock(time.Date(2026, 12, 5, 23, 4, 5, 6, time.FixedZone("CET", 3600))), "22:04:05"},
+		{Clock(time.Time{}), ""},
 		{DurationRange(0.029360128, 0.033554432), "between 29.4 and 33.6 ms"},
 		{DurationRange(0.000917504, 0.001048576), "between 918 µs and 1.05 ms"},
 		{DurationRange(0.5, math.Inf(1)), "over 500 ms"},
@@ -41,7 +63,8 @@ func TestFormats(t *testing.T) {
 		{Percent(0.2104), "21.0%"},
 		{Percent(0.0002), "0.02%"},
 		{Percent(0), "0.0%"},
-		{Percent(math.Inf(1)), "?"},
+		{Percent(math.Inf(1)), "–"},
+		{Percent(math.NaN()), "–"},
 		{Share(1, 4), "25.0%"},
 		{Share(1, 0), ""},
 	} {

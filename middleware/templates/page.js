@@ -37,7 +37,7 @@
   function fmtBytes(b) {
     if (b === null || !isFinite(b)) return '–';
     let neg = '';
-    if (b < 0) { neg = '−'; b = -b; }
+    if (b < 0) { neg = '-'; b = -b; }
     let i = 0;
     while (b >= 1024 && i < units.length - 1) { b /= 1024; i++; }
     return i === 0 ? neg + Math.round(b) + ' B' : neg + b.toFixed(1) + ' ' + units[i];
