@@ -392,7 +392,7 @@ var rules = []rule{
 		}
 		return &Finding{
 			Headline: fmt.Sprintf("resident memory grew %s in %s (%s in the last %s) while the live heap changed by %s: %s",
-				humanize.Bytes(uint64(grew)), humanize.Duration(span), humanize.Bytes(uint64(rgrew)), humanize.Duration(rspan), signedBytes(heapGrew), where),
+				humanize.Bytes(uint64(grew)), humanize.Duration(span), humanize.Bytes(uint64(rgrew)), humanize.Duration(rspan), humanize.DeltaBytes(heapGrew), where),
 			Evidence: []Evidence{ev("resident_first", res(first), "bytes"), ev("resident_last", res(last), "bytes"),
 				ev("heap_live_first", float64(first.HeapLiveBytes), "bytes"), ev("heap_live_last", float64(last.HeapLiveBytes), "bytes"),
 				ev("span", span, "seconds"), ev("recent_growth_bytes", rgrew, "bytes"), ev("recent_span", rspan, "seconds")},
@@ -572,7 +572,7 @@ var rules = []rule{
 			return nil
 		}
 		return &Finding{
-			Headline: fmt.Sprintf("Go's memory is within %s of GOMEMLIMIT %s: the GC runs more often to stay under it", signedBytes(float64(*h)), humanize.Bytes(uint64(*g))),
+			Headline: fmt.Sprintf("Go's memory is within %s of GOMEMLIMIT %s: the GC runs more often to stay under it", humanize.DeltaBytes(float64(*h)), humanize.Bytes(uint64(*g))),
 			Evidence: []Evidence{ev("gomemlimit", float64(*g), "bytes"), ev("gomemlimit_headroom", float64(*h), "bytes"),
 				ev("heap_live", float64(c.e.HeapLiveBytes), "bytes"), ev("gc_cycles_per_second", c.e.GCCyclesPerSecond, "1/s")},
 			Advice: c.withQuote(ruleAdvice["heap_near_gomemlimit"], adviseRaiseLimit),
@@ -641,13 +641,6 @@ func analyzePoint(s *Snapshot) Point {
 		p.ResidentBytes = s.Statm.ResidentBytes
 	}
 	return p
-}
-
-func signedBytes(v float64) string {
-	if v < 0 {
-		return "−" + humanize.Bytes(uint64(-v))
-	}
-	return "+" + humanize.Bytes(uint64(v))
 }
 
 // recentPoints is the end of a trend series the rules ask "still going?" of: the points in the

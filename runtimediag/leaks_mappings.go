@@ -364,7 +364,7 @@ func mappingGrowthPhrase(cat string, carriers []MappingChange, se *mappingSeries
 		if len(order) == 2 {
 			groupsWord = "group"
 		}
-		what += fmt.Sprintf(", and resident %s in %d other %s of mappings", signedBytes(float64(rest)), len(order)-1, groupsWord)
+		what += fmt.Sprintf(", and resident %s in %d other %s of mappings", humanize.DeltaBytes(float64(rest)), len(order)-1, groupsWord)
 	}
 	return what, desc
 }
@@ -388,16 +388,16 @@ func carrierPhrase(cat string, g *carrierGroup, se *mappingSeries) (what, desc s
 		return fmt.Sprintf("+%d thread stacks of %s", k, mappingSize(each)), "thread stacks (threads created and not exited)"
 	case g.name == nameGlibcArena:
 		if g.appeared > 0 {
-			return fmt.Sprintf("+%d glibc arenas of %s, resident %s", g.appeared, mappingSize(each), signedBytes(float64(g.rssDelta))), "glibc arena"
+			return fmt.Sprintf("+%d glibc arenas of %s, resident %s", g.appeared, mappingSize(each), humanize.DeltaBytes(float64(g.rssDelta))), "glibc arena"
 		}
-		return fmt.Sprintf("glibc arenas grew %s resident", signedBytes(float64(g.rssDelta))), "glibc arena"
+		return fmt.Sprintf("glibc arenas grew %s resident", humanize.DeltaBytes(float64(g.rssDelta))), "glibc arena"
 	case g.name == "[heap]":
-		return fmt.Sprintf("the glibc main heap ([heap]) grew %s, resident %s", signedBytes(float64(g.sizeDelta)), signedBytes(float64(g.rssDelta))), "glibc main heap ([heap], brk)"
+		return fmt.Sprintf("the glibc main heap ([heap]) grew %s, resident %s", humanize.DeltaBytes(float64(g.sizeDelta)), humanize.DeltaBytes(float64(g.rssDelta))), "glibc main heap ([heap], brk)"
 	case strings.HasPrefix(g.name, "(malloc mmap"):
 		if g.appeared > 0 {
-			return fmt.Sprintf("+%d malloc mmaps, %s resident", g.appeared, signedBytes(float64(g.rssDelta))), "malloc mmap (large C allocations)"
+			return fmt.Sprintf("+%d malloc mmaps, %s resident", g.appeared, humanize.DeltaBytes(float64(g.rssDelta))), "malloc mmap (large C allocations)"
 		}
-		return fmt.Sprintf("malloc mmaps grew %s, resident %s", signedBytes(float64(g.sizeDelta)), signedBytes(float64(g.rssDelta))), "malloc mmap (large C allocations)"
+		return fmt.Sprintf("malloc mmaps grew %s, resident %s", humanize.DeltaBytes(float64(g.sizeDelta)), humanize.DeltaBytes(float64(g.rssDelta))), "malloc mmap (large C allocations)"
 	case cat == CategoryFileMappings && g.name != "":
 		base := path.Base(g.name)
 		if g.appeared > 0 {
@@ -407,16 +407,16 @@ func carrierPhrase(cat string, g *carrierGroup, se *mappingSeries) (what, desc s
 			}
 			return fmt.Sprintf("+%d %s %s %s", g.appeared, kind, base, humanize.Bytes(g.appearedBytes)), g.name
 		}
-		return fmt.Sprintf("file mapping %s grew %s, resident %s", base, signedBytes(float64(g.sizeDelta)), signedBytes(float64(g.rssDelta))), g.name
+		return fmt.Sprintf("file mapping %s grew %s, resident %s", base, humanize.DeltaBytes(float64(g.sizeDelta)), humanize.DeltaBytes(float64(g.rssDelta))), g.name
 	}
 	name := g.name
 	if name == "" {
 		name = "unnamed anonymous"
 	}
 	if g.appeared > 0 {
-		return fmt.Sprintf("+%d %s mappings, %s, resident %s", g.appeared, name, humanize.Bytes(g.appearedBytes), signedBytes(float64(g.rssDelta))), name
+		return fmt.Sprintf("+%d %s mappings, %s, resident %s", g.appeared, name, humanize.Bytes(g.appearedBytes), humanize.DeltaBytes(float64(g.rssDelta))), name
 	}
-	return fmt.Sprintf("%s mappings grew %s, resident %s", name, signedBytes(float64(g.sizeDelta)), signedBytes(float64(g.rssDelta))), name
+	return fmt.Sprintf("%s mappings grew %s, resident %s", name, humanize.DeltaBytes(float64(g.sizeDelta)), humanize.DeltaBytes(float64(g.rssDelta))), name
 }
 
 // mappingSize formats the size of one mapping: in whole MiB from 1 MiB ("8 MiB" for a thread

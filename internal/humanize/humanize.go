@@ -44,6 +44,18 @@ func SignedBytes(b int64) string {
 	return Bytes(uint64(b))
 }
 
+// DeltaBytes is a change in bytes, signed either way ("+12.0 MiB", "-3.5 KiB"), with the one
+// minus sign; a float's fraction of a byte is dropped. NaN and infinities are [Absent].
+func DeltaBytes(v float64) string {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return Absent
+	case v < 0:
+		return "-" + Bytes(uint64(-v))
+	}
+	return "+" + Bytes(uint64(v))
+}
+
 // FloatBytes is SignedBytes for a byte figure that arrives as a float — a rate, a mean, a
 // finding's evidence — rounded to the byte; NaN and infinities are [Absent].
 func FloatBytes(b float64) string {
