@@ -206,7 +206,7 @@ func heapSite(locs []*profile.Location) (name, file string) {
 				continue
 			}
 			fn := ln.Function.Name
-			if first == nil && !heapAllocator(fn) {
+			if first == nil && !appframe.Allocator(fn) {
 				first = ln
 			}
 			pkg := appframe.Package(fn)
@@ -232,18 +232,6 @@ func heapSite(locs []*profile.Location) (name, file string) {
 		return "(unknown)", ""
 	}
 	return ln.Function.Name, fmt.Sprintf("%s:%d", ln.Function.Filename, ln.Line)
-}
-
-// heapAllocator reports whether fn is the runtime's allocator itself, which says nothing of what
-// allocated.
-func heapAllocator(fn string) bool {
-	for _, p := range []string{"runtime.mallocgc", "runtime.profilealloc", "runtime.mProf_", "runtime.(*mcache)",
-		"runtime.(*mheap)", "runtime.(*mcentral)", "runtime.largeAlloc", "runtime.nextSample"} {
-		if strings.HasPrefix(fn, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // writeHeapTop prints the code that holds the most in-use bytes: each sample charged to its

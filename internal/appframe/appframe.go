@@ -83,10 +83,10 @@ type Stack struct {
 	InlinedInto []Frame
 }
 
-// allocator reports whether fn is the runtime's allocator itself rather than the operation
+// Allocator reports whether fn is the runtime's allocator itself rather than the operation
 // that called it: a reader learns nothing from runtime.mallocgc, but runtime.growslice or
 // runtime.concatstrings says what allocated.
-func allocator(fn string) bool {
+func Allocator(fn string) bool {
 	for _, p := range []string{"runtime.mallocgc", "runtime.profilealloc", "runtime.mProf_", "runtime.(*mcache)",
 		"runtime.(*mheap)", "runtime.(*mcentral)", "runtime.largeAlloc", "runtime.nextSample"} {
 		if strings.HasPrefix(fn, p) {
@@ -112,7 +112,7 @@ func (m Matcher) PickFrames(frames []Located) (s Stack, ok bool) {
 		return s, false
 	}
 	leaf := 0
-	for leaf < len(frames)-1 && allocator(frames[leaf].Function) {
+	for leaf < len(frames)-1 && Allocator(frames[leaf].Function) {
 		leaf++
 	}
 	app := leaf
