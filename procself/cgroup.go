@@ -30,11 +30,11 @@ type CgroupLocation struct {
 	Dir string
 }
 
-// MemoryCgroup finds the process's memory cgroup from <root>/proc/<pid>/cgroup and
-// <root>/proc/<pid>/mountinfo. It prefers a cgroup v1 memory hierarchy when the process has one,
+// CgroupLocation returns where the process's memory cgroup is, found from <root>/proc/<pid>/cgroup
+// and <root>/proc/<pid>/mountinfo; [FS.CgroupMemory] reads what is there. It prefers a cgroup v1 memory hierarchy when the process has one,
 // because on hybrid hosts the cgroup2 mount exists but carries no memory controller.
 // When neither hierarchy has a memory controller the error wraps [ErrAbsent].
-func (fs FS) MemoryCgroup() (CgroupLocation, error) {
+func (fs FS) CgroupLocation() (CgroupLocation, error) {
 	p, err := fs.procfs()
 	if err != nil {
 		return CgroupLocation{}, err

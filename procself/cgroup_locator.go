@@ -8,7 +8,7 @@ import (
 	"sync"
 )
 
-// CgroupLocator finds the process's memory cgroup ([FS.MemoryCgroup]) and keeps the answer: it
+// CgroupLocator finds the process's memory cgroup ([FS.CgroupLocation]) and keeps the answer: it
 // resolves again only when <root>/proc/<pid>/cgroup reads differently, which is what changes
 // when the process moves to another cgroup. Resolving parses mountinfo and allocates tens of
 // kilobytes; comparing the cgroup file is one small read into a kept buffer.
@@ -31,7 +31,7 @@ type CgroupLocator struct {
 func (fs FS) NewCgroupLocator() *CgroupLocator { return &CgroupLocator{fs: fs} }
 
 // Locate returns the memory cgroup's location: the kept one when the process's cgroup file is
-// unchanged since it was resolved, else a fresh [FS.MemoryCgroup].
+// unchanged since it was resolved, else a fresh [FS.CgroupLocation].
 func (l *CgroupLocator) Locate() (CgroupLocation, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -45,7 +45,7 @@ func (l *CgroupLocator) Locate() (CgroupLocation, error) {
 	}
 	// Unreadable or changed: resolve from scratch, which reports any error in full.
 	l.valid = false
-	loc, rerr := l.fs.MemoryCgroup()
+	loc, rerr := l.fs.CgroupLocation()
 	if rerr != nil {
 		return CgroupLocation{}, rerr
 	}
@@ -95,11 +95,11 @@ func (fs FS) CgroupMemoryAt(loc CgroupLocation) (CgroupMemory, error) {
 	return fs.readCgroupMemory(loc)
 }
 
-// OpenCgroupMemory is [FS.OpenCgroupMemory] through the locator: the reader's Refresh takes the
-// kept location when the process has not changed cgroup, so a tick's reader and a full read
+// NewCgroupMemoryReader is [FS.NewCgroupMemoryReader] through the locator: the reader's Refresh
+// takes the kept location when the process has not changed cgroup, so a tick's reader and a full read
 // resolve the cgroup once between them. A reader whose files fail should be refreshed after
 // Forget, in case the cgroup went away without the process moving.
-func (l *CgroupLocator) OpenCgroupMemory() (*CgroupMemoryReader, error) {
+func (l *CgroupLocator) NewCgroupMemoryReader() (*CgroupMemoryReader, error) {
 	if !supported {
 		return nil, fmt.Errorf("%s: %w", l.fs.ProcPath("cgroup"), ErrUnsupported)
 	}

@@ -229,8 +229,8 @@ type CgroupMemoryStat struct {
 }
 
 // CgroupMemory reads every memory controller file of the process's cgroup (see
-// [FS.MemoryCgroup]) and walks the ancestors up to the mount point for the effective limit.
-// It costs a dozen file reads; for a periodic reading use [FS.OpenCgroupMemory].
+// [FS.CgroupLocation]) and walks the ancestors up to the mount point for the effective limit.
+// It costs a dozen file reads; for a periodic reading use [FS.NewCgroupMemoryReader].
 //
 // A file the kernel does not provide leaves its Present bit clear without an error. A file that
 // exists but cannot be read or parsed also leaves its bit clear, and a malformed line of
@@ -238,7 +238,7 @@ type CgroupMemoryStat struct {
 // such file or key, and the result holds everything that could be read. An error that is not a
 // *FieldErrors (the cgroup could not be found) comes with a zero result.
 func (fs FS) CgroupMemory() (CgroupMemory, error) {
-	loc, err := fs.MemoryCgroup()
+	loc, err := fs.CgroupLocation()
 	if err != nil {
 		return CgroupMemory{}, err
 	}
@@ -503,7 +503,7 @@ func parentCgroupPath(p string) string {
 type CgroupMemoryReader struct {
 	fs  FS
 	loc CgroupLocation
-	// locator, when set, resolves the cgroup for Refresh (CgroupLocator.OpenCgroupMemory): a
+	// locator, when set, resolves the cgroup for Refresh (CgroupLocator.NewCgroupMemoryReader): a
 	// location another reader resolved is not resolved again.
 	locator *CgroupLocator
 	usage   preadFile
@@ -544,9 +544,9 @@ const cgroupReadBufBytes = 8 << 10
 // maxCgroupFileBytes bounds the buffer: no memory controller file comes near it.
 const maxCgroupFileBytes = 1 << 20
 
-// OpenCgroupMemory resolves the process's memory cgroup and opens the files [CgroupMemoryReader.Read]
+// NewCgroupMemoryReader resolves the process's memory cgroup and opens the files [CgroupMemoryReader.Read]
 // reads. The caller must Close the reader.
-func (fs FS) OpenCgroupMemory() (*CgroupMemoryReader, error) {
+func (fs FS) NewCgroupMemoryReader() (*CgroupMemoryReader, error) {
 	if !supported {
 		return nil, fmt.Errorf("%s: %w", fs.ProcPath("cgroup"), ErrUnsupported)
 	}
@@ -572,7 +572,7 @@ func (r *CgroupMemoryReader) Refresh() error {
 	if r.locator != nil {
 		loc, err = r.locator.Locate()
 	} else {
-		loc, err = r.fs.MemoryCgroup()
+		loc, err = r.fs.CgroupLocation()
 	}
 	if err != nil {
 		return err

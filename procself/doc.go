@@ -6,7 +6,7 @@
 // Each file has one reader and one pure parser (parseX over bytes or an io.Reader), testable without a
 // filesystem. github.com/prometheus/procfs backs exactly these readers: [FS.Cmdline], [FS.Comm],
 // [FS.Wchan], [FS.Environ], [FS.FDs] (the descriptor count; the targets are read here),
-// [FS.MemoryCgroup] (cgroup and mountinfo) and [FS.Threads] (the task list and each thread's stat and
+// [FS.CgroupLocation] (cgroup and mountinfo) and [FS.Threads] (the task list and each thread's stat and
 // wchan). Every other file is parsed here, by parsers of this package: statm, status, stat, limits,
 // smaps_rollup, maps and per-mapping smaps, auxv, syscall, task/*/stack, latency, the cgroup memory
 // controller files, and the cwd, exe and root links. procfs either has no reader for those files or

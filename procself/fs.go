@@ -33,8 +33,8 @@ func ForPID(root string, pid int) FS {
 	return FS{root: root, pid: p}
 }
 
-// Root is the filesystem root this FS reads below.
-func (fs FS) Root() string { return fs.root }
+// HostRoot is the filesystem root this FS reads below: HostPath("/").
+func (fs FS) HostRoot() string { return fs.root }
 
 // ProcPath is the path of a file of the process, e.g. ProcPath("smaps") = /proc/self/smaps.
 func (fs FS) ProcPath(elem ...string) string {

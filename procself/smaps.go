@@ -294,8 +294,8 @@ var vmFlagIndex = func() (t [32 * 32]uint8) {
 // page tables of the whole address space with the mmap lock held, so it costs milliseconds per
 // hundred MiB resident (see the package's Overhead notes); read it on demand, not on every tick.
 // A kernel thread has an empty smaps: no mappings, no error. To read it repeatedly without
-// allocating a new buffer each time, use [FS.SmapsReader].
-func (fs FS) Smaps() ([]Mapping, error) { return fs.SmapsReader().Read(nil) }
+// allocating a new buffer each time, use [FS.NewSmapsReader].
+func (fs FS) Smaps() ([]Mapping, error) { return fs.NewSmapsReader().Read(nil) }
 
 // Maps reads /proc/<pid>/maps: every mapping without sizes. It does not walk page tables, so it is
 // much cheaper than [FS.Smaps] and is the fallback when smaps is denied.
@@ -353,13 +353,13 @@ const smapsReadChunk = 2 << 10
 // pathological moment does not pin its size for the life of the reader.
 const maxRetainedBytes = 64 << 20
 
-// SmapsReader returns a reader of /proc/<pid>/smaps that reuses its buffer between reads.
-func (fs FS) SmapsReader() *MappingsReader {
+// NewSmapsReader returns a reader of /proc/<pid>/smaps that reuses its buffer between reads.
+func (fs FS) NewSmapsReader() *MappingsReader {
 	return &MappingsReader{path: fs.ProcPath("smaps"), withSizes: true}
 }
 
-// MapsReader returns a reader of /proc/<pid>/maps that reuses its buffer between reads.
-func (fs FS) MapsReader() *MappingsReader {
+// NewMapsReader returns a reader of /proc/<pid>/maps that reuses its buffer between reads.
+func (fs FS) NewMapsReader() *MappingsReader {
 	return &MappingsReader{path: fs.ProcPath("maps")}
 }
 

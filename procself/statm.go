@@ -51,10 +51,10 @@ type Statm struct {
 // are 147 bytes.
 const statmBufSize = 256
 
-// Statm reads /proc/<pid>/statm once: open, read, close. For periodic reads use [FS.OpenStatm], which
-// keeps the file open.
+// Statm reads /proc/<pid>/statm once: open, read, close. For periodic reads use
+// [FS.NewStatmReader], which keeps the file open.
 func (fs FS) Statm() (Statm, error) {
-	r, err := fs.OpenStatm()
+	r, err := fs.NewStatmReader()
 	if err != nil {
 		return Statm{}, err
 	}
@@ -84,8 +84,9 @@ type StatmReader struct {
 	buf      [statmBufSize]byte
 }
 
-// OpenStatm opens /proc/<pid>/statm for repeated reads with [StatmReader.Read]. Close it when done.
-func (fs FS) OpenStatm() (*StatmReader, error) {
+// NewStatmReader opens /proc/<pid>/statm for repeated reads with [StatmReader.Read]. Close it when
+// done.
+func (fs FS) NewStatmReader() (*StatmReader, error) {
 	path := fs.ProcPath("statm")
 	if !supported {
 		return nil, fmt.Errorf("%s: %w", path, ErrUnsupported)
