@@ -886,9 +886,9 @@ func parseCgroupValue(b []byte) (v uint64, max bool, err error) {
 	if string(s) == "max" {
 		return 0, true, nil
 	}
-	v, ok := parseUint(s)
+	v, ok := parseDecimal(s)
 	if !ok {
-		return 0, false, &ParseError{Line: 1, Msg: fmt.Sprintf("value %q is not an unsigned integer or \"max\"", short(s))}
+		return 0, false, &ParseError{Line: 1, Msg: fmt.Sprintf("value %q is not an unsigned integer or \"max\"", errorText(s))}
 	}
 	return v, false, nil
 }
@@ -1081,9 +1081,9 @@ func (s *kvScanner) scan() bool {
 			s.fail(line, "no value")
 			continue
 		}
-		v, ok := parseUint(bytes.TrimSpace(line[sp+1:]))
+		v, ok := parseDecimal(bytes.TrimSpace(line[sp+1:]))
 		if !ok {
-			s.fail(line[:sp], fmt.Sprintf("value %q is not an unsigned integer below 2^64", short(line[sp+1:])))
+			s.fail(line[:sp], fmt.Sprintf("value %q is not an unsigned integer below 2^64", errorText(line[sp+1:])))
 			continue
 		}
 		s.key, s.val = line[:sp], v
@@ -1097,7 +1097,7 @@ func (s *kvScanner) fail(key []byte, msg string) {
 		s.err = &ParseError{Line: s.line, Msg: fmt.Sprintf("more than %d malformed lines: not a flat-keyed file", maxKVFieldErrors)}
 		return
 	}
-	s.bad.add(s.line, short(key), msg)
+	s.bad.add(s.line, errorText(key), msg)
 }
 
 // result is the scan's error: a whole-file *ParseError, a *FieldErrors naming the malformed keys,
@@ -1107,32 +1107,4 @@ func (s *kvScanner) result() error {
 		return s.err
 	}
 	return s.bad.err()
-}
-
-// parseUint parses an unsigned decimal, rejecting signs, spaces and overflow.
-func parseUint(b []byte) (uint64, bool) {
-	if len(b) == 0 || len(b) > 20 {
-		return 0, false
-	}
-	var v uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		d := uint64(c - '0')
-		if v > (1<<64-1-d)/10 {
-			return 0, false
-		}
-		v = v*10 + d
-	}
-	return v, true
-}
-
-// short bounds what an error quotes from a malformed file.
-func short(b []byte) string {
-	const maxQuoted = 64
-	if len(b) > maxQuoted {
-		return string(b[:maxQuoted]) + "..."
-	}
-	return string(b)
 }

@@ -549,25 +549,25 @@ func parseMappingsInto(dst []Mapping, b []byte, withSizes, fast bool) ([]Mapping
 			cur, curLine, curHasKeys, prev = &ms[len(ms)-1], lineNo, false, -1
 			path, msg := parseHeader(line, cur)
 			if msg != "" {
-				return nil, &ParseError{Line: lineNo, Msg: msg + ": " + quoteLine(line)}
+				return nil, &ParseError{Line: lineNo, Msg: fmt.Sprintf("%s: %q", msg, errorText(line))}
 			}
 			cur.Path = paths.intern(path)
 			continue
 		}
 		if !withSizes {
-			return nil, &ParseError{Line: lineNo, Msg: "not a mapping line: " + quoteLine(line)}
+			return nil, &ParseError{Line: lineNo, Msg: fmt.Sprintf("not a mapping line: %q", errorText(line))}
 		}
 		if cur == nil {
-			return nil, &ParseError{Line: lineNo, Msg: "field before any mapping header: " + quoteLine(line)}
+			return nil, &ParseError{Line: lineNo, Msg: fmt.Sprintf("field before any mapping header: %q", errorText(line))}
 		}
 		k, msg := parseField(line, cur, &sizes, int(follow[prev+1]))
 		if msg != "" && k < 0 {
-			return nil, &ParseError{Line: lineNo, Msg: msg + ": " + quoteLine(line)}
+			return nil, &ParseError{Line: lineNo, Msg: fmt.Sprintf("%s: %q", msg, errorText(line))}
 		}
 		if msg != "" {
 			// A value that cannot be read is that field's error for this mapping (left zero);
 			// the mapping and the rest of the file are kept.
-			bad.add(lineNo, smapsKeys[k].name, fmt.Sprintf("mapping %x-%x: %s: %s", cur.Start, cur.End, msg, quoteLine(line)))
+			bad.add(lineNo, smapsKeys[k].name, fmt.Sprintf("mapping %x-%x: %s: %q", cur.Start, cur.End, msg, errorText(line)))
 		}
 		if k >= 0 {
 			follow[prev+1], prev = int8(k), k
@@ -710,14 +710,15 @@ func parseHeader(line []byte, m *Mapping) (path []byte, msg string) {
 	if !ok || minor > math.MaxUint32 {
 		return nil, "bad device"
 	}
-	inode, n, ok := decimal(rest)
+	n := 0
+	for n < len(rest) && rest[n] != ' ' {
+		n++
+	}
+	inode, ok := parseDecimal(rest[:n])
 	if !ok {
 		return nil, "bad inode"
 	}
 	rest = rest[n:]
-	if len(rest) > 0 && rest[0] != ' ' {
-		return nil, "bad inode"
-	}
 	// The kernel pads to a column with spaces before the pathname; pathnames never start with a
 	// space (they are absolute, or [name]), so every leading space is padding and the rest, trailing
 	// spaces included, is the name.
@@ -768,18 +769,6 @@ var hexDigits = func() (t [256]uint8) {
 	}
 	return t
 }()
-
-// decimal parses the leading decimal digits of b, returning the value and how many bytes it used.
-func decimal(b []byte) (v uint64, n int, ok bool) {
-	for ; n < len(b) && '0' <= b[n] && b[n] <= '9'; n++ {
-		d := uint64(b[n] - '0')
-		if v > (math.MaxUint64-d)/10 {
-			return 0, 0, false
-		}
-		v = v*10 + d
-	}
-	return v, n, n > 0
-}
 
 // smapsKeys are the keys smaps prints, in the order Linux 6.x prints them, with the field each fills.
 // The index of a key is its fieldKind. The parser expects the key that followed the previous one in
@@ -856,11 +845,11 @@ func parseField(line []byte, m *Mapping, sizes *[fLastKB + 1]uint64, next int) (
 	k := smapsKeys[i]
 	val := line[len(k.name)+1:]
 	if k.kind <= fLastKB {
-		kb, msg := kiloBytes(val)
+		size, msg := parseKB(val)
 		if msg != "" {
 			return i, msg
 		}
-		sizes[k.kind] = kb << 10
+		sizes[k.kind] = size
 		return i, ""
 	}
 	switch k.kind {
@@ -919,51 +908,11 @@ func lookupKey(line []byte, from int) int {
 	return -1
 }
 
-// kiloBytes parses the kernel's "%8lu kB" after the colon: space padding, digits, " kB". It reads
-// the number from the right end, where its position is known, and checks the padding eight bytes at
-// a time: walking ~15 padding bytes one by one was a fifth of the parse.
-func kiloBytes(val []byte) (uint64, string) {
-	n := len(val)
-	if n < 4 || string(val[n-3:]) != " kB" {
-		return 0, `want a size in "kB"`
-	}
-	end := n - 3
-	j := end
-	for j > 0 && '0' <= val[j-1] && val[j-1] <= '9' {
-		j--
-	}
-	if j == end || !allSpaces(val[:j]) {
-		return 0, "bad number"
-	}
-	v, _, ok := decimal(val[j:end])
-	if !ok || v > math.MaxUint64>>10 {
-		return 0, "size overflows 64 bits"
-	}
-	return v, ""
-}
-
-// allSpaces reports whether b is all ' ', comparing a word at a time.
-func allSpaces(b []byte) bool {
-	const spaces = 0x2020202020202020
-	for len(b) >= 8 {
-		if binary.LittleEndian.Uint64(b) != spaces {
-			return false
-		}
-		b = b[8:]
-	}
-	for _, c := range b {
-		if c != ' ' {
-			return false
-		}
-	}
-	return true
-}
-
 // plainNumber parses a unitless decimal such as THPeligible's "1".
 func plainNumber(val []byte) (uint64, string) {
 	val = trimSpaces(val)
-	v, n, ok := decimal(val)
-	if !ok || n != len(val) {
+	v, ok := parseDecimal(val)
+	if !ok {
 		return 0, "bad number"
 	}
 	return v, ""
@@ -977,16 +926,6 @@ func trimSpaces(b []byte) []byte {
 		b = b[:len(b)-1]
 	}
 	return b
-}
-
-// quoteLine quotes a bad line for an error message, cut short so that a garbled multi-megabyte
-// "line" does not become a multi-megabyte error.
-func quoteLine(line []byte) string {
-	const limit = 120
-	if len(line) > limit {
-		return fmt.Sprintf("%q...", line[:limit])
-	}
-	return fmt.Sprintf("%q", line)
 }
 
 // pathCache interns pathnames: a shared library appears in 4-5 consecutive mappings (one per
