@@ -53,8 +53,8 @@ func (fs FS) CgroupLocation() (CgroupLocation, error) {
 	if err != nil {
 		return CgroupLocation{}, fmt.Errorf("%s, %s: %w", cgroupPath, mountinfoPath, err)
 	}
-	loc.MountPoint = fs.HostPath(loc.MountPoint)
-	loc.Dir = fs.HostPath(loc.Dir)
+	loc.MountPoint = fs.hostPath(loc.MountPoint)
+	loc.Dir = fs.hostPath(loc.Dir)
 	if loc.Version == 2 {
 		// A cgroup2 mount exists on every modern host, but the memory controller may be bound to a
 		// v1 hierarchy the process is not in, or not enabled in this subtree: only the files tell.

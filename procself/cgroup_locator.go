@@ -36,7 +36,7 @@ func (l *CgroupLocator) Locate() (CgroupLocation, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !supported {
-		return CgroupLocation{}, fmt.Errorf("%s: %w", l.fs.ProcPath("cgroup"), ErrUnsupported)
+		return CgroupLocation{}, fmt.Errorf("%s: %w", l.fs.ProcPath("cgroup"), errUnsupported)
 	}
 	var err error
 	l.buf, err = readSmallFile(l.fs.ProcPath("cgroup"), l.buf[:0])
@@ -101,7 +101,7 @@ func (fs FS) CgroupMemoryAt(loc CgroupLocation) (CgroupMemory, error) {
 // Forget, in case the cgroup went away without the process moving.
 func (l *CgroupLocator) NewCgroupMemoryReader() (*CgroupMemoryReader, error) {
 	if !supported {
-		return nil, fmt.Errorf("%s: %w", l.fs.ProcPath("cgroup"), ErrUnsupported)
+		return nil, fmt.Errorf("%s: %w", l.fs.ProcPath("cgroup"), errUnsupported)
 	}
 	r := &CgroupMemoryReader{fs: l.fs, statBuf: make([]byte, cgroupReadBufBytes), locator: l}
 	if err := r.Refresh(); err != nil {

@@ -114,8 +114,8 @@ func TestCgroupLocatorSharedWithReader(t *testing.T) {
 		t.Fatalf("NewCgroupMemoryReader through a locator that holds the location: %v", err)
 	}
 	defer r.Close()
-	if r.Location() != want {
-		t.Errorf("reader location %+v, want %+v", r.Location(), want)
+	if r.loc != want {
+		t.Errorf("reader location %+v, want %+v", r.loc, want)
 	}
 	var m CgroupMemory
 	if err := r.Read(&m); err != nil && !IsPartial(err) {

@@ -68,7 +68,7 @@ const maxCgroupFileBytes = 1 << 20
 // reads. The caller must Close the reader.
 func (fs FS) NewCgroupMemoryReader() (*CgroupMemoryReader, error) {
 	if !supported {
-		return nil, fmt.Errorf("%s: %w", fs.ProcPath("cgroup"), ErrUnsupported)
+		return nil, fmt.Errorf("%s: %w", fs.ProcPath("cgroup"), errUnsupported)
 	}
 	r := &CgroupMemoryReader{fs: fs, statBuf: make([]byte, cgroupReadBufBytes)}
 	if err := r.Refresh(); err != nil {
@@ -76,9 +76,6 @@ func (fs FS) NewCgroupMemoryReader() (*CgroupMemoryReader, error) {
 	}
 	return r, nil
 }
-
-// Location is the cgroup the reader reads, as of the last Refresh.
-func (r *CgroupMemoryReader) Location() CgroupLocation { return r.loc }
 
 // Refresh resolves the process's cgroup again, reopens its files and re-reads the ancestors'
 // limits. It forgets the limit and memory.stat reading [CgroupMemoryReader.ReadSlowEvery]

@@ -206,7 +206,7 @@ func FuzzFindMount(f *testing.F) {
 	})
 }
 
-// needProc skips fixture tests off Linux, where every reader returns ErrUnsupported (which
+// needProc skips fixture tests off Linux, where every reader returns errUnsupported (which
 // TestCgroupUnsupported checks).
 func needProc(t testing.TB) {
 	t.Helper()
@@ -220,13 +220,13 @@ func TestCgroupUnsupported(t *testing.T) {
 		t.Skip("this system has /proc")
 	}
 	fs := New("testdata/cgroupv2")
-	if _, err := fs.CgroupMemory(); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("CgroupMemory: %v, want ErrUnsupported", err)
+	if _, err := fs.CgroupMemory(); !errors.Is(err, errUnsupported) {
+		t.Errorf("CgroupMemory: %v, want errUnsupported", err)
 	}
-	if _, err := fs.NewCgroupMemoryReader(); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("NewCgroupMemoryReader: %v, want ErrUnsupported", err)
+	if _, err := fs.NewCgroupMemoryReader(); !errors.Is(err, errUnsupported) {
+		t.Errorf("NewCgroupMemoryReader: %v, want errUnsupported", err)
 	}
-	if _, err := New("testdata/environ").Environ(nil); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("Environ: %v, want ErrUnsupported", err)
+	if _, err := New("testdata/environ").Environ(nil); !errors.Is(err, errUnsupported) {
+		t.Errorf("Environ: %v, want errUnsupported", err)
 	}
 }

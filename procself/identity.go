@@ -96,7 +96,7 @@ func (fs FS) Exe() (path string, deleted bool, err error) {
 func (fs FS) readProcLink(name string) (string, error) {
 	path := fs.ProcPath(name)
 	if !supported {
-		return "", fmt.Errorf("%s: %w", path, ErrUnsupported)
+		return "", fmt.Errorf("%s: %w", path, errUnsupported)
 	}
 	return os.Readlink(path) // *fs.PathError names the path and wraps fs.ErrNotExist or fs.ErrPermission
 }

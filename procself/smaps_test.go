@@ -504,8 +504,8 @@ var smapsSink *int
 func TestSmapsSelf(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		_, err := New("").Smaps()
-		if !errors.Is(err, ErrUnsupported) {
-			t.Errorf("got %v; want ErrUnsupported", err)
+		if !errors.Is(err, errUnsupported) {
+			t.Errorf("got %v; want errUnsupported", err)
 		}
 		t.Skip("no /proc off Linux")
 	}

@@ -89,7 +89,7 @@ type StatmReader struct {
 func (fs FS) NewStatmReader() (*StatmReader, error) {
 	path := fs.ProcPath("statm")
 	if !supported {
-		return nil, fmt.Errorf("%s: %w", path, ErrUnsupported)
+		return nil, fmt.Errorf("%s: %w", path, errUnsupported)
 	}
 	f, err := openPread(path)
 	if err != nil {

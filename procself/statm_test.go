@@ -216,7 +216,7 @@ func TestMissingRoot(t *testing.T) {
 	}
 }
 
-// TestUnsupported: off Linux every reader fails with ErrUnsupported.
+// TestUnsupported: off Linux every reader fails with errUnsupported.
 func TestUnsupported(t *testing.T) {
 	if supported {
 		t.Skip("/proc is supported here")
@@ -406,7 +406,7 @@ func BenchmarkStatmReaderRead(b *testing.B) {
 func BenchmarkStatmOneShot(b *testing.B) {
 	fs := New("")
 	if !supported {
-		b.Skip(ErrUnsupported)
+		b.Skip(errUnsupported)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
