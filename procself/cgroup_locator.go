@@ -3,8 +3,6 @@ package procself
 import (
 	"bytes"
 	"fmt"
-	"io"
-	"os"
 	"sync"
 )
 
@@ -38,9 +36,11 @@ func (l *CgroupLocator) Locate() (CgroupLocation, error) {
 	if !supported {
 		return CgroupLocation{}, fmt.Errorf("%s: %w", l.fs.ProcPath("cgroup"), errUnsupported)
 	}
-	var err error
-	l.buf, err = readSmallFile(l.fs.ProcPath("cgroup"), l.buf[:0])
-	if err == nil && l.valid && bytes.Equal(l.buf, l.prev) {
+	b, _, err := readFileInto(l.fs.ProcPath("cgroup"), l.buf, 0)
+	if err == nil {
+		l.buf = b
+	}
+	if err == nil && l.valid && bytes.Equal(b, l.prev) {
 		return l.loc, nil
 	}
 	// Unreadable or changed: resolve from scratch, which reports any error in full.
@@ -50,7 +50,7 @@ func (l *CgroupLocator) Locate() (CgroupLocation, error) {
 		return CgroupLocation{}, rerr
 	}
 	if err == nil {
-		l.prev = append(l.prev[:0], l.buf...)
+		l.prev = append(l.prev[:0], b...)
 		l.loc, l.valid = loc, true
 	}
 	return loc, nil
@@ -61,32 +61,6 @@ func (l *CgroupLocator) Forget() {
 	l.mu.Lock()
 	l.valid = false
 	l.mu.Unlock()
-}
-
-// readSmallFile reads the whole of a small file (a procfs file, which reports no size) into
-// buf, growing it as needed.
-func readSmallFile(path string, buf []byte) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return buf, err
-	}
-	defer f.Close()
-	if cap(buf) == 0 {
-		buf = make([]byte, 0, 512)
-	}
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := f.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
 }
 
 // CgroupMemoryAt reads every memory controller file of the cgroup at loc (as [FS.CgroupMemory]
