@@ -170,7 +170,7 @@ func BenchmarkSmapsReaderSelf(b *testing.B) {
 			if ms, err = r.Read(ms); err != nil {
 				b.Fatal(err)
 			}
-			st := r.stats
+			st := r.Stats()
 			readNs += float64(st.ReadTime.Nanoseconds())
 			parseNs += float64(st.ParseTime.Nanoseconds())
 		}

@@ -34,13 +34,13 @@ func (fs FS) Maps() ([]Mapping, error) {
 type MappingsReader struct {
 	path      string
 	withSizes bool
-	buf       []byte            // the last file read; kept for the next Read unless larger than maxRetainedBytes
-	stats     mappingsReadStats // what the last Read cost; zero before the first
+	buf       []byte // the last file read; kept for the next Read unless larger than maxRetainedBytes
+	stats     MappingsReadStats
 }
 
-// mappingsReadStats splits the cost of the last [MappingsReader.Read] between the kernel and this
+// MappingsReadStats splits the cost of the last [MappingsReader.Read] between the kernel and this
 // package, measured with two clock reads per Read.
-type mappingsReadStats struct {
+type MappingsReadStats struct {
 	// Bytes is the size of the file read.
 	Bytes int
 	// Syscalls is the number of read calls it took; see smapsReadChunk for their size.
@@ -94,7 +94,7 @@ func (r *MappingsReader) Read(dst []Mapping) ([]Mapping, error) {
 	t0 := time.Now()
 	b, reads, err := readFileInto(r.path, r.buf, smapsReadChunk)
 	t1 := time.Now()
-	r.stats = mappingsReadStats{Bytes: len(b), Syscalls: reads, ReadTime: t1.Sub(t0)}
+	r.stats = MappingsReadStats{Bytes: len(b), Syscalls: reads, ReadTime: t1.Sub(t0)}
 	if err != nil {
 		return nil, err
 	}
@@ -107,6 +107,9 @@ func (r *MappingsReader) Read(dst []Mapping) ([]Mapping, error) {
 	r.stats.ParseTime = time.Since(t1)
 	return ms, withFile(err, r.path)
 }
+
+// Stats is what the last Read cost; zero before the first.
+func (r *MappingsReader) Stats() MappingsReadStats { return r.stats }
 
 // parseSmaps parses the contents of an smaps file.
 func parseSmaps(b []byte) ([]Mapping, error) { return parseMappingsInto(nil, b, true, true) }

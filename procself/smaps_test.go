@@ -730,7 +730,7 @@ func TestMappingsReader(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			st := r.stats
+			st := r.Stats()
 			if st.Bytes == 0 || st.Syscalls == 0 || st.ReadTime <= 0 || st.ParseTime <= 0 {
 				t.Errorf("stats %+v", st)
 			}
