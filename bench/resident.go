@@ -20,7 +20,7 @@ func (rr *residentReader) resident() (int64, bool) {
 		return 0, false
 	}
 	if rr.r == nil {
-		r, err := procself.New("").OpenStatm()
+		r, err := procself.New("").NewStatmReader()
 		if err != nil {
 			rr.failed = true
 			return 0, false

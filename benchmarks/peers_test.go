@@ -40,7 +40,7 @@ func BenchmarkFloorMetricsAllPlusStatm(b *testing.B) {
 	for i, d := range all {
 		samples[i].Name = d.Name
 	}
-	r, err := procself.New("/").OpenStatm()
+	r, err := procself.New("/").NewStatmReader()
 	if err != nil {
 		b.Skip("statm:", err)
 	}

@@ -200,8 +200,8 @@ func TestAuxvFixtureRoot(t *testing.T) {
 func TestAuxvSelf(t *testing.T) {
 	if !supported {
 		_, err := New("").Auxv()
-		if !errors.Is(err, ErrUnsupported) {
-			t.Fatalf("Auxv off Linux: %v, want ErrUnsupported", err)
+		if !errors.Is(err, errUnsupported) {
+			t.Fatalf("Auxv off Linux: %v, want errUnsupported", err)
 		}
 		return
 	}

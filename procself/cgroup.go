@@ -30,11 +30,11 @@ type CgroupLocation struct {
 	Dir string
 }
 
-// MemoryCgroup finds the process's memory cgroup from <root>/proc/<pid>/cgroup and
-// <root>/proc/<pid>/mountinfo. It prefers a cgroup v1 memory hierarchy when the process has one,
+// CgroupLocation returns where the process's memory cgroup is, found from <root>/proc/<pid>/cgroup
+// and <root>/proc/<pid>/mountinfo; [FS.CgroupMemory] reads what is there. It prefers a cgroup v1 memory hierarchy when the process has one,
 // because on hybrid hosts the cgroup2 mount exists but carries no memory controller.
 // When neither hierarchy has a memory controller the error wraps [ErrAbsent].
-func (fs FS) MemoryCgroup() (CgroupLocation, error) {
+func (fs FS) CgroupLocation() (CgroupLocation, error) {
 	p, err := fs.procfs()
 	if err != nil {
 		return CgroupLocation{}, err
@@ -53,8 +53,8 @@ func (fs FS) MemoryCgroup() (CgroupLocation, error) {
 	if err != nil {
 		return CgroupLocation{}, fmt.Errorf("%s, %s: %w", cgroupPath, mountinfoPath, err)
 	}
-	loc.MountPoint = fs.HostPath(loc.MountPoint)
-	loc.Dir = fs.HostPath(loc.Dir)
+	loc.MountPoint = fs.hostPath(loc.MountPoint)
+	loc.Dir = fs.hostPath(loc.Dir)
 	if loc.Version == 2 {
 		// A cgroup2 mount exists on every modern host, but the memory controller may be bound to a
 		// v1 hierarchy the process is not in, or not enabled in this subtree: only the files tell.

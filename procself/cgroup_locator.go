@@ -3,12 +3,10 @@ package procself
 import (
 	"bytes"
 	"fmt"
-	"io"
-	"os"
 	"sync"
 )
 
-// CgroupLocator finds the process's memory cgroup ([FS.MemoryCgroup]) and keeps the answer: it
+// CgroupLocator finds the process's memory cgroup ([FS.CgroupLocation]) and keeps the answer: it
 // resolves again only when <root>/proc/<pid>/cgroup reads differently, which is what changes
 // when the process moves to another cgroup. Resolving parses mountinfo and allocates tens of
 // kilobytes; comparing the cgroup file is one small read into a kept buffer.
@@ -31,26 +29,28 @@ type CgroupLocator struct {
 func (fs FS) NewCgroupLocator() *CgroupLocator { return &CgroupLocator{fs: fs} }
 
 // Locate returns the memory cgroup's location: the kept one when the process's cgroup file is
-// unchanged since it was resolved, else a fresh [FS.MemoryCgroup].
+// unchanged since it was resolved, else a fresh [FS.CgroupLocation].
 func (l *CgroupLocator) Locate() (CgroupLocation, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !supported {
-		return CgroupLocation{}, fmt.Errorf("%s: %w", l.fs.ProcPath("cgroup"), ErrUnsupported)
+		return CgroupLocation{}, fmt.Errorf("%s: %w", l.fs.ProcPath("cgroup"), errUnsupported)
 	}
-	var err error
-	l.buf, err = readSmallFile(l.fs.ProcPath("cgroup"), l.buf[:0])
-	if err == nil && l.valid && bytes.Equal(l.buf, l.prev) {
+	b, _, err := readFileInto(l.fs.ProcPath("cgroup"), l.buf, 0)
+	if err == nil {
+		l.buf = b
+	}
+	if err == nil && l.valid && bytes.Equal(b, l.prev) {
 		return l.loc, nil
 	}
 	// Unreadable or changed: resolve from scratch, which reports any error in full.
 	l.valid = false
-	loc, rerr := l.fs.MemoryCgroup()
+	loc, rerr := l.fs.CgroupLocation()
 	if rerr != nil {
 		return CgroupLocation{}, rerr
 	}
 	if err == nil {
-		l.prev = append(l.prev[:0], l.buf...)
+		l.prev = append(l.prev[:0], b...)
 		l.loc, l.valid = loc, true
 	}
 	return loc, nil
@@ -63,45 +63,19 @@ func (l *CgroupLocator) Forget() {
 	l.mu.Unlock()
 }
 
-// readSmallFile reads the whole of a small file (a procfs file, which reports no size) into
-// buf, growing it as needed.
-func readSmallFile(path string, buf []byte) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return buf, err
-	}
-	defer f.Close()
-	if cap(buf) == 0 {
-		buf = make([]byte, 0, 512)
-	}
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := f.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
-}
-
 // CgroupMemoryAt reads every memory controller file of the cgroup at loc (as [FS.CgroupMemory]
 // does after finding it), for a caller that keeps the location: a [CgroupLocator]'s.
 func (fs FS) CgroupMemoryAt(loc CgroupLocation) (CgroupMemory, error) {
 	return fs.readCgroupMemory(loc)
 }
 
-// OpenCgroupMemory is [FS.OpenCgroupMemory] through the locator: the reader's Refresh takes the
-// kept location when the process has not changed cgroup, so a tick's reader and a full read
+// NewCgroupMemoryReader is [FS.NewCgroupMemoryReader] through the locator: the reader's Refresh
+// takes the kept location when the process has not changed cgroup, so a tick's reader and a full read
 // resolve the cgroup once between them. A reader whose files fail should be refreshed after
 // Forget, in case the cgroup went away without the process moving.
-func (l *CgroupLocator) OpenCgroupMemory() (*CgroupMemoryReader, error) {
+func (l *CgroupLocator) NewCgroupMemoryReader() (*CgroupMemoryReader, error) {
 	if !supported {
-		return nil, fmt.Errorf("%s: %w", l.fs.ProcPath("cgroup"), ErrUnsupported)
+		return nil, fmt.Errorf("%s: %w", l.fs.ProcPath("cgroup"), errUnsupported)
 	}
 	r := &CgroupMemoryReader{fs: l.fs, statBuf: make([]byte, cgroupReadBufBytes), locator: l}
 	if err := r.Refresh(); err != nil {

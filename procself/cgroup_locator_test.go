@@ -27,7 +27,7 @@ func TestCgroupLocatorKeepsTheLocation(t *testing.T) {
 	needProc(t)
 	root := copyCgroupFixture(t, "testdata/cgroup-v2-nested")
 	fs := New(root)
-	want, err := fs.MemoryCgroup()
+	want, err := fs.CgroupLocation()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestCgroupLocatorIsCheap(t *testing.T) {
 		t.Fatal(err)
 	}
 	kept := testing.AllocsPerRun(20, func() { l.Locate() })
-	resolve := testing.AllocsPerRun(20, func() { fs.MemoryCgroup() })
+	resolve := testing.AllocsPerRun(20, func() { fs.CgroupLocation() })
 	t.Logf("allocations: kept %.0f, resolving %.0f", kept, resolve)
 	if kept > 8 || kept*5 > resolve {
 		t.Errorf("a kept location costs %.0f allocations, resolving %.0f: want ≤ 8 and under a fifth", kept, resolve)
@@ -109,19 +109,19 @@ func TestCgroupLocatorSharedWithReader(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Remove(filepath.Join(root, "proc/4242/mountinfo")) // a resolution would fail now
-	r, err := l.OpenCgroupMemory()
+	r, err := l.NewCgroupMemoryReader()
 	if err != nil {
-		t.Fatalf("OpenCgroupMemory through a locator that holds the location: %v", err)
+		t.Fatalf("NewCgroupMemoryReader through a locator that holds the location: %v", err)
 	}
 	defer r.Close()
-	if r.Location() != want {
-		t.Errorf("reader location %+v, want %+v", r.Location(), want)
+	if r.loc != want {
+		t.Errorf("reader location %+v, want %+v", r.loc, want)
 	}
 	var m CgroupMemory
 	if err := r.Read(&m); err != nil && !IsPartial(err) {
 		t.Errorf("Read: %v", err)
 	}
-	if _, err := New(root).OpenCgroupMemory(); err == nil {
+	if _, err := New(root).NewCgroupMemoryReader(); err == nil {
 		t.Error("a reader without the locator resolved without mountinfo")
 	}
 }

@@ -133,10 +133,10 @@ func TestResolveMemoryCgroup(t *testing.T) {
 	}
 }
 
-// TestMemoryCgroupThisMachine checks the resolution against the kernel's own view: the directory
+// TestCgroupLocationThisMachine checks the resolution against the kernel's own view: the directory
 // found must list this process in cgroup.procs.
-func TestMemoryCgroupThisMachine(t *testing.T) {
-	loc := realMemoryCgroup(t)
+func TestCgroupLocationThisMachine(t *testing.T) {
+	loc := realCgroupLocation(t)
 	b, err := os.ReadFile(filepath.Join(loc.Dir, "cgroup.procs"))
 	if err != nil {
 		t.Skipf("cannot read cgroup.procs: %v", err)
@@ -156,13 +156,13 @@ func mustReadlink(t *testing.T, p string) string {
 	return s
 }
 
-// realMemoryCgroup skips the test where there is no memory cgroup to read.
-func realMemoryCgroup(t testing.TB) CgroupLocation {
+// realCgroupLocation skips the test where there is no memory cgroup to read.
+func realCgroupLocation(t testing.TB) CgroupLocation {
 	t.Helper()
 	if !supported {
 		t.Skip("no /proc on this system")
 	}
-	loc, err := New("/").MemoryCgroup()
+	loc, err := New("/").CgroupLocation()
 	if err != nil {
 		t.Skipf("no memory cgroup: %v", err)
 	}
@@ -206,7 +206,7 @@ func FuzzFindMount(f *testing.F) {
 	})
 }
 
-// needProc skips fixture tests off Linux, where every reader returns ErrUnsupported (which
+// needProc skips fixture tests off Linux, where every reader returns errUnsupported (which
 // TestCgroupUnsupported checks).
 func needProc(t testing.TB) {
 	t.Helper()
@@ -220,13 +220,13 @@ func TestCgroupUnsupported(t *testing.T) {
 		t.Skip("this system has /proc")
 	}
 	fs := New("testdata/cgroupv2")
-	if _, err := fs.CgroupMemory(); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("CgroupMemory: %v, want ErrUnsupported", err)
+	if _, err := fs.CgroupMemory(); !errors.Is(err, errUnsupported) {
+		t.Errorf("CgroupMemory: %v, want errUnsupported", err)
 	}
-	if _, err := fs.OpenCgroupMemory(); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("OpenCgroupMemory: %v, want ErrUnsupported", err)
+	if _, err := fs.NewCgroupMemoryReader(); !errors.Is(err, errUnsupported) {
+		t.Errorf("NewCgroupMemoryReader: %v, want errUnsupported", err)
 	}
-	if _, err := New("testdata/environ").Environ(nil); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("Environ: %v, want ErrUnsupported", err)
+	if _, err := New("testdata/environ").Environ(nil); !errors.Is(err, errUnsupported) {
+		t.Errorf("Environ: %v, want errUnsupported", err)
 	}
 }

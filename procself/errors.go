@@ -7,8 +7,9 @@ import (
 	"strings"
 )
 
-// ErrUnsupported is returned, wrapped, by every reader on systems without /proc (anything but Linux).
-var ErrUnsupported = fmt.Errorf("/proc is not available on %s: %w", runtime.GOOS, errors.ErrUnsupported)
+// errUnsupported is returned, wrapped, by every reader on systems without /proc (anything but Linux).
+// Callers test for errors.ErrUnsupported, which it wraps.
+var errUnsupported = fmt.Errorf("/proc is not available on %s: %w", runtime.GOOS, errors.ErrUnsupported)
 
 // ErrAbsent marks a file the running kernel does not provide at all (for example /proc/<pid>/latency,
 // which needs CONFIG_LATENCYTOP), as opposed to one it provides but denies.

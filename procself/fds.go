@@ -67,7 +67,7 @@ type FDs struct {
 func (fs FS) FDs(maxTargets int) (FDs, error) {
 	dir := fs.ProcPath("fd")
 	if !supported {
-		return FDs{}, fmt.Errorf("%s: %w", dir, ErrUnsupported)
+		return FDs{}, fmt.Errorf("%s: %w", dir, errUnsupported)
 	}
 	if maxTargets <= 0 {
 		maxTargets = DefaultMaxFDTargets

@@ -33,21 +33,18 @@ func ForPID(root string, pid int) FS {
 	return FS{root: root, pid: p}
 }
 
-// Root is the filesystem root this FS reads below.
-func (fs FS) Root() string { return fs.root }
-
 // ProcPath is the path of a file of the process, e.g. ProcPath("smaps") = /proc/self/smaps.
 func (fs FS) ProcPath(elem ...string) string {
 	return filepath.Join(append([]string{fs.root, "proc", fs.pid}, elem...)...)
 }
 
-// HostPath is a path below the root, e.g. HostPath("/sys/fs/cgroup/memory.max").
-func (fs FS) HostPath(p string) string { return filepath.Join(fs.root, p) }
+// hostPath is a path below the root, e.g. hostPath("/sys/fs/cgroup/memory.max").
+func (fs FS) hostPath(p string) string { return filepath.Join(fs.root, p) }
 
 // procfs returns the procfs view of the process; errors name the path that failed.
 func (fs FS) procfs() (procfs.Proc, error) {
 	if !supported {
-		return procfs.Proc{}, ErrUnsupported
+		return procfs.Proc{}, errUnsupported
 	}
 	pfs, err := procfs.NewFS(filepath.Join(fs.root, "proc"))
 	if err != nil {
@@ -81,7 +78,7 @@ func (fs FS) readFile(path string) ([]byte, error) {
 // smapsReadChunk for why).
 func readFileInto(path string, buf []byte, chunk int) (b []byte, reads int, err error) {
 	if !supported {
-		return nil, 0, fmt.Errorf("%s: %w", path, ErrUnsupported)
+		return nil, 0, fmt.Errorf("%s: %w", path, errUnsupported)
 	}
 	f, err := os.Open(path)
 	if err != nil {

@@ -42,7 +42,7 @@ func (fs FS) Identity() (Identity, error) {
 	id.Comm, errs[1] = fs.Comm()
 	id.Cwd, errs[2] = fs.Cwd()
 	id.Exe, id.ExeDeleted, errs[3] = fs.Exe()
-	id.Root, errs[4] = fs.RootDir()
+	id.Root, errs[4] = fs.ProcessRoot()
 	id.Wchan, errs[5] = fs.Wchan()
 	return id, errors.Join(errs[:]...)
 }
@@ -77,8 +77,8 @@ func (fs FS) Wchan() (string, error) {
 // Cwd reads the /proc/<pid>/cwd link.
 func (fs FS) Cwd() (string, error) { return fs.readProcLink("cwd") }
 
-// RootDir reads the /proc/<pid>/root link.
-func (fs FS) RootDir() (string, error) { return fs.readProcLink("root") }
+// ProcessRoot reads the /proc/<pid>/root link.
+func (fs FS) ProcessRoot() (string, error) { return fs.readProcLink("root") }
 
 // Exe reads the /proc/<pid>/exe link and reports whether the executable has been deleted since the
 // process started.
@@ -96,7 +96,7 @@ func (fs FS) Exe() (path string, deleted bool, err error) {
 func (fs FS) readProcLink(name string) (string, error) {
 	path := fs.ProcPath(name)
 	if !supported {
-		return "", fmt.Errorf("%s: %w", path, ErrUnsupported)
+		return "", fmt.Errorf("%s: %w", path, errUnsupported)
 	}
 	return os.Readlink(path) // *fs.PathError names the path and wraps fs.ErrNotExist or fs.ErrPermission
 }

@@ -78,8 +78,8 @@ func TestLatencySelf(t *testing.T) {
 	l, err := New("").Latency()
 	switch {
 	case !supported:
-		if !errors.Is(err, ErrUnsupported) {
-			t.Fatalf("Latency off Linux: %v, want ErrUnsupported", err)
+		if !errors.Is(err, errUnsupported) {
+			t.Fatalf("Latency off Linux: %v, want errUnsupported", err)
 		}
 	case errors.Is(err, ErrAbsent):
 		t.Logf("this kernel has no latency file: %v", err)

@@ -102,7 +102,7 @@ func parseLimits(b []byte) (Limits, error) {
 		}
 		if lineNo == 1 {
 			if !bytes.HasPrefix(line, []byte("Limit ")) {
-				return Limits{}, &ParseError{Line: 1, Msg: fmt.Sprintf("not a limits file: header %q", truncateForError(line))}
+				return Limits{}, &ParseError{Line: 1, Msg: fmt.Sprintf("not a limits file: header %q", errorText(line))}
 			}
 			continue
 		}
@@ -111,7 +111,7 @@ func parseLimits(b []byte) (Limits, error) {
 		}
 		end := bytes.Index(line, []byte("  "))
 		if end < 0 {
-			return Limits{}, &ParseError{Line: lineNo, Msg: fmt.Sprintf("no columns in %q", truncateForError(line))}
+			return Limits{}, &ParseError{Line: lineNo, Msg: fmt.Sprintf("no columns in %q", errorText(line))}
 		}
 		name := line[:end]
 		i := -1
@@ -139,11 +139,11 @@ func parseLimits(b []byte) (Limits, error) {
 			ok bool
 		)
 		if v.Soft, v.SoftUnlimited, ok = limitValue(cols[0]); !ok {
-			bad.add(lineNo, limitNames[i], fmt.Sprintf("soft limit not a number or unlimited: %q", truncateForError(cols[0])))
+			bad.add(lineNo, limitNames[i], fmt.Sprintf("soft limit not a number or unlimited: %q", errorText(cols[0])))
 			continue
 		}
 		if v.Hard, v.HardUnlimited, ok = limitValue(cols[1]); !ok {
-			bad.add(lineNo, limitNames[i], fmt.Sprintf("hard limit not a number or unlimited: %q", truncateForError(cols[1])))
+			bad.add(lineNo, limitNames[i], fmt.Sprintf("hard limit not a number or unlimited: %q", errorText(cols[1])))
 			continue
 		}
 		if len(cols) == 3 {
@@ -163,6 +163,6 @@ func limitValue(b []byte) (v uint64, unlimited, ok bool) {
 	if string(b) == "unlimited" {
 		return 0, true, true
 	}
-	v, ok = parseDecimalBytes(b)
+	v, ok = parseDecimal(b)
 	return v, false, ok
 }

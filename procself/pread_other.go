@@ -9,7 +9,7 @@ import (
 )
 
 // preadFile is, off Linux, a plain *os.File read with ReadAt; no reader gets this far there (every
-// one returns ErrUnsupported first), but the type keeps the package building everywhere.
+// one returns errUnsupported first), but the type keeps the package building everywhere.
 type preadFile struct{ f *os.File }
 
 func openPread(path string) (preadFile, error) {

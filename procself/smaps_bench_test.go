@@ -160,7 +160,7 @@ func BenchmarkReadSmapsSelfBytesReused(b *testing.B) {
 func BenchmarkSmapsReaderSelf(b *testing.B) {
 	fs := New("")
 	benchSmapsSelf(b, func(b *testing.B) {
-		r := fs.SmapsReader()
+		r := fs.NewSmapsReader()
 		ms, err := r.Read(nil)
 		if err != nil {
 			b.Fatal(err)

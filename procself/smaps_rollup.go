@@ -90,7 +90,7 @@ func parseSmapsRollup(b []byte) (SmapsRollup, error) {
 		}
 		if lineNo == 1 {
 			if !bytes.HasSuffix(bytes.TrimRight(line, " "), []byte("[rollup]")) {
-				return SmapsRollup{}, &ParseError{Line: 1, Msg: fmt.Sprintf("not a smaps_rollup header: %q", truncateForError(line))}
+				return SmapsRollup{}, &ParseError{Line: 1, Msg: fmt.Sprintf("not a smaps_rollup header: %q", errorText(line))}
 			}
 			continue
 		}
@@ -99,7 +99,7 @@ func parseSmapsRollup(b []byte) (SmapsRollup, error) {
 		}
 		key, val, ok := splitProcKeyValue(line)
 		if !ok {
-			return SmapsRollup{}, &ParseError{Line: lineNo, Msg: fmt.Sprintf("no colon in %q", truncateForError(line))}
+			return SmapsRollup{}, &ParseError{Line: lineNo, Msg: fmt.Sprintf("no colon in %q", errorText(line))}
 		}
 		dst := s.field(key)
 		if dst == nil {
@@ -107,9 +107,9 @@ func parseSmapsRollup(b []byte) (SmapsRollup, error) {
 		}
 		sawRss = sawRss || dst == &s.RssBytes
 		sawPrivDirty = sawPrivDirty || dst == &s.PrivateDirtyBytes
-		n, ok := kBValueBytes(val)
-		if !ok {
-			bad.add(lineNo, string(key), fmt.Sprintf("not a kB size below 2^64 bytes: %q", truncateForError(val)))
+		n, msg := parseKB(val)
+		if msg != "" {
+			bad.add(lineNo, string(key), fmt.Sprintf("not a kB size below 2^64 bytes: %q", errorText(val)))
 			continue
 		}
 		*dst = n

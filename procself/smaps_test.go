@@ -504,8 +504,8 @@ var smapsSink *int
 func TestSmapsSelf(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		_, err := New("").Smaps()
-		if !errors.Is(err, ErrUnsupported) {
-			t.Errorf("got %v; want ErrUnsupported", err)
+		if !errors.Is(err, errUnsupported) {
+			t.Errorf("got %v; want errUnsupported", err)
 		}
 		t.Skip("no /proc off Linux")
 	}
@@ -725,7 +725,7 @@ func TestMappingsReader(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := fs.SmapsReader()
+			r := fs.NewSmapsReader()
 			first, err := r.Read(nil)
 			if err != nil {
 				t.Fatal(err)
@@ -763,23 +763,23 @@ func TestMappingsReader(t *testing.T) {
 			}
 
 			if _, err := os.Stat(fs.ProcPath("maps")); err == nil {
-				maps, err := fs.MapsReader().Read(nil)
+				maps, err := fs.NewMapsReader().Read(nil)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if diff := cmp.Diff(headersOnly(want), maps); diff != "" {
-					t.Errorf("MapsReader differs from smaps headers:\n%s", diff)
+					t.Errorf("NewMapsReader differs from smaps headers:\n%s", diff)
 				}
 			}
 		})
 	}
 	t.Run("errors", func(t *testing.T) {
-		_, err := New(smapsFixtureRoot("nonexistent")).SmapsReader().Read(nil)
+		_, err := New(smapsFixtureRoot("nonexistent")).NewSmapsReader().Read(nil)
 		if !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("got %v; want os.ErrNotExist", err)
 		}
 		fs := New(smapsFixtureRoot("garbled"))
-		ms, err := fs.SmapsReader().Read(nil)
+		ms, err := fs.NewSmapsReader().Read(nil)
 		var pe *ParseError
 		if !errors.As(err, &pe) || pe.File != fs.ProcPath("smaps") || pe.Line != 60 || !IsPartial(err) || len(ms) == 0 {
 			t.Errorf("got %d mappings, %v; want them with a *FieldErrors at %s:60", len(ms), err, fs.ProcPath("smaps"))

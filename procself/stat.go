@@ -136,8 +136,8 @@ func parseStat(b []byte, pageSize uint64) (Stat, error) {
 		s   Stat
 		bad fieldErrs
 	)
-	if pid, ok := parseDecimalBytes(bytes.TrimSuffix(b[:l], []byte(" "))); !ok || pid > math.MaxInt32 {
-		bad.add(1, "pid", fmt.Sprintf("not a decimal number below 2^31: %q", truncateForError(b[:l])))
+	if pid, ok := parseDecimal(bytes.TrimSuffix(b[:l], []byte(" "))); !ok || pid > math.MaxInt32 {
+		bad.add(1, "pid", fmt.Sprintf("not a decimal number below 2^31: %q", errorText(b[:l])))
 	} else {
 		s.PID = int(pid)
 	}
@@ -158,11 +158,11 @@ func parseStat(b []byte, pageSize uint64) (Stat, error) {
 			return 0
 		}
 		f := fields[n-3]
-		v, ok := parseDecimalBytes(f)
+		v, ok := parseDecimal(f)
 		if !ok {
-			msg := fmt.Sprintf("field %d: not a decimal number: %q", n, truncateForError(f))
-			if _, num := parseDecimalBytes(bytes.TrimPrefix(f, []byte("-"))); num && len(f) > 1 && f[0] == '-' {
-				msg = fmt.Sprintf("field %d: negative (%s) where the kernel counts up from 0", n, truncateForError(f))
+			msg := fmt.Sprintf("field %d: not a decimal number: %q", n, errorText(f))
+			if _, num := parseDecimal(bytes.TrimPrefix(f, []byte("-"))); num && len(f) > 1 && f[0] == '-' {
+				msg = fmt.Sprintf("field %d: negative (%s) where the kernel counts up from 0", n, errorText(f))
 			}
 			bad.add(1, statFieldNames[n], msg)
 		}
@@ -176,9 +176,9 @@ func parseStat(b []byte, pageSize uint64) (Stat, error) {
 		if neg {
 			f = f[1:]
 		}
-		v, ok := parseDecimalBytes(f)
+		v, ok := parseDecimal(f)
 		if !ok || v > math.MaxInt32 {
-			bad.add(1, statFieldNames[n], fmt.Sprintf("field %d: not a 32-bit decimal number: %q", n, truncateForError(fields[n-3])))
+			bad.add(1, statFieldNames[n], fmt.Sprintf("field %d: not a 32-bit decimal number: %q", n, errorText(fields[n-3])))
 			return 0
 		}
 		if neg {
@@ -196,7 +196,7 @@ func parseStat(b []byte, pageSize uint64) (Stat, error) {
 	}
 
 	if len(fields[0]) != 1 {
-		bad.add(1, "state", fmt.Sprintf("field 3: want one letter, have %q", truncateForError(fields[0])))
+		bad.add(1, "state", fmt.Sprintf("field 3: want one letter, have %q", errorText(fields[0])))
 	} else {
 		s.State = string(fields[0])
 	}

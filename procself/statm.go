@@ -51,10 +51,10 @@ type Statm struct {
 // are 147 bytes.
 const statmBufSize = 256
 
-// Statm reads /proc/<pid>/statm once: open, read, close. For periodic reads use [FS.OpenStatm], which
-// keeps the file open.
+// Statm reads /proc/<pid>/statm once: open, read, close. For periodic reads use
+// [FS.NewStatmReader], which keeps the file open.
 func (fs FS) Statm() (Statm, error) {
-	r, err := fs.OpenStatm()
+	r, err := fs.NewStatmReader()
 	if err != nil {
 		return Statm{}, err
 	}
@@ -84,11 +84,12 @@ type StatmReader struct {
 	buf      [statmBufSize]byte
 }
 
-// OpenStatm opens /proc/<pid>/statm for repeated reads with [StatmReader.Read]. Close it when done.
-func (fs FS) OpenStatm() (*StatmReader, error) {
+// NewStatmReader opens /proc/<pid>/statm for repeated reads with [StatmReader.Read]. Close it when
+// done.
+func (fs FS) NewStatmReader() (*StatmReader, error) {
 	path := fs.ProcPath("statm")
 	if !supported {
-		return nil, fmt.Errorf("%s: %w", path, ErrUnsupported)
+		return nil, fmt.Errorf("%s: %w", path, errUnsupported)
 	}
 	f, err := openPread(path)
 	if err != nil {
@@ -144,7 +145,7 @@ func parseStatm(b []byte, pageSize uint64) (Statm, error) {
 	}
 	for i, c := range b {
 		if c == '\n' {
-			return Statm{}, &ParseError{Line: 2, Msg: fmt.Sprintf("more than one line: %q", truncateForError(b[i:]))}
+			return Statm{}, &ParseError{Line: 2, Msg: fmt.Sprintf("more than one line: %q", errorText(b[i:]))}
 		}
 	}
 	var (
@@ -156,12 +157,12 @@ func parseStatm(b []byte, pageSize uint64) (Statm, error) {
 		for end < len(b) && b[end] != ' ' {
 			end++
 		}
-		p, ok := parseDecimalBytes(b[:end])
+		p, ok := parseDecimal(b[:end])
 		switch {
 		case !ok && end == 0:
 			bad.add(1, statmFieldNames[i], "empty")
 		case !ok:
-			bad.add(1, statmFieldNames[i], fmt.Sprintf("not a decimal number: %q", truncateForError(b[:end])))
+			bad.add(1, statmFieldNames[i], fmt.Sprintf("not a decimal number: %q", errorText(b[:end])))
 		default:
 			hi, lo := bits.Mul64(p, pageSize)
 			if hi != 0 {
@@ -179,7 +180,7 @@ func parseStatm(b []byte, pageSize uint64) (Statm, error) {
 		}
 	}
 	if len(b) != 0 {
-		return Statm{}, &ParseError{Line: 1, Msg: fmt.Sprintf("unexpected text after 7 fields: %q", truncateForError(b))}
+		return Statm{}, &ParseError{Line: 1, Msg: fmt.Sprintf("unexpected text after 7 fields: %q", errorText(b))}
 	}
 	// bytes[4] (lib) and bytes[6] (dt) are always 0 since Linux 2.6 and are dropped.
 	return Statm{
@@ -192,34 +193,3 @@ func parseStatm(b []byte, pageSize uint64) (Statm, error) {
 }
 
 var statmFieldNames = [7]string{"size", "resident", "shared", "text", "lib", "data", "dt"}
-
-// parseDecimalBytes parses an unsigned decimal without a sign, spaces or a base prefix, as the kernel
-// prints them; false on anything else or on overflow. It works on bytes so that success allocates
-// nothing (strconv would need a string).
-func parseDecimalBytes(b []byte) (uint64, bool) {
-	if len(b) == 0 {
-		return 0, false
-	}
-	var v uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		hi, lo := bits.Mul64(v, 10)
-		lo, carry := bits.Add64(lo, uint64(c-'0'), 0)
-		if hi != 0 || carry != 0 {
-			return 0, false
-		}
-		v = lo
-	}
-	return v, true
-}
-
-// truncateForError bounds how much of a malformed input an error message quotes.
-func truncateForError(b []byte) []byte {
-	const max = 64
-	if len(b) > max {
-		return b[:max]
-	}
-	return b
-}

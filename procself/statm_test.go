@@ -85,7 +85,7 @@ func TestStatmFixtures(t *testing.T) {
 		t.Run(tc.root, func(t *testing.T) {
 			fs := New(tc.root)
 			oneShot, err := fs.Statm()
-			r, oerr := fs.OpenStatm()
+			r, oerr := fs.NewStatmReader()
 			if oerr != nil {
 				t.Fatal(oerr)
 			}
@@ -114,7 +114,7 @@ func TestStatmReaderClose(t *testing.T) {
 	if !supported {
 		t.Skip("no /proc on " + runtime.GOOS)
 	}
-	r, err := New("testdata/proc-small").OpenStatm()
+	r, err := New("testdata/proc-small").NewStatmReader()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestStatmReaderConcurrent(t *testing.T) {
 	if !supported {
 		t.Skip("no /proc on " + runtime.GOOS)
 	}
-	r, err := New("").OpenStatm()
+	r, err := New("").NewStatmReader()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestStatmReaderAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
-	r, err := New("").OpenStatm()
+	r, err := New("").NewStatmReader()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,20 +189,20 @@ func TestMissingRoot(t *testing.T) {
 	}
 	fs := New("testdata/proc-missing")
 	for name, read := range map[string]func() error{
-		"Statm":       func() error { _, err := fs.Statm(); return err },
-		"OpenStatm":   func() error { _, err := fs.OpenStatm(); return err },
-		"Status":      func() error { _, err := fs.Status(); return err },
-		"Stat":        func() error { _, err := fs.Stat(); return err },
-		"Limits":      func() error { _, err := fs.Limits(); return err },
-		"SmapsRollup": func() error { _, err := fs.SmapsRollup(); return err },
-		"FDs":         func() error { _, err := fs.FDs(0); return err },
-		"Identity":    func() error { _, err := fs.Identity(); return err },
-		"Cmdline":     func() error { _, err := fs.Cmdline(); return err },
-		"Comm":        func() error { _, err := fs.Comm(); return err },
-		"Cwd":         func() error { _, err := fs.Cwd(); return err },
-		"Exe":         func() error { _, _, err := fs.Exe(); return err },
-		"RootDir":     func() error { _, err := fs.RootDir(); return err },
-		"Wchan":       func() error { _, err := fs.Wchan(); return err },
+		"Statm":          func() error { _, err := fs.Statm(); return err },
+		"NewStatmReader": func() error { _, err := fs.NewStatmReader(); return err },
+		"Status":         func() error { _, err := fs.Status(); return err },
+		"Stat":           func() error { _, err := fs.Stat(); return err },
+		"Limits":         func() error { _, err := fs.Limits(); return err },
+		"SmapsRollup":    func() error { _, err := fs.SmapsRollup(); return err },
+		"FDs":            func() error { _, err := fs.FDs(0); return err },
+		"Identity":       func() error { _, err := fs.Identity(); return err },
+		"Cmdline":        func() error { _, err := fs.Cmdline(); return err },
+		"Comm":           func() error { _, err := fs.Comm(); return err },
+		"Cwd":            func() error { _, err := fs.Cwd(); return err },
+		"Exe":            func() error { _, _, err := fs.Exe(); return err },
+		"ProcessRoot":    func() error { _, err := fs.ProcessRoot(); return err },
+		"Wchan":          func() error { _, err := fs.Wchan(); return err },
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := read()
@@ -216,7 +216,7 @@ func TestMissingRoot(t *testing.T) {
 	}
 }
 
-// TestUnsupported: off Linux every reader fails with ErrUnsupported.
+// TestUnsupported: off Linux every reader fails with errUnsupported.
 func TestUnsupported(t *testing.T) {
 	if supported {
 		t.Skip("/proc is supported here")
@@ -390,7 +390,7 @@ func referenceStatm(s string) (st Statm, bad []string, ok bool) {
 //
 //	go test -run='^$' -bench='Statm' -benchtime=2s ./procself/
 func BenchmarkStatmReaderRead(b *testing.B) {
-	r, err := New("").OpenStatm()
+	r, err := New("").NewStatmReader()
 	if err != nil {
 		b.Skip(err)
 	}
@@ -406,7 +406,7 @@ func BenchmarkStatmReaderRead(b *testing.B) {
 func BenchmarkStatmOneShot(b *testing.B) {
 	fs := New("")
 	if !supported {
-		b.Skip(ErrUnsupported)
+		b.Skip(errUnsupported)
 	}
 	b.ReportAllocs()
 	for b.Loop() {

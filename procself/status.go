@@ -115,7 +115,7 @@ func parseStatus(b []byte) (Status, error) {
 		}
 		key, val, ok := splitProcKeyValue(line)
 		if !ok {
-			return Status{}, &ParseError{Line: lineNo, Msg: fmt.Sprintf("no colon in %q", truncateForError(line))}
+			return Status{}, &ParseError{Line: lineNo, Msg: fmt.Sprintf("no colon in %q", errorText(line))}
 		}
 		var msg string
 		switch string(key) {
@@ -219,31 +219,18 @@ func splitProcKeyValue(line []byte) (key, val []byte, ok bool) {
 
 // statusKB parses "1234 kB" into bytes; the message says what is wrong, "" if nothing.
 func statusKB(dst *uint64, val []byte) string {
-	n, ok := kBValueBytes(val)
-	if !ok {
-		return fmt.Sprintf("not a kB size below 2^64 bytes: %q", truncateForError(val))
+	n, msg := parseKB(val)
+	if msg != "" {
+		return fmt.Sprintf("not a kB size below 2^64 bytes: %q", errorText(val))
 	}
 	*dst = n
 	return ""
 }
 
-// kBValueBytes parses a "<decimal> kB" value into bytes; false if malformed or the bytes overflow.
-func kBValueBytes(val []byte) (uint64, bool) {
-	num, ok := bytes.CutSuffix(val, []byte(" kB"))
-	if !ok {
-		return 0, false
-	}
-	n, ok := parseDecimalBytes(bytes.TrimLeft(num, " "))
-	if !ok || n > math.MaxUint64/1024 {
-		return 0, false
-	}
-	return n * 1024, true
-}
-
 func statusUint(dst *uint64, val []byte) string {
-	n, ok := parseDecimalBytes(val)
+	n, ok := parseDecimal(val)
 	if !ok {
-		return fmt.Sprintf("not a decimal number: %q", truncateForError(val))
+		return fmt.Sprintf("not a decimal number: %q", errorText(val))
 	}
 	*dst = n
 	return ""
@@ -251,9 +238,9 @@ func statusUint(dst *uint64, val []byte) string {
 
 // statusInt parses a PID, a count or a table size: the kernel keeps them in an int.
 func statusInt(dst *int, val []byte) string {
-	n, ok := parseDecimalBytes(val)
+	n, ok := parseDecimal(val)
 	if !ok || n > math.MaxInt32 {
-		return fmt.Sprintf("not a decimal number below 2^31: %q", truncateForError(val))
+		return fmt.Sprintf("not a decimal number below 2^31: %q", errorText(val))
 	}
 	*dst = int(n)
 	return ""
@@ -269,9 +256,9 @@ func statusIDs(dst *[4]uint32, val []byte) string {
 	}
 	var ids [4]uint32
 	for i, f := range fields {
-		n, ok := parseDecimalBytes(f)
+		n, ok := parseDecimal(f)
 		if !ok || n > math.MaxUint32 {
-			return fmt.Sprintf("not a decimal number below 2^32: %q", truncateForError(f))
+			return fmt.Sprintf("not a decimal number below 2^32: %q", errorText(f))
 		}
 		ids[i] = uint32(n)
 	}
@@ -302,13 +289,13 @@ func parseCPUList(val []byte) ([]int, error) {
 	var cpus []int
 	for r := range bytes.SplitSeq(val, []byte(",")) {
 		lo, hi, isRange := bytes.Cut(r, []byte("-"))
-		first, ok1 := parseDecimalBytes(lo)
+		first, ok1 := parseDecimal(lo)
 		last, ok2 := first, true
 		if isRange {
-			last, ok2 = parseDecimalBytes(hi)
+			last, ok2 = parseDecimal(hi)
 		}
 		if !ok1 || !ok2 || last < first {
-			return nil, fmt.Errorf("bad range %q", truncateForError(r))
+			return nil, fmt.Errorf("bad range %q", errorText(r))
 		}
 		if last >= maxCPUsAllowed || len(cpus)+int(last-first) >= maxCPUsAllowed {
 			return nil, fmt.Errorf("more than %d CPUs", maxCPUsAllowed)

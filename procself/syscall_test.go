@@ -82,8 +82,8 @@ func TestSyscallStateString(t *testing.T) {
 func TestSyscallSelf(t *testing.T) {
 	s, err := New("").Syscall()
 	if !supported {
-		if !errors.Is(err, ErrUnsupported) {
-			t.Fatalf("Syscall off Linux: %v, want ErrUnsupported", err)
+		if !errors.Is(err, errUnsupported) {
+			t.Fatalf("Syscall off Linux: %v, want errUnsupported", err)
 		}
 		return
 	}

@@ -71,7 +71,7 @@ func (fs FS) Threads(max int) (Threads, error) {
 		max = DefaultMaxThreads
 	}
 	if !supported {
-		return Threads{}, fmt.Errorf("%s: %w", fs.ProcPath("task"), ErrUnsupported)
+		return Threads{}, fmt.Errorf("%s: %w", fs.ProcPath("task"), errUnsupported)
 	}
 	p, err := fs.procfs()
 	if err != nil {

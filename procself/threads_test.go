@@ -151,8 +151,8 @@ func TestThreadsUnsupported(t *testing.T) {
 		t.Skip("this system has /proc")
 	}
 	_, err := New("").Threads(0)
-	if !errors.Is(err, ErrUnsupported) {
-		t.Fatalf("Threads off Linux: %v, want ErrUnsupported", err)
+	if !errors.Is(err, errUnsupported) {
+		t.Fatalf("Threads off Linux: %v, want errUnsupported", err)
 	}
 }
 

@@ -153,7 +153,7 @@ func (c *Collector) readSource(dst *Snapshot, src Source, set SourceSet) error {
 		c.gc.read(&dst.GCPauses)
 	case SourceStatm:
 		if c.statm == nil {
-			if c.statm, err = c.fs.OpenStatm(); err != nil {
+			if c.statm, err = c.fs.NewStatmReader(); err != nil {
 				c.statm = nil
 				return err
 			}
@@ -180,7 +180,7 @@ func (c *Collector) readSource(dst *Snapshot, src Source, set SourceSet) error {
 		if c.cgroup == nil {
 			// Through the locator the full reads use: the tick's reader and a full read resolve
 			// the cgroup once between them.
-			if c.cgroup, err = c.cgroupLocator().OpenCgroupMemory(); err != nil {
+			if c.cgroup, err = c.cgroupLocator().NewCgroupMemoryReader(); err != nil {
 				c.cgroup = nil
 				return err
 			}
@@ -208,7 +208,7 @@ func (c *Collector) readSource(dst *Snapshot, src Source, set SourceSet) error {
 		dst.Limits, err = c.fs.Limits()
 	case SourceSmaps:
 		if c.smaps == nil {
-			c.smaps = c.fs.SmapsReader()
+			c.smaps = c.fs.NewSmapsReader()
 		}
 		dst.HeapAfterMappings = HeapRecheck{}
 		dst.Mappings, err = c.smaps.Read(dst.Mappings)

@@ -40,6 +40,7 @@ var snippetImports = map[string]string{
 	"log":         "log",
 	"middleware":  "github.com/memdiag/memdiag/middleware",
 	"os":          "os",
+	"procself":    "github.com/memdiag/memdiag/procself",
 	"promexport":  "github.com/memdiag/memdiag/promexport",
 	"prometheus":  "github.com/prometheus/client_golang/prometheus",
 	"promhttp":    "github.com/prometheus/client_golang/prometheus/promhttp",
