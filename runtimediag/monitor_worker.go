@@ -37,7 +37,7 @@ func (m *Monitor) runWorker(ctx context.Context) {
 // smaps and what the Attributor needs beside it, and no more of the full tier.
 const classifySources = 1<<SourceRuntimeMetrics | 1<<SourceStatm | 1<<SourceSmaps | 1<<SourceIdentity
 
-// classifyNonGo classifies every mapping (Attributor.Full) for the adaptive memory limit, which
+// classifyNonGo classifies every mapping (Attributor.Measure) for the adaptive memory limit, which
 // takes its non-Go memory from it. It reads smaps, whose cost grows with resident memory, and runs
 // on the worker only, never on the tick; its CPU is memdiag's own.
 func (m *Monitor) classifyNonGo(ctx context.Context) {

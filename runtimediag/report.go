@@ -442,7 +442,7 @@ func SizeBandBounds() []uint64 { return append([]uint64(nil), sizeBands[:]...) }
 type AnalyzeInput struct {
 	Prev *Snapshot // the start of the window; nil for a report on one snapshot (no rates)
 	Cur  *Snapshot // the end of the window
-	// RSS is the attribution of Cur (Attributor.Full or Attributor.Estimate).
+	// RSS is the attribution of Cur (Attributor.Measure or Attributor.Estimate).
 	RSS RSS
 	// WindowEnd is the end of the window when it is not Cur: rates run from Prev to WindowEnd,
 	// while figures of one moment (resident, live heap, goroutines, the RSS) are Cur's. nil means
