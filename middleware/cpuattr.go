@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/pprof/profile"
 
+	"github.com/memdiag/memdiag/internal/appframe/pprofstack"
 	"github.com/memdiag/memdiag/runtimediag"
 )
 
@@ -23,12 +24,7 @@ func CPUByRoute(r io.Reader) (map[string]runtimediag.RouteCPU, error) {
 	if err != nil {
 		return nil, fmt.Errorf("middleware: parsing the CPU profile: %w", err)
 	}
-	iCPU := -1
-	for i, st := range p.SampleType {
-		if st.Type == "cpu" && st.Unit == "nanoseconds" {
-			iCPU = i
-		}
-	}
+	iCPU := pprofstack.SampleIndex(p, "cpu", "nanoseconds")
 	if iCPU < 0 {
 		return nil, errors.New("middleware: not a CPU profile: no cpu/nanoseconds sample type")
 	}

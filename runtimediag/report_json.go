@@ -39,20 +39,6 @@ func appendJSONFloat(b []byte, f float64) []byte {
 	return b
 }
 
-// appendJSONString appends s as a JSON string: the fast path for the plain ASCII of category and
-// method names, encoding/json for anything else.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
-
 // MarshalJSON writes as null the figures whose source was not read: resident_bytes,
 // cgroup_usage_bytes, open_fds, and open_fds_limit (also null when there is no limit).
 func (e Efficiency) MarshalJSON() ([]byte, error) {

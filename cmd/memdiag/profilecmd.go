@@ -17,6 +17,7 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/memdiag/memdiag/internal/appframe"
+	"github.com/memdiag/memdiag/internal/appframe/pprofstack"
 	"github.com/memdiag/memdiag/internal/humanize"
 )
 
@@ -237,15 +238,7 @@ func heapSite(locs []*profile.Location) (name, file string) {
 // writeHeapTop prints the code that holds the most in-use bytes: each sample charged to its
 // stack's first frame in the service's own code (heapSite), memdiag's own on one line.
 func writeHeapTop(w io.Writer, p *profile.Profile, top int) error {
-	bi, oi := -1, -1
-	for i, st := range p.SampleType {
-		switch st.Type {
-		case "inuse_space":
-			bi = i
-		case "inuse_objects":
-			oi = i
-		}
-	}
+	bi, oi := pprofstack.SampleIndex(p, "inuse_space", ""), pprofstack.SampleIndex(p, "inuse_objects", "")
 	if bi < 0 || oi < 0 {
 		return errors.New("the profile has no inuse_space and inuse_objects: not a heap profile")
 	}

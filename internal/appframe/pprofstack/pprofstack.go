@@ -39,18 +39,21 @@ func PickStack(m appframe.Matcher, locs []*profile.Location) (appframe.Stack, bo
 // types of a heap or allocs profile.
 var ErrNotAllocProfile = errors.New("not a heap profile: no alloc_objects and alloc_space sample types")
 
+// SampleIndex returns the position of the sample type typ (and unit, unless unit is "") in a
+// profile's sample values, or -1 when the profile has none.
+func SampleIndex(p *profile.Profile, typ, unit string) int {
+	for i, st := range p.SampleType {
+		if st.Type == typ && (unit == "" || st.Unit == unit) {
+			return i
+		}
+	}
+	return -1
+}
+
 // AllocIndex returns the positions of alloc_objects and alloc_space in a heap or allocs
 // profile's sample values.
 func AllocIndex(p *profile.Profile) (objects, bytes int, err error) {
-	objects, bytes = -1, -1
-	for i, st := range p.SampleType {
-		switch st.Type {
-		case "alloc_objects":
-			objects = i
-		case "alloc_space":
-			bytes = i
-		}
-	}
+	objects, bytes = SampleIndex(p, "alloc_objects", ""), SampleIndex(p, "alloc_space", "")
 	if objects < 0 || bytes < 0 {
 		return 0, 0, ErrNotAllocProfile
 	}

@@ -51,3 +51,20 @@ func TestAllocSitesNotAllocProfile(t *testing.T) {
 		t.Fatalf("err = %v, want ErrNotAllocProfile", err)
 	}
 }
+
+func TestSampleIndex(t *testing.T) {
+	p := &profile.Profile{SampleType: []*profile.ValueType{
+		{Type: "samples", Unit: "count"}, {Type: "cpu", Unit: "nanoseconds"}, {Type: "inuse_space", Unit: "bytes"},
+	}}
+	for _, tt := range []struct {
+		typ, unit string
+		want      int
+	}{
+		{"cpu", "nanoseconds", 1}, {"cpu", "", 1}, {"cpu", "microseconds", -1},
+		{"inuse_space", "", 2}, {"alloc_space", "", -1},
+	} {
+		if got := SampleIndex(p, tt.typ, tt.unit); got != tt.want {
+			t.Errorf("SampleIndex(%q, %q) = %d, want %d", tt.typ, tt.unit, got, tt.want)
+		}
+	}
+}
