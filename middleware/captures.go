@@ -17,6 +17,7 @@ import (
 
 	"github.com/memdiag/memdiag/internal/humanize"
 	"github.com/memdiag/memdiag/runtimediag"
+	"github.com/memdiag/memdiag/runtimediag/reporttext"
 )
 
 // serveCaptureList lists what the Monitor's triggers kept, newest last: JSON (with each
@@ -46,12 +47,12 @@ func (t *tree) serveCaptureList(w http.ResponseWriter, r *http.Request) error {
 		for i, part := range c.Parts {
 			parts[i] = "captures/" + strconv.FormatUint(c.ID, 10) + "/" + part.Name
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Time.UTC().Format(time.RFC3339), c.Trigger, humanize.Bytes(uint64(c.Bytes)), strings.Join(parts, " "), oneLine(c.Reason))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Time.UTC().Format(time.RFC3339), c.Trigger, humanize.Bytes(uint64(c.Bytes)), strings.Join(parts, " "), reporttext.OneLine(c.Reason))
 	}
 	tw.Flush()
 	for _, c := range caps {
 		for _, n := range c.Notes {
-			fmt.Fprintf(&buf, "note on %d: %s\n", c.ID, oneLine(n))
+			fmt.Fprintf(&buf, "note on %d: %s\n", c.ID, reporttext.OneLine(n))
 		}
 	}
 	return writeBody(w, contentTypeText, buf.Bytes())
@@ -159,7 +160,7 @@ func (t *tree) servePostCapture(w http.ResponseWriter, r *http.Request) error {
 	if dec.More() {
 		return badParam("body", "must hold one JSON object")
 	}
-	reason := oneLine(strings.TrimSpace(req.Reason))
+	reason := reporttext.OneLine(strings.TrimSpace(req.Reason))
 	if len(reason) > maxCaptureReason {
 		return badParam("reason", "longer than %d bytes", maxCaptureReason)
 	}

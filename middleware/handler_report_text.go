@@ -3,7 +3,6 @@ package middleware
 import (
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/memdiag/memdiag/internal/humanize"
@@ -28,14 +27,4 @@ func renderSites(w io.Writer, sites []runtimediag.AllocationSite) {
 		fmt.Fprintf(tw, "  %s\t%.0f\t%.1f%%\t%s %s:%d\n", humanize.Bytes(uint64(s.BytesPerSecond)), s.ObjectsPerSecond, 100*s.Share, s.Function, s.File, s.Line)
 	}
 	tw.Flush()
-}
-
-// oneLine keeps a value on one line of a text table.
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' || r == '\t' {
-			return ' '
-		}
-		return r
-	}, s)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/memdiag/memdiag/internal/humanize"
 	"github.com/memdiag/memdiag/runtimediag"
+	"github.com/memdiag/memdiag/runtimediag/reporttext"
 	"github.com/memdiag/memdiag/runtimediag/rssattr"
 )
 
@@ -153,7 +154,7 @@ func (t *tree) serveMaps(w http.ResponseWriter, r *http.Request) error {
 	tw = tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "start\tend\tperms\tsize\trss\tclass\tname\n")
 	for _, m := range v.Mappings {
-		fmt.Fprintf(tw, "%012x\t%012x\t%s\t%s\t%s\t%s\t%s\n", m.Start, m.End, m.Perms, humanize.Bytes(m.SizeBytes), humanize.Bytes(m.RssBytes), m.Class, oneLine(m.Name))
+		fmt.Fprintf(tw, "%012x\t%012x\t%s\t%s\t%s\t%s\t%s\n", m.Start, m.End, m.Perms, humanize.Bytes(m.SizeBytes), humanize.Bytes(m.RssBytes), m.Class, reporttext.OneLine(m.Name))
 	}
 	tw.Flush()
 	if v.Unsized > 0 {
@@ -161,7 +162,7 @@ func (t *tree) serveMaps(w http.ResponseWriter, r *http.Request) error {
 		tw = tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
 		fmt.Fprintf(tw, "start\tend\tperms\tsize\trss\tclass\tname\n")
 		for _, m := range v.UnsizedMappings {
-			fmt.Fprintf(tw, "%012x\t%012x\t%s\t%s\tunsized\t%s\t%s\n", m.Start, m.End, m.Perms, humanize.Bytes(m.SizeBytes), m.Class, oneLine(m.Name))
+			fmt.Fprintf(tw, "%012x\t%012x\t%s\t%s\tunsized\t%s\t%s\n", m.Start, m.End, m.Perms, humanize.Bytes(m.SizeBytes), m.Class, reporttext.OneLine(m.Name))
 		}
 		tw.Flush()
 	}

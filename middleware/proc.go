@@ -12,6 +12,7 @@ import (
 
 	"github.com/memdiag/memdiag/procself"
 	"github.com/memdiag/memdiag/runtimediag"
+	"github.com/memdiag/memdiag/runtimediag/reporttext"
 )
 
 // procSources are the /proc files /proc serves: everything of the full tier except the page-table
@@ -316,7 +317,7 @@ func flattenJSON(w io.Writer, doc []byte) error {
 				stack[len(stack)-1].key, stack[len(stack)-1].haveKey = tok, true
 				continue
 			}
-			fmt.Fprintf(w, "%s = %s\n", pathOf(), oneLine(tok))
+			fmt.Fprintf(w, "%s = %s\n", pathOf(), reporttext.OneLine(tok))
 			advance()
 		default:
 			fmt.Fprintf(w, "%s = %v\n", pathOf(), tok)

@@ -49,20 +49,20 @@ func writeLeaks(w io.Writer, l *runtimediag.Leaks) {
 		if c := LeakCulpritLine(&s.Culprit); c != "" {
 			fmt.Fprintf(w, "      culprit %s\n", c)
 		}
-		fmt.Fprintf(w, "      %s\n", oneLine(s.Headline))
+		fmt.Fprintf(w, "      %s\n", OneLine(s.Headline))
 		if s.Advice != "" {
-			fmt.Fprintf(w, "      %s\n", oneLine(s.Advice))
+			fmt.Fprintf(w, "      %s\n", OneLine(s.Advice))
 		}
 		for j, fr := range s.Culprit.Stack {
 			if j == maxStackLines {
 				fmt.Fprintf(w, "        … %d more frames\n", len(s.Culprit.Stack)-j)
 				break
 			}
-			fmt.Fprintf(w, "        %s\n", oneLine(fr))
+			fmt.Fprintf(w, "        %s\n", OneLine(fr))
 		}
 	}
 	if len(l.Notes) > 0 {
-		fmt.Fprintf(w, "  (%s)\n", oneLine(strings.Join(l.Notes, "; ")))
+		fmt.Fprintf(w, "  (%s)\n", OneLine(strings.Join(l.Notes, "; ")))
 	}
 }
 

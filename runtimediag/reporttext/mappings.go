@@ -26,7 +26,7 @@ func writeMappingChanges(w io.Writer, l *runtimediag.Leaks) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for i := range shown {
 		c := &shown[i]
-		name := oneLine(c.Name)
+		name := OneLine(c.Name)
 		if name == "" {
 			name = "(unnamed)"
 		}

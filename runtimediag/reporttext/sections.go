@@ -42,13 +42,13 @@ func writeRoutes(w io.Writer, routes []runtimediag.RouteStats) {
 		if a := r.Alloc; a != nil {
 			alloc = fmt.Sprintf("%s ±%.0f%%", humanize.Bytes(uint64(max(a.BytesPerRequest, 0))), 100*a.RelativeError)
 		} else if r.AllocNote != "" {
-			alloc = "– (" + oneLine(r.AllocNote) + ")"
+			alloc = "– (" + OneLine(r.AllocNote) + ")"
 		}
 		cpu := "–"
 		if c := r.CPU; c != nil {
 			cpu = fmt.Sprintf("%s of %s profiled", seconds(c.CPUSeconds), seconds(c.ProfileSeconds))
 		}
-		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%s\t%s in %d requests\t%s\t%s\n", oneLine(r.Route), r.Requests, inFlight,
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%s\t%s in %d requests\t%s\t%s\n", OneLine(r.Route), r.Requests, inFlight,
 			optSeconds(r.LatencyP50Seconds), optSeconds(r.LatencyP99Seconds), optSeconds(r.LatencyMaxSeconds),
 			seconds(r.STWSeconds), r.DelayedRequests, alloc, cpu)
 	}
@@ -86,8 +86,9 @@ func optSeconds(s *float64) string {
 	return seconds(*s)
 }
 
-// oneLine keeps a value on one line of a table.
-func oneLine(s string) string {
+// OneLine keeps a value on one line of a text table: newlines, carriage returns and tabs
+// become spaces. The text report and the tree's other text tables use it.
+func OneLine(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r == '\n' || r == '\r' || r == '\t' {
 			return ' '
