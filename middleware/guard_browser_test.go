@@ -170,12 +170,20 @@ func TestCrossSiteInBrowser(t *testing.T) {
 	bctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
 	defer cancelBrowser()
 
+	if err := chromedp.Do(bctx); err != nil { // start the browser, so that tabs open in it
+		t.Fatalf("starting %s: %v", chromium, err)
+	}
+	// Each page opens in a tab of its own: polling in the tab the previous page was in can meet
+	// that page's JavaScript context, torn down by the navigation ("Cannot find context with
+	// specified id").
 	results := func(pageURL string, want int) []string {
 		t.Helper()
-		if err := chromedp.Do(bctx, chromedp.Navigate(pageURL)); err != nil {
+		tab, cancelTab := chromedp.NewContext(bctx)
+		defer cancelTab()
+		if err := chromedp.Do(tab, chromedp.Navigate(pageURL)); err != nil {
 			t.Fatalf("%s: %v", pageURL, err)
 		}
-		out, err := chromedp.Run(bctx, chromedp.Poll[[]string](`window.results`, chromedp.WithPollingTimeout(20*time.Second)))
+		out, err := chromedp.Run(tab, chromedp.Poll[[]string](`window.results`, chromedp.WithPollingTimeout(20*time.Second)))
 		if err != nil {
 			t.Fatalf("%s: %v", pageURL, err)
 		}
