@@ -51,10 +51,13 @@ type goroutineSource struct {
 	stacks          stackGrouper
 	read, readLeaks func(io.Writer) error
 	probe           pauseProbe
-	cfg             trend.Config
-	tester          trend.Tester
-	buf             bytes.Buffer
-	xs, ys          []float64
+	// pauseBudget is goroutinePauseBudget; tests that need readings at a steady pace on a loaded
+	// machine, where a descheduled thread stretches a pause a hundredfold, raise it.
+	pauseBudget float64
+	cfg         trend.Config
+	tester      trend.Tester
+	buf         bytes.Buffer
+	xs, ys      []float64
 
 	origin    time.Time // x = seconds since origin
 	scheduled int       // window readings offered
@@ -102,7 +105,8 @@ func (s *goroutineSeries) push(p LeakPoint) {
 // used when the runtime has it (Go 1.26 built with GOEXPERIMENT=goroutineleakprofile, Go 1.27).
 func newGoroutineSource() *goroutineSource {
 	s := &goroutineSource{
-		cfg: trend.DefaultConfig(),
+		cfg:         trend.DefaultConfig(),
+		pauseBudget: goroutinePauseBudget,
 	}
 	if p := pprof.Lookup("goroutineleak"); p != nil {
 		s.readLeaks = func(w io.Writer) error { return p.WriteTo(w, 0) }
@@ -137,7 +141,7 @@ func (s *goroutineSource) sampleWindow(r *windowReading) {
 	}
 	s.lastPause, s.pauseOK = s.probe.longest()
 	if s.pauseOK {
-		s.next = now.Add(time.Duration(float64(s.lastPause) / goroutinePauseBudget))
+		s.next = now.Add(time.Duration(float64(s.lastPause) / s.pauseBudget))
 	}
 	if err == nil && s.read != nil {
 		groups, err = parseGoroutineProfile(&s.buf)
