@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/memdiag/memdiag/internal/heapsample"
 	"github.com/memdiag/memdiag/internal/humanize"
 	"github.com/memdiag/memdiag/runtimediag"
 )
@@ -154,14 +155,11 @@ func sampleAlloc(s runtimediag.AllocStack, rate float64) (routeAlloc, bool) {
 	if obj <= 0 || b <= 0 {
 		return routeAlloc{}, false
 	}
-	// The runtime scales a bucket of objects of one size by 1/p, p = 1-exp(-size/rate), the
+	// The runtime scales a bucket of objects of one size by 1/p, p = heapsample.Probability, the
 	// chance that an allocation of that size is sampled. Undo that for the sample count; the
 	// estimate's variance is that of a binomial count scaled by size/p.
 	size := b / obj
-	prob := 1.0
-	if rate > 1 {
-		prob = -math.Expm1(-size / rate)
-	}
+	prob := heapsample.Probability(size, rate)
 	samples := obj * prob
 	return routeAlloc{bytes: b, samples: samples, variance: samples * (1 - prob) * (size / prob) * (size / prob)}, true
 }

@@ -2,7 +2,6 @@ package runtimediag
 
 import (
 	"iter"
-	"math"
 	"runtime"
 	"runtime/metrics"
 	"slices"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/memdiag/memdiag/internal/appframe"
+	"github.com/memdiag/memdiag/internal/heapsample"
 )
 
 // AllocProfile is one reading of the runtime's sampled allocation profile, summed by the line that
@@ -193,7 +193,7 @@ func (r *allocReader) read(keepStacks, sumLines, sumInuse bool) *AllocProfile {
 			continue
 		}
 		info := r.stack(rec)
-		objects, bytes := scaleHeapSample(rec.AllocObjects, rec.AllocBytes, rate)
+		objects, bytes := heapsample.Scale(rec.AllocObjects, rec.AllocBytes, rate)
 		if sumLines {
 			if info.index >= len(p.counts) {
 				p.counts = append(p.counts, make([]siteCount, len(r.tab.keys)-len(p.counts))...)
@@ -203,13 +203,13 @@ func (r *allocReader) read(keepStacks, sumLines, sumInuse bool) *AllocProfile {
 			c.objects += objects
 		}
 		if info.site.self {
-			_, inuse := scaleHeapSample(rec.InUseObjects(), rec.InUseBytes(), rate)
+			_, inuse := heapsample.Scale(rec.InUseObjects(), rec.InUseBytes(), rate)
 			p.selfInuseBytes += inuse
 		} else if sumInuse && rec.InUseObjects() > 0 {
 			if info.index >= len(p.inuse) {
 				p.inuse = append(p.inuse, make([]siteCount, len(r.tab.keys)-len(p.inuse))...)
 			}
-			objects, bytes := scaleHeapSample(rec.InUseObjects(), rec.InUseBytes(), rate)
+			objects, bytes := heapsample.Scale(rec.InUseObjects(), rec.InUseBytes(), rate)
 			c := &p.inuse[info.index]
 			c.bytes += bytes
 			c.objects += objects
@@ -348,20 +348,6 @@ func hideRuntime(stk []uintptr) []uintptr {
 		return stk[i:]
 	}
 	return stk
-}
-
-// scaleHeapSample undoes the sampling of one bucket of count objects totalling size bytes, as
-// runtime/pprof does: an allocation of s bytes is sampled with probability 1-exp(-s/rate).
-func scaleHeapSample(count, size, rate int64) (int64, int64) {
-	if count == 0 || size == 0 {
-		return 0, 0
-	}
-	if rate <= 1 {
-		return count, size
-	}
-	avg := float64(size) / float64(count)
-	scale := 1 / (1 - math.Exp(-avg/float64(rate)))
-	return int64(float64(count) * scale), int64(float64(size) * scale)
 }
 
 // memdiagModule is the import path prefix of memdiag's own packages.
