@@ -94,5 +94,5 @@ func LeakAmount(v float64, unit string) string {
 		}
 		return humanize.Bytes(uint64(v))
 	}
-	return count(v) + " " + unit
+	return humanize.Count(v) + " " + unit
 }

@@ -32,7 +32,7 @@ func TestWhatGrows(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{"WHAT GROWS (2 suspects", "[significant p=0.0004] heap_site  +1.0 MiB/min  now 48.0 MiB  since 2026-12-05 06:31:02Z",
 		"culprit main.(*cache).put /src/cache.go:42", "evict", "main.serve /src/main.go:10",
-		"[weak] goroutine_group  +120 goroutines/min  now 1.5k goroutines", "created by main.serve", "(few readings)"} {
+		"[weak] goroutine_group  +120 goroutines/min  now 1500 goroutines", "created by main.serve", "(few readings)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("text lacks %q:\n%s", want, out)
 		}

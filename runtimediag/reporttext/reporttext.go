@@ -90,7 +90,7 @@ func Write(w io.Writer, rep *runtimediag.Report, source string) error {
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if rep.WindowSeconds > 0 {
 		fmt.Fprintf(tw, "  allocation\t%s/s, %s objects/s, mean %s, tiny %s, large %s\n",
-			humanize.Bytes(uint64(e.AllocBytesPerSecond)), count(e.AllocObjectsPerSecond), humanize.Bytes(uint64(e.MeanObjectBytes)),
+			humanize.Bytes(uint64(e.AllocBytesPerSecond)), humanize.Count(e.AllocObjectsPerSecond), humanize.Bytes(uint64(e.MeanObjectBytes)),
 			humanize.Percent(e.TinyAllocShare), humanize.Percent(e.LargeAllocShare))
 		if x := e.MemdiagExcluded; x != nil {
 			fmt.Fprintf(tw, "  \tthe application's: memdiag's own %s of bytes taken out of the process's %s/s (GC CPU %s before)\n",
@@ -224,18 +224,6 @@ func pauses(p runtimediag.PauseSummary) string {
 	}
 	// Bucket bounds, not measurements: each figure is the range its histogram bucket gives.
 	return fmt.Sprintf("%d, p50 %s, p99 %s, max %s", p.Count, p.P50Range(), p.P99Range(), p.MaxRange())
-}
-
-func count(v float64) string {
-	switch {
-	case v >= 1e9:
-		return fmt.Sprintf("%.2fG", v/1e9)
-	case v >= 1e6:
-		return fmt.Sprintf("%.2fM", v/1e6)
-	case v >= 1e3:
-		return fmt.Sprintf("%.1fk", v/1e3)
-	}
-	return fmt.Sprintf("%.0f", v)
 }
 
 // errWriter keeps the first write error and drops every write after it, so Write can print
