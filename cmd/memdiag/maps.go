@@ -165,7 +165,7 @@ func writeMaps(w io.Writer, res *mapsResult, table bool) {
 		for _, m := range res.Mappings {
 			rss := humanize.Bytes(m.RssBytes)
 			if !res.HaveSizes {
-				rss = "?"
+				rss = humanize.Absent
 			}
 			fmt.Fprintf(tw, "%x-%x\t%s\t%s\t%s\t%s\t%s\n", m.Start, m.End, m.Perms, humanize.Bytes(m.SizeBytes), rss, m.Class, m.Name)
 		}
@@ -178,7 +178,7 @@ func writeMaps(w io.Writer, res *mapsResult, table bool) {
 	for _, s := range res.Classes {
 		rss, sh := humanize.Bytes(s.RssBytes), humanize.Share(float64(s.RssBytes), float64(res.ResidentBytes))
 		if !res.HaveSizes {
-			rss, sh = "?", ""
+			rss, sh = humanize.Absent, ""
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t  %s\n", s.Class, s.Mappings, humanize.Bytes(s.SizeBytes), rss, sh, classMeaning[s.Class])
 	}

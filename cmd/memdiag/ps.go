@@ -303,7 +303,7 @@ func writePs(w io.Writer, res *psResult) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PID\tGO\tMEMDIAG\tRSS\tPROGRAM\tRESIDENT BY CLASS")
 	for _, p := range res.Processes {
-		rss := "?"
+		rss := humanize.Absent
 		if p.ResidentBytes != nil {
 			rss = humanize.Bytes(*p.ResidentBytes)
 		}

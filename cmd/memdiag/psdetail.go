@@ -150,7 +150,7 @@ func readPsDetail(root string, pid int, now time.Time) (*psDetail, error) {
 func writePsDetail(w io.Writer, d *psDetail, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	line := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
-	unread := "? (not readable)"
+	unread := humanize.Absent + " (not readable)"
 	line("pid", strconv.Itoa(d.PID))
 	if d.PPID != nil {
 		line("parent", strconv.Itoa(*d.PPID))
@@ -159,7 +159,7 @@ func writePsDetail(w io.Writer, d *psDetail, now time.Time) {
 	}
 	prog := d.Exe
 	if prog == "" {
-		prog = "?"
+		prog = humanize.Absent
 	}
 	if d.GoVersion != "" {
 		prog += fmt.Sprintf(" (%s, %s", d.GoVersion, d.MainModule)

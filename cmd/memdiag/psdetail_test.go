@@ -79,7 +79,7 @@ func TestPsDetail(t *testing.T) {
 	}
 	var out bytes.Buffer
 	writePsDetail(&out, d, now)
-	for _, want := range []string{"parent        7\n", "program       ? (not a Go program, or its executable is not readable)\n", "user          ", "command line  /srv/api -addr :8080\n", "started       2026-12-05T07:43:19Z (16m41s ago)\n", "cpu           0.4% of one CPU on average since the start (user 3.0 s, system 1.0 s)\n", "not read: executable: "} {
+	for _, want := range []string{"parent        7\n", "program       – (not a Go program, or its executable is not readable)\n", "user          ", "command line  /srv/api -addr :8080\n", "started       2026-12-05T07:43:19Z (16m41s ago)\n", "cpu           0.4% of one CPU on average since the start (user 3.0 s, system 1.0 s)\n", "not read: executable: "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, out.String())
 		}
