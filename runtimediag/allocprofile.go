@@ -150,10 +150,11 @@ type allocReader struct {
 	pcs    []uintptr
 	// stackBuf backs the stacks of the last reading that kept them.
 	stackBuf []profileStack
+	clock    clock // stamps AllocProfile.Time, as the Collector stamps a Snapshot's
 }
 
 func newAllocReader() *allocReader {
-	return &allocReader{stacks: map[[32]uintptr]*stackInfo{}, tab: &siteTable{index: map[siteKey]int{}}}
+	return &allocReader{stacks: map[[32]uintptr]*stackInfo{}, tab: &siteTable{index: map[siteKey]int{}}, clock: realClock{}}
 }
 
 // read takes one reading. keepStacks keeps the per-stack records for [AllocProfile.Stacks];
@@ -163,7 +164,7 @@ func (r *allocReader) read(keepStacks, sumLines, sumInuse bool) *AllocProfile {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rate := int64(runtime.MemProfileRate)
-	t := time.Now()
+	t := r.clock.Now()
 	cycles := gcCyclesNow()
 	for {
 		n, ok := runtime.MemProfile(r.recs, true)

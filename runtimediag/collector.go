@@ -105,7 +105,7 @@ func (c *Collector) Read(ctx context.Context, dst *Snapshot, set SourceSet) {
 	defer c.mu.Unlock()
 
 	start := time.Now()
-	dst.Time = start
+	dst.Time = c.cfg.clock.Now()
 	dst.Requested = set & AllSources
 	for src := Source(0); src < numSources; src++ {
 		dst.sources[src] = sourceResult{}

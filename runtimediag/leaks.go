@@ -193,7 +193,7 @@ func rankSuspects(s []LeakSuspect) {
 // Leaks is the Monitor's leak suspects as of now, from the readings its schedule took (asking
 // takes no reading); nil when leak tracking is off (WithLeakTracking).
 func (m *Monitor) Leaks() *Leaks {
-	return m.leaks.report(time.Now())
+	return m.leaks.report(m.clock.Now())
 }
 
 // heapBase is the heap-by-site source's base heap profile, for a capture on a leak suspect.

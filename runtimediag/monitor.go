@@ -47,8 +47,9 @@ import (
 // the next line written (log_lines_dropped). Report also runs each full collection on a goroutine
 // of its own, so that callers who give up (ctx) leave it to finish for the others.
 type Monitor struct {
-	mc  monitorConfig
-	col *Collector
+	mc    monitorConfig
+	clock clock // the time readings carry and the tick runs on: real but in tests
+	col   *Collector
 	// fullCol serves full reports, so that they never wait on, or hold up, the tick's col.
 	fullCol *Collector
 	attr    *rssattr.Attributor
@@ -199,6 +200,7 @@ func NewMonitor(opts ...Option) (*Monitor, error) {
 		windowReq:     make(chan struct{}, 1),
 		classifyReq:   make(chan struct{}, 1),
 		mc:            mc,
+		clock:         cfg.clock,
 		col:           col,
 		fullCol:       fullCol,
 		attr:          rssattr.NewAttributor(),
@@ -215,6 +217,7 @@ func NewMonitor(opts ...Option) (*Monitor, error) {
 		aboveResident: make([]bool, len(mc.triggers)),
 		memLimit:      newAdaptiveLimit(mc.memLimit, async),
 	}
+	m.reader.clock = cfg.clock
 	if mc.leakTracking {
 		m.leaks = newLeakTracker(m.leakSources()...)
 	}

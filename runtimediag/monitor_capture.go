@@ -3,7 +3,6 @@ package runtimediag
 import (
 	"context"
 	"io"
-	"time"
 )
 
 // stopFlightRecorder stops the flight recorder if it runs; it waits for a capture reading it.
@@ -51,7 +50,7 @@ func (m *Monitor) Capture(ctx context.Context, reason string) (CaptureInfo, erro
 	if reason == "" {
 		reason = "asked for"
 	}
-	req := captureRequest{kind: TriggerManual, at: time.Now()}
+	req := captureRequest{kind: TriggerManual, at: m.clock.Now()}
 	info := m.caps.take(ctx, m, &req, reason)
 	logCapture(m.log, &info)
 	return info, nil

@@ -10,8 +10,8 @@ import (
 // soon as Start returns plus a few microseconds.
 func (m *Monitor) runTicks(ctx context.Context) {
 	defer m.wg.Done()
-	t := time.NewTicker(m.mc.tick)
-	defer t.Stop()
+	ticks, stop := m.clock.NewTicker(m.mc.tick)
+	defer stop()
 	m.tick()
 	m.logFrom = m.point
 	m.resetLogPauses()
@@ -23,7 +23,7 @@ func (m *Monitor) runTicks(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-ticks:
 		}
 		m.tick()
 		// The tick's own reading time, not the ticker's: after a stall the ticker hands over a

@@ -69,7 +69,7 @@ func (m *Monitor) baseline() {
 // reading within half a step of the last is not taken (a worker that ran late for the first
 // reading, then on time for the next): windows are at least half a step long.
 func (m *Monitor) takeReading() {
-	if last, ok := m.windows.newest(); ok && time.Since(last) < m.windows.step/2 {
+	if last, ok := m.windows.newest(); ok && m.clock.Now().Sub(last) < m.windows.step/2 {
 		return
 	}
 	var r windowReading

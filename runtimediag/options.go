@@ -68,6 +68,8 @@ type config struct {
 	// cgroupLimitEveryRead makes the cheap tier read the cgroup's limit on every read, not on
 	// every cgroupStatEveryTicks-th: set by NewMonitor for WithMemoryLimit.
 	cgroupLimitEveryRead bool
+	// clock stamps readings and drives the Monitor's tick: realClock{} but in tests.
+	clock clock
 }
 
 func defaultConfig() config {
@@ -78,6 +80,7 @@ func defaultConfig() config {
 		maxFDTargets: 4_096,
 		fullSources:  FullSources,
 		monitor:      defaultMonitorConfig(),
+		clock:        realClock{},
 	}
 }
 

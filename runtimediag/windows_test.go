@@ -307,21 +307,22 @@ func TestWindowWithoutGC(t *testing.T) {
 
 // TestReportWindow asks for windows the readings can and cannot bound.
 func TestReportWindow(t *testing.T) {
-	m := newTestMonitor(t, WithTickInterval(10*time.Millisecond), WithFullInterval(50*time.Millisecond), WithLogInterval(0))
-	if _, err := m.ReportWindow(t.Context(), time.Second); !errors.Is(err, ErrWindowOutOfRange) {
+	opts := []Option{WithTickInterval(10 * time.Millisecond), WithFullInterval(50 * time.Millisecond), WithLogInterval(0)}
+	if _, err := newTestMonitor(t, opts...).ReportWindow(t.Context(), time.Second); !errors.Is(err, ErrWindowOutOfRange) {
 		t.Errorf("before Start: %v, want ErrWindowOutOfRange", err)
 	}
-	if err := m.Start(t.Context()); err != nil {
-		t.Fatal(err)
+	m, clk := clockedMonitor(t, opts...)
+	// Readings every 10 ms (a fifth of the full interval), on the fake clock: fifteen more after
+	// the first reach back 150 ms, exactly.
+	for i := 1; i <= 15; i++ {
+		tickOnce(t, m, clk, true, i%5 == 0)
 	}
-	// Readings every 10 ms (a fifth of the full interval): sixteen reach back 150 ms.
-	waitFor(t, 20*time.Second, "sixteen window readings", func() bool { return m.Stats().WindowReadings >= 16 })
 	rep, err := m.ReportWindow(t.Context(), 100*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w := rep.Window; w.Source != WindowRequested || w.RequestedSeconds != 0.1 || w.Seconds < 0.075 {
-		t.Errorf("window %+v, want about the last 100 ms, requested", *w)
+	if w := rep.Window; w.Source != WindowRequested || w.RequestedSeconds != 0.1 || w.Seconds != 0.1 || !w.End.Equal(clk.Now()) {
+		t.Errorf("window %+v, want the last 100 ms to %s, requested", *w, clk.Now())
 	}
 	if _, latest := m.Latest(); latest == rep {
 		t.Error("a requested window was published as the Monitor's latest report")
