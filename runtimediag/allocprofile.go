@@ -295,7 +295,7 @@ func (r *allocReader) stack(rec *runtime.MemProfileRecord) *stackInfo {
 				// stacks start at the allocation's caller, as pprof's do.
 				info.site = siteKey{function: f.Function, file: f.File, line: int64(f.Line)}
 			}
-			if app < 0 && applicationFrame(f.Function, f.File) {
+			if app < 0 && appframe.InService(f.Function, f.File) {
 				app = len(info.funcs)
 				info.site.app = appframe.Frame{Function: f.Function, File: f.File, Line: f.Line}
 			}
@@ -321,24 +321,6 @@ func (r *allocReader) stack(rec *runtime.MemProfileRecord) *stackInfo {
 	return info
 }
 
-// memdiagCode reports whether fn (defined in file) is memdiag's own code; its examples and its
-// tests count as an application's.
-func memdiagCode(fn, file string) bool {
-	return strings.HasPrefix(fn, memdiagModule) && !strings.HasPrefix(fn, memdiagModule+"examples/") &&
-		!strings.HasSuffix(file, "_test.go")
-}
-
-// applicationFrame reports whether fn (defined in file) is the application's code: outside the
-// standard library and outside memdiag (whose callbacks into the application sit below the
-// application's frames).
-func applicationFrame(fn, file string) bool {
-	if appframe.Package(fn) == "main" {
-		// A service's own main package (a test binary's generated main is not).
-		return !strings.HasSuffix(file, "_testmain.go")
-	}
-	return !memdiagCode(fn, file) && (appframe.Matcher{}).Own(fn)
-}
-
 // hideRuntime drops the runtime's own frames at the allocation end of a stack (mallocgc and its
 // helpers), as runtime/pprof does for heap profiles; a stack of runtime frames only is kept whole.
 func hideRuntime(stk []uintptr) []uintptr {
@@ -352,7 +334,7 @@ func hideRuntime(stk []uintptr) []uintptr {
 }
 
 // memdiagModule is the import path prefix of memdiag's own packages.
-const memdiagModule = "github.com/memdiag/memdiag/"
+const memdiagModule = appframe.Module + "/"
 
 // callbackFrames are memdiag's functions that call the application's code: what runs below them
 // is the application's, unless memdiag's own code is reached again on the way.
@@ -375,7 +357,7 @@ func IsMemdiagStack(funcs, files []string) bool {
 		if i < len(files) {
 			file = files[i]
 		}
-		if !memdiagCode(fn, file) {
+		if !appframe.Memdiag(fn, file) {
 			continue
 		}
 		for _, cb := range callbackFrames {

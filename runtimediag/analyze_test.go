@@ -375,26 +375,3 @@ func TestAllocSitesAppFrame(t *testing.T) {
 }
 
 var strSink []string
-
-// TestApplicationFrame: which frames of a running service are its own code.
-func TestApplicationFrame(t *testing.T) {
-	for _, c := range []struct {
-		fn, file string
-		want     bool
-	}{
-		{"main.handler", "/app/main.go", true},
-		{"main.main", "/tmp/go-build1/b001/_testmain.go", false},
-		{"example.com/app/store.(*Cache).Put", "/app/store/cache.go", true},
-		{"github.com/lib/pq.(*conn).recv", "/mod/pq/conn.go", true},
-		{"strings.genSplit", "/go/src/strings/strings.go", false},
-		{"net/http.(*conn).serve", "/go/src/net/http/server.go", false},
-		{"runtime.growslice", "/go/src/runtime/slice.go", false},
-		{memdiagModule + "runtimediag.(*Monitor).tick", "/m/runtimediag/monitor.go", false},
-		{memdiagModule + "runtimediag.splitForTest", "/m/runtimediag/analyze_test.go", true},
-		{memdiagModule + "examples/service.handler", "/m/examples/service/main.go", true},
-	} {
-		if got := applicationFrame(c.fn, c.file); got != c.want {
-			t.Errorf("applicationFrame(%q, %q) = %v, want %v", c.fn, c.file, got, c.want)
-		}
-	}
-}

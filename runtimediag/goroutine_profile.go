@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/google/pprof/profile"
+
+	"github.com/memdiag/memdiag/internal/appframe"
 )
 
 // goroutineGroup is the goroutines that wait for the same reason, in the same application frame,
@@ -141,7 +143,7 @@ func classifyGoroutine(frames []goroutineFrame) goroutineGroup {
 	}
 	blocking := -1
 	for i, f := range frames {
-		if applicationFrame(f.function, f.file) {
+		if appframe.InService(f.function, f.file) {
 			blocking = i
 			break
 		}
@@ -207,10 +209,10 @@ func isDigits(s string) bool {
 // frame below it (an application's callback run by memdiag is the application's).
 func memdiagOwn(frames []goroutineFrame) bool {
 	for _, f := range frames {
-		if memdiagCode(f.function, f.file) {
+		if appframe.Memdiag(f.function, f.file) {
 			return true
 		}
-		if applicationFrame(f.function, f.file) {
+		if appframe.InService(f.function, f.file) {
 			return false
 		}
 	}

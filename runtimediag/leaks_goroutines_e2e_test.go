@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/memdiag/memdiag/internal/alonetest"
+	"github.com/memdiag/memdiag/internal/appframe"
 )
 
 // The planted goroutine leaks and their quiet twin. Each line a leaked goroutine waits at carries a
@@ -287,7 +288,7 @@ func TestGoroutineLeakQuiet(t *testing.T) {
 		}
 	}
 	for _, gg := range l.GoroutineGroups {
-		if memdiagCode(gg.Function, gg.File) || strings.Contains(gg.CreatedBy, "(*Monitor)") {
+		if appframe.Memdiag(gg.Function, gg.File) || strings.Contains(gg.CreatedBy, "(*Monitor)") {
 			t.Errorf("memdiag's own goroutines among the groups: %+v", gg)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/memdiag/memdiag/internal/appframe"
 	"github.com/memdiag/memdiag/internal/humanize"
 	"github.com/memdiag/memdiag/procself"
 )
@@ -167,7 +168,7 @@ func listGoProcesses(proc string, classes bool) (*psResult, error) {
 		if exe, err := os.Readlink(exePath); err == nil {
 			p.Exe = exe
 		}
-		p.Memdiag = bi.Main.Path == memdiagModule || slices.ContainsFunc(bi.Deps, func(m *debug.Module) bool { return m.Path == memdiagModule })
+		p.Memdiag = linksMemdiag(bi)
 		pfs := procself.ForPID(filepath.Dir(proc), pid)
 		if st, err := pfs.Statm(); err == nil {
 			r := st.ResidentBytes
@@ -297,7 +298,11 @@ func psTreeLine(p goProcess) string {
 	return fmt.Sprintf("%d %s (%s)", p.PID, name, strings.Join(extra, ", "))
 }
 
-const memdiagModule = "github.com/memdiag/memdiag"
+// linksMemdiag reports whether a Go binary's build info names memdiag: its main module, or one
+// of its dependencies.
+func linksMemdiag(bi *buildinfo.BuildInfo) bool {
+	return bi.Main.Path == appframe.Module || slices.ContainsFunc(bi.Deps, func(m *debug.Module) bool { return m.Path == appframe.Module })
+}
 
 func writePs(w io.Writer, res *psResult) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -9,8 +9,6 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -95,7 +93,7 @@ func readPsDetail(root string, pid int, now time.Time) (*psDetail, error) {
 	}
 	if bi, err := buildinfo.ReadFile(exePath); err == nil {
 		d.GoVersion, d.MainModule = bi.GoVersion, bi.Main.Path
-		d.Memdiag = bi.Main.Path == memdiagModule || slices.ContainsFunc(bi.Deps, func(m *debug.Module) bool { return m.Path == memdiagModule })
+		d.Memdiag = linksMemdiag(bi)
 	}
 	if args, err := pfs.Cmdline(); err == nil {
 		d.CommandLine = args

@@ -2,6 +2,11 @@
 // sample whose leaf is strings.genSplit or runtime.growslice is charged to the caller's
 // strings.Split or append line, the line a reader can change. It is the one place the
 // allocation-profile readers (runtimediag, the gate, bench/escape) agree on what "own code" is.
+//
+// Two readers, two questions. A test binary's profile (the gate, bench/escape) asks which frames
+// are the module under test's: [Matcher]. A running service's own reading (runtimediag: its
+// allocation sites, heap by site and goroutine groups) asks which frames are the service's and not
+// memdiag's, whose callbacks into the service sit below the service's frames: [InService].
 package appframe
 
 import "strings"
@@ -18,6 +23,26 @@ func Package(fn string) string {
 		return fn[:slash+dot]
 	}
 	return fn
+}
+
+// Module is memdiag's module path.
+const Module = "github.com/memdiag/memdiag"
+
+// Memdiag reports whether fn (defined in file) is memdiag's own code. Its examples and its tests
+// count as an application's: they are what a service would be.
+func Memdiag(fn, file string) bool {
+	return strings.HasPrefix(fn, Module+"/") && !strings.HasPrefix(fn, Module+"/examples/") &&
+		!strings.HasSuffix(file, "_test.go")
+}
+
+// InService reports whether fn (defined in file) is a running service's own code: outside the
+// standard library, its package main included (a test binary's generated main is not), and not
+// [Memdiag]. Third-party modules count as the service's, as [Matcher] with no Modules counts them.
+func InService(fn, file string) bool {
+	if Package(fn) == "main" {
+		return !strings.HasSuffix(file, "_testmain.go")
+	}
+	return !Memdiag(fn, file) && (Matcher{}).Own(fn)
 }
 
 // Std reports whether an import path is the standard library's (or the runtime's): its

@@ -45,3 +45,28 @@ func TestOwn(t *testing.T) {
 		t.Errorf("Pick = %d, want 2", i)
 	}
 }
+
+// TestInService: a running service's own frames are its main package, its own modules and
+// third-party ones; not the standard library, not memdiag (but memdiag's examples and tests).
+func TestInService(t *testing.T) {
+	for _, c := range []struct {
+		fn, file string
+		want     bool
+	}{
+		{"main.handler", "/app/main.go", true},
+		{"main.main", "/tmp/go-build1/b001/_testmain.go", false},
+		{"example.com/app/store.(*Cache).Put", "/app/store/cache.go", true},
+		{"github.com/lib/pq.(*conn).recv", "/mod/pq/conn.go", true},
+		{"strings.genSplit", "/go/src/strings/strings.go", false},
+		{"net/http.(*conn).serve", "/go/src/net/http/server.go", false},
+		{"runtime.growslice", "/go/src/runtime/slice.go", false},
+		{Module + "/runtimediag.(*Monitor).tick", "/m/runtimediag/monitor.go", false},
+		{Module + "/runtimediag.splitForTest", "/m/runtimediag/analyze_test.go", true},
+		{Module + "/examples/service.handler", "/m/examples/service/main.go", true},
+		{Module + "examplesX.F", "/m/x.go", true}, // another module that only shares the prefix
+	} {
+		if got := InService(c.fn, c.file); got != c.want {
+			t.Errorf("InService(%q, %q) = %v, want %v", c.fn, c.file, got, c.want)
+		}
+	}
+}

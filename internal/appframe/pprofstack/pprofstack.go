@@ -1,6 +1,7 @@
 // Package pprofstack reads a pprof sample's locations as appframe frames, and sums an allocation
-// profile's samples by site. It is apart from appframe so that the runtime side (runtimediag,
-// linked into services) can pick application frames without linking github.com/google/pprof/profile.
+// profile's samples by site. It is apart from appframe so that appframe needs nothing beyond the
+// standard library: runtimediag picks frames of runtime.MemProfile records, which are no pprof
+// protos (it links github.com/google/pprof/profile only to parse the goroutineleak profile).
 //
 // It is the one reader of -memprofile files and `allocs` protos by site: the gate's explain step
 // (bench/gate) and `memdiag why` (bench/escape) both sum through [AllocSites]. runtimediag reads
