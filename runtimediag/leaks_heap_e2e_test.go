@@ -270,8 +270,11 @@ func TestHeapLeakQuiet(t *testing.T) {
 			stop := runPlanted(c.work, 2*time.Millisecond)
 			defer stop()
 			// Long enough for the warm-up (512 entries, about 1 s on an idle machine, several on a
-			// loaded one) to be the older half of the series: at least 40 readings, and at least as
-			// many after the cache is full as it took to fill.
+			// loaded one) to be the older part of the series: at least 40 readings, and twice as
+			// many after the cache is full as it took to fill. Not once: the site's heap in use goes
+			// on rising after the cache is full, by the replaced entries no GC has freed yet (8 MiB
+			// of entries read 12-13 MiB in use), and under -count=20 on a loaded machine that rise
+			// still filled the recent half of a series only as long again as the warm-up.
 			warm := 0
 			if c.name == "warm cache" {
 				waitFor(t, 2*time.Minute, "the warm cache full", func() bool {
@@ -281,7 +284,7 @@ func TestHeapLeakQuiet(t *testing.T) {
 				})
 				warm = h.readingsTaken() - start
 			}
-			waitReadings(t, h, max(40-warm, warm))
+			waitReadings(t, h, max(40-warm, 2*warm))
 			for _, s := range m.Leaks().Suspects {
 				if s.Kind == LeakHeapSite {
 					var v []string
