@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/memdiag/memdiag/internal/appframe"
 )
 
 const modulePath = "github.com/memdiag/memdiag"
@@ -204,7 +206,7 @@ func TestPackageTableImports(t *testing.T) {
 			continue // TestImportsRunDownTheLayers names packages the docs do not place
 		}
 		for _, imp := range p.Imports {
-			if std(imp) || strings.Contains(imp, "/internal/") {
+			if appframe.Std(imp) || strings.Contains(imp, "/internal/") {
 				continue
 			}
 			key := row.packages[0] + " " + imp
@@ -273,12 +275,6 @@ func rowOf(rows []packageRow, rel string) (packageRow, bool) {
 		}
 	}
 	return found, best >= 0
-}
-
-// std reports whether an import path is the standard library's: its first element has no dot.
-func std(path string) bool {
-	first, _, _ := strings.Cut(path, "/")
-	return !strings.Contains(first, ".")
 }
 
 // mentions reports whether an imports column names imp: a memdiag package by its module-relative
