@@ -76,7 +76,13 @@ func clockedMonitor(t *testing.T, opts ...Option) (*Monitor, *fakeClock) {
 	if err := m.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "the first tick", func() bool { return m.Stats().Ticks >= 1 })
+	// The worker's baseline reading too: taken after the clock moved on, it would stand within half
+	// a step of the first scheduled reading, which the half-step rule then skips (1 of 20 runs
+	// under load).
+	waitFor(t, 20*time.Second, "the first tick and the baseline reading", func() bool {
+		s := m.Stats()
+		return s.Ticks >= 1 && s.WindowReadings >= 1
+	})
 	return m, clk
 }
 
