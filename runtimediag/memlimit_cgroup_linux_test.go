@@ -52,6 +52,7 @@ type memlimitRun struct {
 		NonGoBytes     uint64  `json:"non_go_bytes"`
 		NonGoSource    string  `json:"non_go_source"`
 		CHeapBytes     uint64  `json:"c_heap_bytes"`
+		ReportProblem  string  `json:"report_problem"`
 	}
 }
 
@@ -129,7 +130,7 @@ func TestMemoryLimitInCgroup(t *testing.T) {
 		t.Errorf("the adaptive limit subtracted %d MiB of non-Go memory at its lowest, under the %d MiB of C heap alone", ad.out.MinNonGoBytes>>20, cHeap>>20)
 	}
 	if c := float64(ad.out.CHeapBytes); c < 0.95*cHeap || c > 1.05*cHeap {
-		t.Errorf("the report attributes %d MiB to c_heap, want %d MiB ±5%%", ad.out.CHeapBytes>>20, cHeap>>20)
+		t.Errorf("the report attributes %d MiB to c_heap, want %d MiB ±5%% (report: %q)", ad.out.CHeapBytes>>20, cHeap>>20, ad.out.ReportProblem)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/metrics"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -41,6 +42,9 @@ type result struct {
 	NonGoBytes    uint64 `json:"non_go_bytes,omitempty"`
 	NonGoSource   string `json:"non_go_source,omitempty"`
 	CHeapBytes    uint64 `json:"c_heap_bytes,omitempty"`
+	// ReportProblem is why CHeapBytes is absent or an estimate: the report's error, or its RSS
+	// attribution's notes.
+	ReportProblem string `json:"report_problem,omitempty"`
 }
 
 var live [][]byte
@@ -135,8 +139,11 @@ func main() {
 			r.NonGoBytes = ng
 			r.NonGoSource, _ = f["non_go_source"].(string)
 		}
-		if rep, err := mon.Report(context.Background()); err == nil {
+		if rep, err := mon.Report(context.Background()); err != nil {
+			r.ReportProblem = err.Error()
+		} else {
 			r.CHeapBytes = rep.RSS.Category(runtimediag.CategoryCHeap)
+			r.ReportProblem = strings.Join(rep.RSS.Notes, "; ")
 		}
 	}
 	json.NewEncoder(os.Stdout).Encode(r)
