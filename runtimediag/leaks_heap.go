@@ -46,10 +46,16 @@ func sampleNoise(level float64, rate int64) float64 {
 	return max(math.Sqrt(max(level, 0)*r), r)
 }
 
-// heapPoint is one reading of one site: 24 bytes.
+// heapPoint is one reading of one site: 40 bytes.
 type heapPoint struct {
 	unixNano       int64
 	bytes, objects int64
+	// alloc is the bytes the site has allocated in all (cumulative, scaled), and cycles the GC
+	// cycles completed, at the reading: a site's allocation per cycle bounds how far its in-use
+	// figure moves without anything retained (heapChurn). alloc is -1 when the reading had no
+	// allocation counts.
+	alloc  int64
+	cycles uint64
 }
 
 // heapSeries is one tracked site.
@@ -181,7 +187,11 @@ func (h *heapSource) track(p *AllocProfile) {
 			copy(s.pts, s.pts[1:])
 			s.pts = s.pts[:heapMaxPoints-1]
 		}
-		s.pts = append(s.pts, heapPoint{unixNano: t, bytes: c.bytes, objects: c.objects})
+		alloc := int64(-1)
+		if i < len(p.counts) {
+			alloc = p.counts[i].bytes
+		}
+		s.pts = append(s.pts, heapPoint{unixNano: t, bytes: c.bytes, objects: c.objects, alloc: alloc, cycles: p.GCCycles})
 	}
 	for _, i := range h.top {
 		add(i)
@@ -221,13 +231,19 @@ func (h *heapSource) test() {
 		// The sampling noise at the series' level: the rise, over the series and over its recent
 		// part, must stand out of it. The profile's estimates jump by whole samples, and a sample
 		// lives as long as its object: the noise is autocorrelated, which a rank test alone
-		// takes for a trend.
+		// takes for a trend. Over the recent part a line fitted to so few independent levels
+		// rises by about the difference of two of them, whose deviation is √2 times one's, at
+		// that part's level: a cache that churns its entries (a new sample set as they are
+		// replaced) wanders by that much around a plateau, and by its unfreed garbage (heapChurn).
 		noise := heapNoiseSigmas * sampleNoise(medianOf(h.ys, &h.med), h.rateBytes)
+		k := h.cfg.RecentPoints(len(h.ys))
+		recentNoise := heapNoiseSigmas*math.Sqrt2*sampleNoise(medianOf(h.ys[len(h.ys)-k:], &h.med), h.rateBytes) +
+			heapChurn(s.pts[len(s.pts)-k:])
 		s.res = res
 		prev := s.certainty
 		s.certainty = ""
 		switch {
-		case res.Verdict == trend.Growing && res.Growth >= noise && recentGrowth(h.xs, res, h.cfg) >= noise:
+		case res.Verdict == trend.Growing && res.Growth >= noise && recentGrowth(h.xs, res, h.cfg) >= recentNoise:
 			s.certainty = LeakSignificant
 			s.since = h.origin.Add(time.Duration(res.Since * 1e9))
 		case res.Verdict == trend.TooFewPoints && len(s.pts) >= heapMinWeakPoints:
@@ -388,11 +404,32 @@ func shortFile(f string) string {
 	return f
 }
 
+// heapChurn is how far a site's in-use figure can move over pts with nothing retained. The
+// profile is a snapshot as of a GC's mark termination, and what the site allocated while that GC
+// marked counts as in use whatever became of it (it was allocated black): a site that replaces
+// what it holds (a cache evicting, a buffer pool refilling) carries its allocation during the
+// mark, which is up to a whole cycle's when the GC marks for most of its cycle (a process starved
+// of CPU). One cycle of the site's mean allocation per cycle over pts; 0 when the points carry no
+// allocation counts or no cycle passed. Without it a warm cache of 8 MiB that churns 8 MiB/s read
+// 8 MiB in use at a quick GC cadence and 16.8 MiB (1,072 of its 512 entries) with two CPU hogs
+// beside it: a rise. A leak allocates what it keeps, so its growth over the recent part's several
+// cycles passes one cycle's worth.
+func heapChurn(pts []heapPoint) float64 {
+	if len(pts) < 2 {
+		return 0
+	}
+	first, last := pts[0], pts[len(pts)-1]
+	if first.alloc < 0 || last.alloc < first.alloc || last.cycles <= first.cycles {
+		return 0
+	}
+	return float64(last.alloc-first.alloc) / float64(last.cycles-first.cycles)
+}
+
 // recentGrowth is how much the fitted line of the recent part (as trend.Test chose it) rose over
 // that part.
 func recentGrowth(xs []float64, res trend.Result, cfg trend.Config) float64 {
 	n := len(xs)
-	k := min(max(cfg.MinPoints, int(math.Ceil(float64(n)*cfg.RecentFraction))), n)
+	k := cfg.RecentPoints(n)
 	return res.Recent * (xs[n-1] - xs[n-k])
 }
 

@@ -117,6 +117,12 @@ func DefaultConfig() Config {
 	return Config{Alpha: 0.01, MinPoints: 8, RecentFraction: 0.5, MinRelativeGrowth: 0.05}
 }
 
+// RecentPoints is how many of n points make the recent part: RecentFraction of them, at least
+// MinPoints, at most n.
+func (c Config) RecentPoints(n int) int {
+	return min(max(c.MinPoints, int(math.Ceil(float64(n)*c.RecentFraction))), n)
+}
+
 // Verdict is what Test concluded.
 type Verdict uint8
 
@@ -195,8 +201,7 @@ func (t *Tester) Test(x, y []float64, cfg Config) Result {
 	r.Slope = slope
 	r.Growth = slope * (x[n-1] - x[0])
 	_, _, r.P = mannKendall(y, scratch)
-	k := max(cfg.MinPoints, int(math.Ceil(float64(n)*cfg.RecentFraction)))
-	k = min(k, n)
+	k := cfg.RecentPoints(n)
 	r.Recent, _, _ = TheilSen(x[n-k:], y[n-k:], scratch)
 	_, _, r.PRecent = mannKendall(y[n-k:], scratch)
 	switch {
